@@ -1,0 +1,346 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Role is a participant's role, named in their token.
+type Role string
+
+// Roles.
+const (
+	RolePatient  Role = "patient"
+	RoleProvider Role = "provider"
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r Role) bool { return r == RolePatient || r == RoleProvider }
+
+// Class says how a job is run on the direct path and groups results.
+type Class string
+
+// Classes.
+const (
+	// ClassSync jobs are quick and local: the direct path runs them on the
+	// server, in arrival order per conversation.
+	ClassSync Class = "sync"
+	// ClassML jobs call the ML service: the direct path runs them as
+	// background tasks.
+	ClassML Class = "ml"
+	// ClassRelay is the front door's relay of a message to the others in the
+	// conversation; it is identical in both paths (the control group).
+	ClassRelay Class = "relay"
+)
+
+// Audience says which participants of a conversation receive a job's event.
+type Audience string
+
+// Audiences. Every connection of a matching user that has joined the
+// conversation receives the event.
+const (
+	AudienceSender    Audience = "sender"    // the user who sent the message
+	AudienceOthers    Audience = "others"    // everyone in the conversation but the sender
+	AudienceAll       Audience = "all"       // everyone in the conversation
+	AudienceProviders Audience = "providers" // providers in the conversation (sender included if a provider)
+	AudiencePatients  Audience = "patients"  // patients in the conversation (sender included if a patient)
+)
+
+// Includes reports whether a member (user, role) of the conversation is in
+// the audience of a message sent by sender.
+func (a Audience) Includes(sender, user string, role Role) bool {
+	switch a {
+	case AudienceSender:
+		return user == sender
+	case AudienceOthers:
+		return user != sender
+	case AudienceAll:
+		return true
+	case AudienceProviders:
+		return role == RoleProvider
+	case AudiencePatients:
+		return role == RolePatient
+	}
+	return false
+}
+
+// Message is one accepted inbound message, as handlers see it. It is also
+// what the queue path puts on the queue. Body is never logged.
+type Message struct {
+	ID     string `json:"id"`
+	Conv   string `json:"conv"`
+	From   string `json:"from"`
+	Role   Role   `json:"role"`
+	Type   string `json:"type"`
+	Body   string `json:"body,omitempty"`
+	SentAt int64  `json:"sent_at,omitempty"`
+	Hops   Hops   `json:"hops"`
+}
+
+// ML is the ML service as handlers see it: call a model with an input and
+// get its JSON output. mlservice.Client implements it. Implementations must
+// be safe for concurrent use and honour ctx.
+type ML interface {
+	Predict(ctx context.Context, model string, input string) (json.RawMessage, error)
+}
+
+// Deps are what handlers may use besides the message.
+type Deps struct {
+	ML ML
+}
+
+// Handler runs one job for one message and returns the data of the job's
+// event. A returned error makes the event go out with status "error" to the
+// same audience (so every expected delivery still arrives). Handlers must be
+// safe for concurrent use and must not keep msg after returning.
+type Handler interface {
+	Handle(ctx context.Context, msg *Message, deps Deps) (json.RawMessage, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, msg *Message, deps Deps) (json.RawMessage, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, msg *Message, deps Deps) (json.RawMessage, error) {
+	return f(ctx, msg, deps)
+}
+
+// Trigger selects the messages a job runs for: a message type and,
+// optionally, the sender's role ("" = any role).
+type Trigger struct {
+	Type string
+	Role Role
+}
+
+// Job is one entry of the catalog.
+type Job struct {
+	Name     string    // unique, lower_snake
+	Class    Class     // ClassSync or ClassML
+	Event    string    // name of the event it emits
+	Audience Audience  // who receives the event
+	Triggers []Trigger // which messages run it
+	Model    string    // ML model it calls (ClassML only)
+	Doc      string    // one line for docs and --help
+	Handler  Handler
+}
+
+// MessageType describes one inbound message type.
+type MessageType struct {
+	Name string
+	// Relay makes the front door forward the message to the others in the
+	// conversation as event Name (job "relay"), in both paths.
+	Relay bool
+	// Roles that may send it; empty means any role.
+	Roles []Role
+	// Op is the client op that produces it: OpSend, or OpJoin/OpLeave for the
+	// membership types.
+	Op  string
+	Doc string
+}
+
+// RelayJob is the pseudo-job name of relay events.
+const RelayJob = "relay"
+
+// Catalog is the registry of message types and jobs. It is immutable after
+// NewCatalog and safe for concurrent use.
+type Catalog struct {
+	types  map[string]*MessageType
+	jobs   map[string]*Job
+	order  []*Job
+	byType map[string][]*Job
+}
+
+// NewCatalog checks and indexes types and jobs. It fails on duplicate names,
+// triggers naming unknown types, ML jobs without a model and jobs without a
+// handler.
+func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
+	c := &Catalog{
+		types:  make(map[string]*MessageType, len(types)),
+		jobs:   make(map[string]*Job, len(jobs)),
+		byType: make(map[string][]*Job),
+	}
+	for i := range types {
+		t := &types[i]
+		if t.Name == "" || c.types[t.Name] != nil {
+			return nil, fmt.Errorf("catalog: message type %q is empty or duplicated", t.Name)
+		}
+		if t.Op == "" {
+			t.Op = OpSend
+		}
+		c.types[t.Name] = t
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		switch {
+		case j.Name == "" || j.Name == RelayJob || c.jobs[j.Name] != nil:
+			return nil, fmt.Errorf("catalog: job name %q is empty, reserved or duplicated", j.Name)
+		case j.Class != ClassSync && j.Class != ClassML:
+			return nil, fmt.Errorf("catalog: job %s: class %q is not sync or ml", j.Name, j.Class)
+		case j.Class == ClassML && j.Model == "":
+			return nil, fmt.Errorf("catalog: ml job %s names no model", j.Name)
+		case j.Handler == nil:
+			return nil, fmt.Errorf("catalog: job %s has no handler", j.Name)
+		case j.Event == "" || len(j.Triggers) == 0:
+			return nil, fmt.Errorf("catalog: job %s needs an event name and at least one trigger", j.Name)
+		}
+		switch j.Audience {
+		case AudienceSender, AudienceOthers, AudienceAll, AudienceProviders, AudiencePatients:
+		default:
+			return nil, fmt.Errorf("catalog: job %s: unknown audience %q", j.Name, j.Audience)
+		}
+		for _, tr := range j.Triggers {
+			if c.types[tr.Type] == nil {
+				return nil, fmt.Errorf("catalog: job %s: trigger names unknown type %q", j.Name, tr.Type)
+			}
+			if tr.Role != "" && !ValidRole(tr.Role) {
+				return nil, fmt.Errorf("catalog: job %s: trigger names unknown role %q", j.Name, tr.Role)
+			}
+		}
+		c.jobs[j.Name] = j
+		c.order = append(c.order, j)
+	}
+	for _, j := range c.order {
+		seen := map[string]bool{}
+		for _, tr := range j.Triggers {
+			if !seen[tr.Type] {
+				c.byType[tr.Type] = append(c.byType[tr.Type], j)
+				seen[tr.Type] = true
+			}
+		}
+	}
+	return c, nil
+}
+
+// Type returns the message type named name, or nil.
+func (c *Catalog) Type(name string) *MessageType { return c.types[name] }
+
+// Types returns all message types sorted by name.
+func (c *Catalog) Types() []*MessageType {
+	out := make([]*MessageType, 0, len(c.types))
+	for _, t := range c.types {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
+	return out
+}
+
+// Job returns the job named name, or nil.
+func (c *Catalog) Job(name string) *Job { return c.jobs[name] }
+
+// Jobs returns all jobs in registration order.
+func (c *Catalog) Jobs() []*Job { return append([]*Job(nil), c.order...) }
+
+// JobsFor returns the jobs a message of type typ sent by a user with role
+// runs, in registration order.
+func (c *Catalog) JobsFor(typ string, role Role) []*Job {
+	var out []*Job
+	for _, j := range c.byType[typ] {
+		for _, tr := range j.Triggers {
+			if tr.Type == typ && (tr.Role == "" || tr.Role == role) {
+				out = append(out, j)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// CanSend reports whether role may send messages of type typ.
+func (t *MessageType) CanSend(role Role) bool {
+	if len(t.Roles) == 0 {
+		return true
+	}
+	for _, r := range t.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Member is one participant present in a conversation.
+type Member struct {
+	User string
+	Role Role
+}
+
+// Delivery is one event a message must cause for one user.
+type Delivery struct {
+	Job   string // job name, or RelayJob
+	Class Class
+	Event string
+	User  string
+}
+
+// Deliveries lists every delivery a message of type typ from sender (with
+// role) causes, given the users present in the conversation (the sender
+// included, if present). Each user in an audience receives the event once
+// per connection joined to the conversation; Deliveries lists users, so a
+// client with several connections multiplies accordingly. The result is
+// computed from the catalog alone.
+func (c *Catalog) Deliveries(typ, sender string, role Role, members []Member) []Delivery {
+	t := c.types[typ]
+	if t == nil {
+		return nil
+	}
+	var out []Delivery
+	add := func(job string, class Class, event string, aud Audience) {
+		for _, m := range members {
+			if aud.Includes(sender, m.User, m.Role) {
+				out = append(out, Delivery{Job: job, Class: class, Event: event, User: m.User})
+			}
+		}
+	}
+	if t.Relay {
+		add(RelayJob, ClassRelay, t.Name, AudienceOthers)
+	}
+	for _, j := range c.JobsFor(typ, role) {
+		add(j.Name, j.Class, j.Event, j.Audience)
+	}
+	return out
+}
+
+// NewEvent builds job j's event about msg from the handler's result. A
+// non-nil err gives an event with status "error" and the code from
+// ErrorCode(err).
+func (j *Job) NewEvent(msg *Message, data json.RawMessage, err error) *Event {
+	ev := &Event{
+		Name: j.Event, Job: j.Name, Conv: msg.Conv, From: msg.From, Type: msg.Type,
+		Status: StatusOK, Data: data, Hops: msg.Hops, ReplyTo: msg.ID, Audience: j.Audience,
+	}
+	if err != nil {
+		ev.Status, ev.ErrCode, ev.Data = StatusError, ErrorCode(err), nil
+	}
+	return ev
+}
+
+// RelayEvent builds the front door's relay of msg to the others in the
+// conversation. Body travels in Data as {"body": ...}.
+func RelayEvent(msg *Message) *Event {
+	data, _ := json.Marshal(struct {
+		Body string `json:"body"`
+	}{msg.Body})
+	return &Event{
+		Name: msg.Type, Job: RelayJob, Conv: msg.Conv, From: msg.From, Type: msg.Type,
+		Status: StatusOK, Data: data, Hops: msg.Hops, ReplyTo: msg.ID, Audience: AudienceOthers,
+	}
+}
+
+// ErrMLUnavailable is returned (wrapped) by ML clients when the ML service
+// failed or could not be reached.
+var ErrMLUnavailable = errors.New("ml service unavailable")
+
+// ErrorCode maps a handler error to the event's error code.
+func ErrorCode(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeJobTimeout
+	case errors.Is(err, ErrMLUnavailable):
+		return CodeMLUnavailable
+	default:
+		return CodeJobFailed
+	}
+}
