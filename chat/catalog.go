@@ -78,6 +78,11 @@ type Message struct {
 	Body   string `json:"body,omitempty"`
 	SentAt int64  `json:"sent_at,omitempty"`
 	Hops   Hops   `json:"hops"`
+	// Members are the users in the conversation when the front door accepted
+	// the message. Events about the message go only to these users (those
+	// still connected to the conversation), so who receives what follows from
+	// the order of accepted messages, not from how fast a path runs its jobs.
+	Members []string `json:"members,omitempty"`
 }
 
 // ML is the ML service as handlers see it: call a model with an input and
@@ -153,10 +158,13 @@ type Catalog struct {
 	byType map[string][]*Job
 }
 
-// NewCatalog checks and indexes types and jobs. It fails on duplicate names,
-// triggers naming unknown types, ML jobs without a model and jobs without a
-// handler.
+// NewCatalog checks and indexes types and jobs; it keeps copies, so the
+// caller's slices may be reused. It fails on duplicate names, triggers
+// naming unknown types or a role that may not send the type, ML jobs
+// without a model and jobs without a handler.
 func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
+	types = append([]MessageType(nil), types...)
+	jobs = append([]Job(nil), jobs...)
 	c := &Catalog{
 		types:  make(map[string]*MessageType, len(types)),
 		jobs:   make(map[string]*Job, len(jobs)),
@@ -169,6 +177,9 @@ func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 		}
 		if t.Op == "" {
 			t.Op = OpSend
+		}
+		if t.Op != OpSend && t.Op != OpJoin && t.Op != OpLeave {
+			return nil, fmt.Errorf("catalog: message type %s: op %q is not send, join or leave", t.Name, t.Op)
 		}
 		c.types[t.Name] = t
 	}
@@ -195,8 +206,8 @@ func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 			if c.types[tr.Type] == nil {
 				return nil, fmt.Errorf("catalog: job %s: trigger names unknown type %q", j.Name, tr.Type)
 			}
-			if tr.Role != "" && !ValidRole(tr.Role) {
-				return nil, fmt.Errorf("catalog: job %s: trigger names unknown role %q", j.Name, tr.Role)
+			if tr.Role != "" && (!ValidRole(tr.Role) || !c.types[tr.Type].CanSend(tr.Role)) {
+				return nil, fmt.Errorf("catalog: job %s: trigger role %q is unknown or may not send %s", j.Name, tr.Role, tr.Type)
 			}
 		}
 		c.jobs[j.Name] = j
@@ -214,7 +225,7 @@ func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 	return c, nil
 }
 
-// Type returns the message type named name, or nil.
+// Type returns the message type named name, or nil. Do not modify it.
 func (c *Catalog) Type(name string) *MessageType { return c.types[name] }
 
 // Types returns all message types sorted by name.
@@ -227,7 +238,7 @@ func (c *Catalog) Types() []*MessageType {
 	return out
 }
 
-// Job returns the job named name, or nil.
+// Job returns the job named name, or nil. Do not modify it.
 func (c *Catalog) Job(name string) *Job { return c.jobs[name] }
 
 // Jobs returns all jobs in registration order.
@@ -276,15 +287,16 @@ type Delivery struct {
 }
 
 // Deliveries lists every delivery a message of type typ from sender (with
-// role) causes, given the users present in the conversation (the sender
-// included, if present). Each user in an audience receives the event once
+// role) causes, given the users present in the conversation when the
+// message was accepted (the sender included, if present; see
+// Message.Members). Each user in an audience receives the event once
 // per connection joined to the conversation; Deliveries lists users, so a
 // client with several connections multiplies accordingly. The result is
 // computed from the catalog alone.
 func (c *Catalog) Deliveries(typ, sender string, role Role, members []Member) []Delivery {
 	t := c.types[typ]
-	if t == nil {
-		return nil
+	if t == nil || !t.CanSend(role) {
+		return nil // the front door rejects such a message
 	}
 	var out []Delivery
 	add := func(job string, class Class, event string, aud Audience) {
@@ -310,6 +322,7 @@ func (j *Job) NewEvent(msg *Message, data json.RawMessage, err error) *Event {
 	ev := &Event{
 		Name: j.Event, Job: j.Name, Conv: msg.Conv, From: msg.From, Type: msg.Type,
 		Status: StatusOK, Data: data, Hops: msg.Hops, ReplyTo: msg.ID, Audience: j.Audience,
+		Members: msg.Members,
 	}
 	if err != nil {
 		ev.Status, ev.ErrCode, ev.Data = StatusError, ErrorCode(err), nil
@@ -326,6 +339,7 @@ func RelayEvent(msg *Message) *Event {
 	return &Event{
 		Name: msg.Type, Job: RelayJob, Conv: msg.Conv, From: msg.From, Type: msg.Type,
 		Status: StatusOK, Data: data, Hops: msg.Hops, ReplyTo: msg.ID, Audience: AudienceOthers,
+		Members: msg.Members,
 	}
 }
 
@@ -338,6 +352,8 @@ func ErrorCode(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeJobTimeout
+	case errors.Is(err, context.Canceled):
+		return CodeJobCancelled
 	case errors.Is(err, ErrMLUnavailable):
 		return CodeMLUnavailable
 	default:

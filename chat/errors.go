@@ -28,6 +28,7 @@ const (
 	CodeFrameTooLarge    = "frame_too_large" // frame over the read limit; the connection is closed (1009)
 	CodeJobFailed        = "job_failed"      // event status error: the handler failed
 	CodeJobTimeout       = "job_timeout"     // event status error: the handler ran out of time
+	CodeJobCancelled     = "job_cancelled"   // event status error: the server cancelled the job (shutdown)
 	CodeMLUnavailable    = "ml_unavailable"  // event status error: the ML service failed
 	CodeDuplicateID      = "duplicate_id"    // reserved for the resend protocol
 	CodeRateLimited      = "rate_limited"    // reserved for per-connection rate limits

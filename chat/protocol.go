@@ -159,6 +159,9 @@ type Event struct {
 	ReplyTo string `json:"-"`
 	// Audience selects recipients; not sent on the wire.
 	Audience Audience `json:"-"`
+	// Members limits recipients to these users (nil = no limit); see
+	// Message.Members. Not sent on the wire.
+	Members []string `json:"-"`
 }
 
 // Event statuses.

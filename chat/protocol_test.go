@@ -1,0 +1,143 @@
+package chat_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/chatbench/chatbench/chat"
+)
+
+func TestDecodeClientFrame(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		code string // "" = valid
+	}{
+		{"send", `{"v":1,"op":"send","id":"m1","conv":"c1","type":"text","body":"hi","sent_at":1}`, ""},
+		{"v omitted means v1", `{"op":"join","id":"j1","conv":"c1"}`, ""},
+		{"unknown fields ignored", `{"op":"auth","token":"t","future":{"x":1}}`, ""},
+		{"not json", `hello`, chat.CodeBadJSON},
+		{"json array", `[1,2]`, chat.CodeBadJSON},
+		{"wrong field type", `{"op":"send","id":7}`, chat.CodeBadJSON},
+		{"truncated", `{"op":"send"`, chat.CodeBadJSON},
+		{"invalid utf-8", "{\"op\":\"send\",\"body\":\"\xff\"}", chat.CodeBadUTF8},
+		{"future version", `{"v":2,"op":"auth","token":"t"}`, chat.CodeBadVersion},
+		{"no op", `{"id":"x"}`, chat.CodeMissingField},
+		{"unknown op", `{"op":"subscribe"}`, chat.CodeUnknownOp},
+		{"auth without token", `{"op":"auth"}`, chat.CodeMissingField},
+		{"join without conv", `{"op":"join","id":"j"}`, chat.CodeMissingField},
+		{"join without id", `{"op":"join","conv":"c"}`, chat.CodeMissingField},
+		{"send without type", `{"op":"send","id":"m","conv":"c"}`, chat.CodeMissingField},
+		{"id too long", `{"op":"send","id":"` + strings.Repeat("x", chat.MaxIDLen+1) + `","conv":"c","type":"text"}`, chat.CodeBadField},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := chat.DecodeClientFrame([]byte(tc.in))
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				if f.Op == "" {
+					t.Fatal("decoded frame has no op")
+				}
+				return
+			}
+			pe := chat.AsProtocolError(err)
+			if pe == nil || pe.Code != tc.code {
+				t.Fatalf("want code %s, got %v", tc.code, err)
+			}
+			if pe.Msg == "" {
+				t.Fatal("error has no message for the client")
+			}
+		})
+	}
+}
+
+func TestEventRoundTrip(t *testing.T) {
+	ev := &chat.Event{Name: "triage", Job: "triage", Conv: "c1", From: "p1", Type: "text", Status: chat.StatusOK,
+		Data: json.RawMessage(`{"urgency":"high"}`), ReplyTo: "m1", Hops: chat.Hops{GatewayIn: 10, Emitted: 20}}
+	b, err := chat.EncodeEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := chat.DecodeServerFrame(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Op != chat.OpEvent || f.ReplyTo != "m1" || f.Event.Name != "triage" || f.Event.Hops.Emitted != 20 || string(f.Event.Data) != `{"urgency":"high"}` {
+		t.Fatalf("round trip lost data: %s", b)
+	}
+	if strings.Contains(string(b), "audience") || strings.Contains(string(b), "members") {
+		t.Fatalf("routing fields leaked onto the wire: %s", b)
+	}
+}
+
+func TestErrorFrame(t *testing.T) {
+	b := chat.EncodeError(chat.Errorf(chat.CodeOverloaded, "m9", "busy"))
+	f, err := chat.DecodeServerFrame(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Op != chat.OpError || f.Code != chat.CodeOverloaded || !f.Retryable || f.ReplyTo != "m9" || f.Event != nil {
+		t.Fatalf("bad error frame %s", b)
+	}
+}
+
+// FuzzDecodeClientFrame checks the decoder never panics, accepts only
+// frames that validate, and always names a stable code when it refuses.
+// Seed corpus: testdata/fuzz/FuzzDecodeClientFrame.
+func FuzzDecodeClientFrame(f *testing.F) {
+	f.Add([]byte(`{"v":1,"op":"send","id":"m1","conv":"c1","type":"text","body":"hello","sent_at":1700000000000000}`))
+	f.Add([]byte(`{"op":"auth","token":"a.b"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := chat.DecodeClientFrame(data)
+		if err != nil {
+			pe := chat.AsProtocolError(err)
+			if pe == nil || pe.Code == "" || pe.Msg == "" {
+				t.Fatalf("refusal without a code: %v", err)
+			}
+			if !utf8.ValidString(pe.Msg) || !utf8.ValidString(pe.Ref) {
+				t.Fatalf("error echoes invalid UTF-8")
+			}
+			return
+		}
+		if err := fr.Validate(); err != nil {
+			t.Fatalf("accepted a frame that does not validate: %v", err)
+		}
+		if !utf8.Valid(data) {
+			t.Fatal("accepted invalid UTF-8")
+		}
+	})
+}
+
+func BenchmarkDecodeClientFrame(b *testing.B) {
+	frame := []byte(`{"v":1,"op":"send","id":"m-000123","conv":"conv-0042","type":"text","body":"I have had a headache for three days and it is getting worse","sent_at":1700000000000000}`)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := chat.DecodeClientFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	for _, size := range []int{16, 256, 4096} {
+		ev := &chat.Event{Name: "text", Job: chat.RelayJob, Conv: "conv-0042", From: "p-17", Type: "text", Status: chat.StatusOK,
+			Data: json.RawMessage(`{"body":"` + strings.Repeat("a", size) + `"}`), ReplyTo: "m-000123",
+			Hops: chat.Hops{ClientSent: 1700000000000000, GatewayIn: 1700000000000100, Emitted: 1700000000000200}}
+		b.Run(sizeName(size), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := chat.EncodeEvent(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func sizeName(n int) string { return "body=" + strconv.Itoa(n) }

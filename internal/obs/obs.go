@@ -1,0 +1,86 @@
+// Package obs holds the observability pieces several packages share: the
+// job metrics both paths record under the same names, the HTTP mux every
+// server process exposes (/metrics, /healthz), and logger construction.
+package obs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatbench/chatbench/chat"
+)
+
+// JobMetrics are recorded wherever a job runs (the direct server, the queue
+// worker), under the same names, so dashboards compare the paths directly.
+type JobMetrics struct {
+	Duration *prometheus.HistogramVec // chatbench_job_duration_seconds{job,class}
+	Results  *prometheus.CounterVec   // chatbench_jobs_total{job,class,status}
+}
+
+// NewJobMetrics registers the job metrics on reg (nil = not registered).
+func NewJobMetrics(reg prometheus.Registerer) *JobMetrics {
+	m := &JobMetrics{
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatbench_job_duration_seconds",
+			Help:    "Time a job's handler ran, from job_start to job_end, by job and class.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}, []string{"job", "class"}),
+		Results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_jobs_total",
+			Help: "Jobs run, by job, class and event status (ok or error).",
+		}, []string{"job", "class", "status"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Duration, m.Results)
+	}
+	return m
+}
+
+// Observe records one finished job from its event's hop stamps.
+func (m *JobMetrics) Observe(j *chat.Job, ev *chat.Event) {
+	d := time.Duration(ev.Hops.JobEnd-ev.Hops.JobStart) * time.Microsecond
+	m.Duration.WithLabelValues(j.Name, string(j.Class)).Observe(d.Seconds())
+	m.Results.WithLabelValues(j.Name, string(j.Class), ev.Status).Inc()
+}
+
+// Mux returns a mux serving /metrics from gatherer and /healthz.
+func Mux(gatherer prometheus.Gatherer) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// NewRegistry returns a registry with the Go and process collectors, the
+// usual contents of a server's /metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewLogger returns a slog logger writing format ("text" or "json") at
+// level ("debug", "info", "warn", "error") to w.
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}

@@ -1,0 +1,67 @@
+// Package serve runs an http.Handler on a listener with an owned serve
+// goroutine and an idempotent Shutdown — the lifecycle every chatbench
+// server process shares.
+package serve
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Server is a running HTTP server.
+type Server struct {
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+	err  error // from Serve, read after done
+
+	once    sync.Once
+	shutErr error
+}
+
+// Listen listens on addr (e.g. "127.0.0.1:0") and serves h until Shutdown.
+func Listen(addr string, h http.Handler) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln, h), nil
+}
+
+// Serve serves h on ln until Shutdown.
+func Serve(ln net.Listener, h http.Handler) *Server {
+	s := &Server{
+		ln:   ln,
+		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
+		}
+	}()
+	return s
+}
+
+// Addr returns the listening address, host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting, waits for in-flight HTTP requests until ctx
+// ends, and waits for the serve goroutine. Hijacked connections (WebSocket)
+// are not waited for: their owner closes them. Safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.once.Do(func() {
+		err := s.srv.Shutdown(ctx)
+		if err != nil {
+			_ = s.srv.Close()
+		}
+		<-s.done
+		s.shutErr = errors.Join(err, s.err)
+	})
+	return s.shutErr
+}

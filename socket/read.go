@@ -1,0 +1,160 @@
+package socket
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chatbench/chatbench/chat"
+)
+
+// readLoop reads client frames until the connection ends. It is the only
+// reader of c.ws and runs on the HTTP handler goroutine.
+func (c *Conn) readLoop() {
+	cfg := &c.srv.cfg
+	c.ws.SetReadLimit(cfg.MaxFrameBytes)
+	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+	})
+	if !c.authed.Load() {
+		t := time.AfterFunc(cfg.AuthTimeout, func() {
+			if !c.authed.Load() {
+				c.close(websocket.ClosePolicyViolation, "authenticate within "+cfg.AuthTimeout.String(), false, reasonAuthTimout)
+			}
+		})
+		defer t.Stop()
+	}
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// gorilla has already sent 1009 for an oversize frame.
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.srv.m.errors.WithLabelValues(chat.CodeFrameTooLarge).Inc()
+				c.close(0, "", false, reasonTooLarge)
+			}
+			return
+		}
+		gatewayIn := chat.NowMicros()
+		if mt != websocket.TextMessage {
+			c.sendError(chat.Errorf(chat.CodeBinaryFrame, "", "binary frames are not part of the protocol; send JSON text frames"))
+			continue
+		}
+		f, err := chat.DecodeClientFrame(data)
+		if err != nil {
+			c.sendError(chat.AsProtocolError(err))
+			continue
+		}
+		if !c.handle(f, gatewayIn) {
+			return
+		}
+	}
+}
+
+// handle acts on one valid client frame. It returns false when the
+// connection must end.
+func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
+	if f.Op == chat.OpAuth {
+		return c.auth(f)
+	}
+	if !c.authed.Load() {
+		c.sendError(chat.Errorf(chat.CodeNotAuthenticated, f.ID, "send {\"op\":\"auth\",\"token\":...} first, or connect with an Authorization: Bearer header"))
+		return true
+	}
+	hub, cat := c.srv.hub, c.srv.hub.catalog
+	switch f.Op {
+	case chat.OpJoin:
+		if !c.claims.MayJoin(f.Conv) {
+			c.sendError(chat.Errorf(chat.CodeForbidden, f.ID, "your token does not allow conversation %q; mint one that lists it", f.Conv))
+			return true
+		}
+		if !hub.join(c, f.Conv) {
+			// Joining twice is harmless and causes no jobs.
+			c.enqueue(chat.EncodeAck(f.ID, ""))
+			return true
+		}
+		c.joined[f.Conv] = true
+		if !c.dispatch(c.message(f, chat.OpJoin, gatewayIn)) {
+			hub.leave(c, f.Conv)
+			delete(c.joined, f.Conv)
+		}
+	case chat.OpLeave:
+		if !hub.leave(c, f.Conv) {
+			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "conversation %q was not joined on this connection", f.Conv))
+			return true
+		}
+		delete(c.joined, f.Conv)
+		c.dispatch(c.message(f, chat.OpLeave, gatewayIn))
+	case chat.OpSend:
+		t := cat.Type(f.Type)
+		switch {
+		case t == nil:
+			c.sendError(chat.Errorf(chat.CodeUnknownType, f.ID, "message type %q is not in the catalog; see docs/catalog.md", truncate(f.Type, chat.MaxTypeLen)))
+			return true
+		case t.Op != chat.OpSend:
+			c.sendError(chat.Errorf(chat.CodeBadField, f.ID, "type %q is sent with op %q, not send", t.Name, t.Op))
+			return true
+		case !t.CanSend(c.claims.Role):
+			c.sendError(chat.Errorf(chat.CodeForbiddenType, f.ID, "role %s may not send type %q", c.claims.Role, t.Name))
+			return true
+		case !hub.inRoom(c, f.Conv):
+			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "join conversation %q before sending to it", f.Conv))
+			return true
+		}
+		msg := c.message(f, t.Name, gatewayIn)
+		if t.Relay {
+			// The relay is the front door's own work, identical in both
+			// paths: the comparison's control group.
+			hub.Emit(chat.RelayEvent(msg))
+		}
+		c.dispatch(msg)
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (c *Conn) auth(f *chat.ClientFrame) bool {
+	if c.authed.Load() {
+		c.sendError(chat.Errorf(chat.CodeAlreadyAuthed, f.ID, "this connection is already authenticated as %s; open a new connection for another user", c.claims.User))
+		return true
+	}
+	claims, err := VerifyToken(c.srv.cfg.Secret, f.Token, time.Now())
+	if err != nil {
+		c.sendError(chat.Errorf(chat.CodeBadToken, f.ID, "%s", tokenErrMsg(err)))
+		c.close(websocket.ClosePolicyViolation, "bad token", true, reasonBadToken)
+		return false
+	}
+	c.claims = claims
+	c.authed.Store(true)
+	c.enqueue(chat.EncodeAck(f.ID, claims.User))
+	return true
+}
+
+func (c *Conn) message(f *chat.ClientFrame, typ string, gatewayIn int64) *chat.Message {
+	c.srv.m.messagesIn.WithLabelValues(typ).Inc()
+	return &chat.Message{
+		ID: f.ID, Conv: f.Conv, From: c.claims.User, Role: c.claims.Role, Type: typ,
+		Body: f.Body, SentAt: f.SentAt,
+		Hops:    chat.Hops{ClientSent: f.SentAt, GatewayIn: gatewayIn},
+		Members: c.srv.hub.members(f.Conv),
+	}
+}
+
+// dispatch hands msg to the dispatcher and acks it, or sends the error.
+func (c *Conn) dispatch(msg *chat.Message) bool {
+	if err := c.srv.cfg.Dispatcher.Dispatch(c.ctx, msg); err != nil {
+		pe := dispatchError(err, msg.ID)
+		c.srv.log.Warn("dispatch failed", "conn", c.id, "msg", msg.ID, "type", msg.Type, "size", len(msg.Body), "code", pe.Code, "err", err)
+		c.sendError(pe)
+		return false
+	}
+	c.enqueue(chat.EncodeAck(msg.ID, ""))
+	return true
+}
