@@ -176,3 +176,16 @@ func (c *Client) Close() {
 		<-c.done
 	})
 }
+
+// AwaitReply reads frames until an ack or error replying to ref arrives and
+// returns it; events read on the way are returned too.
+func (c *Client) AwaitReply(ref string) (reply *chat.ServerFrame, events []*chat.ServerFrame) {
+	c.t.Helper()
+	for {
+		f := c.Next()
+		if (f.Op == chat.OpAck || f.Op == chat.OpError) && f.ReplyTo == ref {
+			return f, events
+		}
+		events = append(events, f)
+	}
+}

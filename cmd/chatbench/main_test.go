@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/wstest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// run executes chatbench with args in this process and returns stdout.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestTokenAndEnv(t *testing.T) {
+	if _, err := run(t, "token"); err == nil || !strings.Contains(err.Error(), "--user") {
+		t.Fatalf("token without --user: %v", err)
+	}
+	if _, err := run(t, "token", "--user", "p1", "--role", "nurse"); err == nil || !strings.Contains(err.Error(), "patient or provider") {
+		t.Fatalf("bad role: %v", err)
+	}
+	t.Setenv("CHATBENCH_USER", "p1")
+	out, err := run(t, "token")
+	if err != nil || strings.Count(strings.TrimSpace(out), ".") != 1 {
+		t.Fatalf("token from env: %q %v", out, err)
+	}
+	t.Setenv("CHATBENCH_TTL", "soon")
+	if _, err := run(t, "token"); err == nil || !strings.Contains(err.Error(), "CHATBENCH_TTL") {
+		t.Fatalf("bad env value not named: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "version")
+	if err != nil || !strings.HasPrefix(out, "chatbench ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	out, err := run(t, "completion", "bash")
+	if err != nil || !strings.Contains(out, "chatbench") {
+		t.Fatalf("completion: %v", err)
+	}
+}
+
+// TestServeDirect runs `chatbench serve direct` as a user would (embedded
+// ML service, default catalog), talks to it over a real WebSocket with a
+// token from `chatbench token`, and stops it as SIGTERM would.
+func TestServeDirect(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCmd()
+	root.SetArgs([]string{"serve", "direct", "--addr", "127.0.0.1:0", "--ml-profile", "zero", "--log-level", "error"})
+	root.SetOut(pw)
+	root.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url := regexp.MustCompile(`ws://\S+/ws`).FindString(line)
+	if url == "" {
+		t.Fatalf("no URL in %q", line)
+	}
+	tok, err := run(t, "token", "--user", "p1", "--role", "patient", "--conv", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wstest.Dial(t, url, "")
+	c.Auth(strings.TrimSpace(tok))
+	c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
+	c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "w", Conv: "c1", Type: "wait_time_request"})
+	for {
+		f := c.Next()
+		if f.Op == chat.OpEvent && f.ReplyTo == "w" && f.Event.Name == "wait_time" {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve direct exited with %v", err)
+	}
+	<-c.Done()
+}

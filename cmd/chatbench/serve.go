@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/obs"
+	"github.com/chatbench/chatbench/socket"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
+	}
+	cmd.AddCommand(newServeDirectCmd(g))
+	return cmd
+}
+
+// frontFlags configure the shared WebSocket front door.
+type frontFlags struct {
+	secret         string
+	allowedOrigins []string
+	sendQueue      int
+	maxFrame       int64
+}
+
+func (f *frontFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.secret, "secret", devSecret, "HMAC secret that verifies client tokens (at least 16 bytes; the default is for development only)")
+	fl.StringSliceVar(&f.allowedOrigins, "allowed-origin", nil, "browser Origins allowed to connect, * = any (default: same host, and non-browser clients)")
+	fl.IntVar(&f.sendQueue, "send-queue", 256, "frames queued per connection before it is dropped as a slow consumer")
+	fl.Int64Var(&f.maxFrame, "max-frame", 64<<10, "largest client frame in bytes (bigger ones close the connection with 1009)")
+}
+
+func (f *frontFlags) config(log *slog.Logger) socket.Config {
+	if f.secret == devSecret {
+		log.Warn("using the built-in development token secret; set --secret or CHATBENCH_SECRET for anything shared")
+	}
+	return socket.Config{
+		Secret: []byte(f.secret), AllowedOrigins: f.allowedOrigins,
+		SendQueue: f.sendQueue, MaxFrameBytes: f.maxFrame, Logger: log.With("component", "socket"),
+	}
+}
+
+func newServeDirectCmd(g *globals) *cobra.Command {
+	var (
+		addr, mlURL               string
+		mlTimeout, drain, jobTime time.Duration
+		maxTasks, maxPending      int
+		lanes                     int
+		front                     frontFlags
+		ml                        mlFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "direct",
+		Short: "Run the direct path: WebSocket server running jobs inline and as background tasks",
+		Long: `Run the simplified (direct) path: the shared WebSocket front door on /ws, with
+sync jobs run on the server in arrival order per conversation and ML jobs run
+as background tasks whose events are emitted when ready. /metrics and /healthz
+are served on the same address.
+
+Without --ml-url an ML service is started in this process on loopback (real
+HTTP, profiles from --ml-profile). Connect a client written from
+docs/protocol.md with a token from ` + "`chatbench token`" + `.
+SIGINT/SIGTERM drain gracefully: accepted jobs finish and emit, then clients
+are closed with 1001.`,
+		Example: `  chatbench serve direct
+  chatbench serve direct --addr 127.0.0.1:9000 --ml-url http://127.0.0.1:8090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			reg := obs.NewRegistry()
+			client, stopML, err := mlClient(mlURL, mlTimeout, &ml, reg, log)
+			if err != nil {
+				return err
+			}
+			fc := front.config(log)
+			fc.Registerer = reg
+			srv, err := directmode.Start(addr, fc, directmode.Config{
+				Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
+				SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
+				Logger: log.With("component", "direct"), Registerer: reg,
+			}, reg)
+			if err != nil {
+				stopML(context.Background())
+				return err
+			}
+			log.Info("direct path listening", "ws", srv.URL(), "metrics", "http://"+srv.Addr()+"/metrics")
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench direct path: %s  (metrics: http://%s/metrics; Ctrl-C to stop)\n", srv.URL(), srv.Addr())
+			<-cmd.Context().Done()
+			log.Info("draining", "timeout", drain)
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			err = srv.Shutdown(ctx)
+			stopML(ctx)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (WebSocket on /ws)")
+	fl.StringVar(&mlURL, "ml-url", "", "ML service base URL, e.g. http://127.0.0.1:8090 (default: start one in this process)")
+	fl.DurationVar(&mlTimeout, "ml-timeout", 5*time.Second, "timeout of each ML call")
+	fl.DurationVar(&jobTime, "job-timeout", 10*time.Second, "timeout of each job")
+	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs")
+	fl.IntVar(&maxTasks, "max-tasks", 256, "ML background tasks running at once")
+	fl.IntVar(&maxPending, "max-pending", 0, "ML tasks running or waiting before messages are refused as overloaded (0 = 16 × --max-tasks)")
+	fl.IntVar(&lanes, "sync-lanes", 16, "sync-job lanes (each conversation is served by one lane, in order)")
+	front.register(cmd)
+	ml.register(cmd, "ml-")
+	return cmd
+}

@@ -1,0 +1,359 @@
+package directmode_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/wstest"
+	"github.com/chatbench/chatbench/mlservice"
+	"github.com/chatbench/chatbench/socket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var secret = []byte("direct-test-secret-0123456789")
+
+// startML runs the real ML service on loopback with the given profile spec
+// merged onto the zero preset, and returns a client for it.
+func startML(t *testing.T, spec string) chat.ML {
+	t.Helper()
+	profiles, err := mlservice.Preset(mlservice.PresetZero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec != "" {
+		if profiles, err = mlservice.MergeProfiles(profiles, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(ms.Handler())
+	t.Cleanup(hs.Close)
+	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func startDirect(t *testing.T, ml chat.ML, tweak func(*directmode.Config)) *directmode.Server {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	dc := directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: ml}, Registerer: reg}
+	if tweak != nil {
+		tweak(&dc)
+	}
+	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg}, dc, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// participant is one test user with one connection.
+type participant struct {
+	user string
+	role chat.Role
+	c    *wstest.Client
+	got  []*chat.ServerFrame // events received, filled by drain
+}
+
+// script drives a conversation, waiting for each message's ack before the
+// next, and records what the catalog says each message must deliver.
+type script struct {
+	t       *testing.T
+	cat     *chat.Catalog
+	members map[string][]chat.Member // conv → members, in join order
+	want    map[string][]string      // user → "reply_to/job/event" expected
+	n       int
+}
+
+func newScript(t *testing.T) *script {
+	return &script{t: t, cat: jobs.Catalog(), members: map[string][]chat.Member{}, want: map[string][]string{}}
+}
+
+func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *participant {
+	tok, err := socket.MintToken(secret, socket.Claims{User: user, Role: role, Convs: convs, Exp: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &participant{user: user, role: role, c: wstest.Dial(t, url, tok)}
+}
+
+// do sends one frame from p, waits for its ack (collecting events that
+// arrive meanwhile) and adds the deliveries it must cause.
+func (s *script) do(p *participant, op, conv, typ, body string) string {
+	s.t.Helper()
+	s.n++
+	id := fmt.Sprintf("m%03d", s.n)
+	if op != chat.OpSend {
+		typ = op
+	}
+	switch op {
+	case chat.OpJoin:
+		s.members[conv] = append(s.members[conv], chat.Member{User: p.user, Role: p.role})
+	case chat.OpLeave:
+		s.members[conv] = slices.DeleteFunc(s.members[conv], func(m chat.Member) bool { return m.User == p.user })
+	}
+	p.c.Send(chat.ClientFrame{Op: op, ID: id, Conv: conv, Type: typ, Body: body, SentAt: chat.NowMicros()})
+	reply, evs := p.c.AwaitReply(id)
+	if reply.Op != chat.OpAck {
+		s.t.Fatalf("%s %s from %s: %s %s", op, typ, p.user, reply.Code, reply.Message)
+	}
+	p.got = append(p.got, evs...)
+	for _, d := range s.cat.Deliveries(typ, p.user, p.role, s.members[conv]) {
+		s.want[d.User] = append(s.want[d.User], id+"/"+d.Job+"/"+d.Event)
+	}
+	return id
+}
+
+// settle reads p's frames until every event expected for p so far has
+// arrived.
+func (s *script) settle(p *participant) {
+	s.t.Helper()
+	for len(keys(p.got)) < len(s.want[p.user]) {
+		p.got = append(p.got, p.c.Next())
+	}
+}
+
+// drain reads every remaining frame of p until the server closes the
+// connection with 1001 (after Shutdown has flushed everything).
+func drain(t *testing.T, p *participant) {
+	t.Helper()
+	for {
+		select {
+		case <-p.c.Done():
+			p.got = append(p.got, p.c.Pending()...)
+			return
+		default:
+		}
+		f, ok := next(p.c)
+		if !ok {
+			p.got = append(p.got, p.c.Pending()...)
+			return
+		}
+		p.got = append(p.got, f)
+	}
+}
+
+func next(c *wstest.Client) (*chat.ServerFrame, bool) {
+	select {
+	case <-c.Done():
+		return nil, false
+	default:
+	}
+	return c.Next(), true
+}
+
+func keys(frames []*chat.ServerFrame) []string {
+	var out []string
+	for _, f := range frames {
+		if f.Op == chat.OpEvent {
+			out = append(out, f.ReplyTo+"/"+f.Event.Job+"/"+f.Event.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestEveryJobEndToEnd runs a visit that triggers every job of the catalog
+// over real WebSockets with the real ML service, then shuts the server down
+// (which flushes every event before closing with 1001) and compares what
+// each participant received with what the catalog says: the events, their
+// audience, and nothing else — including nothing from another conversation.
+func TestEveryJobEndToEnd(t *testing.T) {
+	srv := startDirect(t, startML(t, ""), nil)
+	s := newScript(t)
+	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	d2 := dial(t, srv.URL(), "d2", chat.RoleProvider, "c1")
+	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	p9 := dial(t, srv.URL(), "p9", chat.RolePatient, "c2")
+	all := []*participant{d1, d2, p1, p9}
+
+	s.do(d1, chat.OpJoin, "c1", "", "")
+	s.do(d2, chat.OpJoin, "c1", "", "")
+	s.do(p1, chat.OpJoin, "c1", "", "")
+	s.do(p9, chat.OpJoin, "c2", "", "")
+	s.do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
+	s.do(p1, chat.OpSend, "c1", "typing", "")
+	s.do(p1, chat.OpSend, "c1", "read", "m001")
+	s.do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
+	s.do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
+	s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
+	s.do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
+	s.do(d1, chat.OpSend, "c1", "read", "m005")
+	s.do(p9, chat.OpSend, "c2", "text", "hello?")
+	s.do(d1, chat.OpSend, "c1", "end_visit", "")
+	// Events for messages accepted while d2 was present go to d2 only if
+	// d2 is still in the room when they are emitted; let them arrive before
+	// d2 leaves so the expectation is exact.
+	s.settle(d2)
+	s.do(d2, chat.OpLeave, "c1", "", "")
+	// The outsider tries to get into c1 and is refused.
+	p9.c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
+	if r, evs := p9.c.AwaitReply("sneak"); r.Code != chat.CodeForbidden {
+		t.Fatalf("outsider join: got %q", r.Code)
+	} else {
+		p9.got = append(p9.got, evs...)
+	}
+
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range all {
+		drain(t, p)
+		want := append([]string(nil), s.want[p.user]...)
+		sort.Strings(want)
+		got := keys(p.got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s received\n  %v\nwant\n  %v", p.user, got, want)
+		}
+		for _, f := range p.got {
+			if f.Op != chat.OpEvent {
+				t.Errorf("%s: unexpected %s frame %q", p.user, f.Op, f.Code)
+				continue
+			}
+			seen[f.Event.Job] = true
+			checkEvent(t, p.user, f)
+		}
+	}
+	for _, j := range s.cat.Jobs() {
+		if !seen[j.Name] {
+			t.Errorf("job %s never ran", j.Name)
+		}
+	}
+	if !seen[chat.RelayJob] {
+		t.Error("no relay seen")
+	}
+}
+
+// checkEvent checks an event's status and that its hop stamps are in order
+// for its class.
+func checkEvent(t *testing.T, user string, f *chat.ServerFrame) {
+	t.Helper()
+	ev := f.Event
+	if ev.Status != chat.StatusOK {
+		t.Errorf("%s: %s/%s status %s (%s)", user, f.ReplyTo, ev.Job, ev.Status, ev.ErrCode)
+	}
+	h := ev.Hops
+	seq := []int64{h.ClientSent, h.GatewayIn}
+	if ev.Job != chat.RelayJob {
+		seq = append(seq, h.JobStart)
+		if jobs.Catalog().Job(ev.Job).Class == chat.ClassML {
+			if h.MLStart == 0 || h.MLEnd == 0 {
+				t.Errorf("%s: ml job %s has no ml stamps", user, ev.Job)
+			}
+			seq = append(seq, h.MLStart, h.MLEnd)
+		}
+		seq = append(seq, h.JobEnd)
+	}
+	seq = append(seq, h.Emitted)
+	for i := 1; i < len(seq); i++ {
+		if seq[i] == 0 || seq[i] < seq[i-1] {
+			t.Errorf("%s: %s/%s hops out of order: %+v", user, f.ReplyTo, ev.Job, h)
+			break
+		}
+	}
+	if h.Enqueued != 0 || h.Dequeued != 0 || h.CallbackIn != 0 {
+		t.Errorf("%s: direct path stamped queue hops: %+v", user, h)
+	}
+}
+
+// TestGracefulShutdownLosesNoAcceptedTask accepts ML work that takes a
+// while, shuts down at once, and checks every accepted task's event reached
+// its client before the connection closed with 1001.
+func TestGracefulShutdownLosesNoAcceptedTask(t *testing.T) {
+	srv := startDirect(t, startML(t, "triage=median:150ms,p99:300ms;intent=median:100ms,p99:200ms"), nil)
+	s := newScript(t)
+	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.do(d1, chat.OpJoin, "c1", "", "")
+	s.do(p1, chat.OpJoin, "c1", "", "")
+	for i := 0; i < 20; i++ {
+		s.do(p1, chat.OpSend, "c1", "text", "my head hurts")
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second shutdown: %v", err)
+	}
+	for _, p := range []*participant{d1, p1} {
+		drain(t, p)
+		want := append([]string(nil), s.want[p.user]...)
+		sort.Strings(want)
+		if got := keys(p.got); !slices.Equal(got, want) {
+			t.Errorf("%s: got %d events, want %d", p.user, len(got), len(want))
+		}
+		if !isGoingAway(p.c.CloseErr) {
+			t.Errorf("%s: connection ended with %v, want close 1001", p.user, p.c.CloseErr)
+		}
+	}
+}
+
+// TestSyncJobsKeepConversationOrder sends many read receipts at once; the
+// others must see the read_state events in the order sent.
+func TestSyncJobsKeepConversationOrder(t *testing.T) {
+	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = 2 })
+	s := newScript(t)
+	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.do(d1, chat.OpJoin, "c1", "", "")
+	s.do(p1, chat.OpJoin, "c1", "", "")
+	var ids []string
+	for i := 0; i < 200; i++ {
+		id := fmt.Sprintf("r%03d", i)
+		ids = append(ids, id)
+		p1.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
+	}
+	var got []string
+	for len(got) < len(ids) {
+		f := d1.c.Next()
+		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
+			got = append(got, f.ReplyTo)
+		}
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("read_state order differs from send order:\n%v", got)
+	}
+}
+
+// TestOverloadedIsRetryable bounds pending ML tasks below what one patient
+// text needs: the text is refused with a retryable overloaded error and the
+// connection keeps working.
+func TestOverloadedIsRetryable(t *testing.T) {
+	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.MaxPending = 2 })
+	s := newScript(t)
+	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.do(p1, chat.OpJoin, "c1", "", "")
+	p1.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "t1", Conv: "c1", Type: "text", Body: "hello"})
+	r, _ := p1.c.AwaitReply("t1")
+	if r.Code != chat.CodeOverloaded || !r.Retryable {
+		t.Fatalf("want retryable overloaded, got %+v", r)
+	}
+	s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
+}
+
+func isGoingAway(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
+}
