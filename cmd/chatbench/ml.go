@@ -101,4 +101,3 @@ func mlClient(url string, timeout time.Duration, f *mlFlags, reg *prometheus.Reg
 	}
 	return cl, func(ctx context.Context) { cl.Close(); stop(ctx) }, nil
 }
-
