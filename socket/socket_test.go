@@ -303,3 +303,8 @@ func TestShutdownRefusesNewConnections(t *testing.T) {
 		t.Fatal("connected after shutdown")
 	}
 }
+
+// nilGatherer serves an empty /metrics for benchmarks that do not read it.
+type nilGatherer struct{}
+
+func (nilGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, nil }

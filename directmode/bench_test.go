@@ -1,0 +1,53 @@
+package directmode_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/directmode"
+)
+
+// countingEmitter counts events; it stands in for the hub so the benchmark
+// measures the dispatcher alone.
+type countingEmitter struct{ n atomic.Int64 }
+
+func (e *countingEmitter) Emit(*chat.Event) int { e.n.Add(1); return 1 }
+
+// BenchmarkBackgroundTaskStart measures starting one ML background task
+// (Dispatch) and, amortised, running it to its emit: the overhead the
+// direct path adds to every ML job before any ML latency.
+func BenchmarkBackgroundTaskStart(b *testing.B) {
+	cat, err := chat.NewCatalog(
+		[]chat.MessageType{{Name: "text"}},
+		[]chat.Job{{Name: "noop", Class: chat.ClassML, Model: "none", Event: "noop", Audience: chat.AudienceSender,
+			Triggers: []chat.Trigger{{Type: "text"}},
+			Handler: chat.HandlerFunc(func(context.Context, *chat.Message, chat.Deps) (json.RawMessage, error) {
+				return json.RawMessage(`{}`), nil
+			})}},
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	em := &countingEmitter{}
+	d, err := directmode.New(directmode.Config{Catalog: cat, Emitter: em, MaxPending: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := &chat.Message{ID: "m1", Conv: "c1", From: "p1", Role: chat.RolePatient, Type: "text"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Dispatch(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if em.n.Load() == 0 {
+		b.Fatal("no task emitted")
+	}
+}
