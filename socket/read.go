@@ -37,6 +37,8 @@ func (c *Conn) readLoop() {
 			return
 		}
 		gatewayIn := chat.NowMicros()
+		// Any frame shows the peer is alive, not only a pong.
+		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
 		if mt != websocket.TextMessage {
 			c.sendError(chat.Errorf(chat.CodeBinaryFrame, "", "binary frames are not part of the protocol; send JSON text frames"))
 			continue

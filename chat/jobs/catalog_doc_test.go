@@ -52,8 +52,10 @@ func catalogDoc(c *chat.Catalog) []byte {
 	p("# Message catalog\n\n")
 	p("<!-- Generated from package chat/jobs by `go test ./chat/jobs -run TestCatalogDoc -update`. Do not edit. -->\n\n")
 	p("The telehealth message types and the jobs they trigger, run identically by the direct and the queue path.\n")
-	p("A message causes, in this order: its relay to the others in the conversation (if the type relays), then\n")
-	p("each triggered job's event, in the order of the jobs table, to every member of the job's audience.\n")
+	p("A message causes its relay to the others in the conversation (if the type relays) and one event per\n")
+	p("triggered job to every member of the job's audience who was in the conversation when the message was\n")
+	p("accepted (and is still there when the event is emitted). Events of different jobs may arrive in any order;\n")
+	p("see docs/protocol.md for the ordering each path guarantees.\n")
 	p("A job that fails still sends its event, with status `error`, to the same audience.\n\n")
 	p("Audiences: `sender`; `others` (everyone but the sender); `all`; `providers` and `patients` (by role, sender included).\n\n")
 
