@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -101,4 +103,27 @@ func TestServeDirect(t *testing.T) {
 		t.Fatalf("serve direct exited with %v", err)
 	}
 	<-c.Done()
+}
+
+// TestTraceValidate checks the shipped day validates and a broken trace is
+// refused with its line number and exit code 1.
+func TestTraceValidate(t *testing.T) {
+	out, err := run(t, "trace", "validate", "../../bench/testdata/day.jsonl.gz")
+	if err != nil || !strings.HasPrefix(out, "ok: 14700 messages") {
+		t.Fatalf("shipped day: %q %v", out, err)
+	}
+	dir := t.TempDir()
+	broken := dir + "/broken.jsonl"
+	data := `{"chatbench_trace":1,"name":"t","start":"2026-01-01T00:00:00Z"}
+{"t":0,"conv":"c1","user":"p1","role":"patient","type":"join","id":"p1-1","size":0}
+{"t":5,"conv":"c1","user":"p1","role":"patient","type":"telepathy","id":"p1-2","size":0}
+`
+	if err := os.WriteFile(broken, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "trace", "validate", broken)
+	var ec exitCodeError
+	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out, "line 3") {
+		t.Fatalf("broken trace: out %q err %v", out, err)
+	}
 }

@@ -55,6 +55,7 @@ A flag given on the command line wins over the environment.`,
 		newServeCmd(g),
 		newMLCmd(g),
 		newTokenCmd(g),
+		newTraceCmd(g),
 		newVersionCmd(),
 	)
 	documentEnv(root)

@@ -1,0 +1,313 @@
+package trace
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite bench/testdata/day.jsonl.gz from the generator")
+
+const dayFile = "../testdata/day.jsonl.gz"
+
+func genBytes(t testing.TB, p Params) []byte {
+	t.Helper()
+	h, recs, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, h, recs, true); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestShippedDay(t *testing.T) {
+	got := genBytes(t, Params{Seed: 1})
+	if *update {
+		if err := os.WriteFile(dayFile, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(dayFile)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bench/trace -run TestShippedDay -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("regenerated day (%d bytes) differs from %s (%d bytes); if the generator changed on purpose, rerun with -update", len(got), dayFile, len(want))
+	}
+	if len(want) >= 1<<20 {
+		t.Errorf("shipped day is %d bytes, want < 1 MiB", len(want))
+	}
+	st, errs := Validate(bytes.NewReader(want))
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if st.Messages != DefaultDayMessages {
+		t.Errorf("messages = %d, want %d", st.Messages, DefaultDayMessages)
+	}
+	if len(st.PerHour) != 24 {
+		t.Fatalf("hours = %d, want 24", len(st.PerHour))
+	}
+	night := st.PerHour[2] + st.PerHour[3] + st.PerHour[4]
+	morning := st.PerHour[10] + st.PerHour[11] + st.PerHour[12]
+	evening := st.PerHour[18] + st.PerHour[19] + st.PerHour[20]
+	if night*5 > morning || night*5 > evening {
+		t.Errorf("no diurnal shape: night %d, late morning %d, evening %d", night, morning, evening)
+	}
+	for _, typ := range []string{"join", "leave", "text", "typing", "read", "attachment", "symptom_form", "wait_time_request", "end_visit"} {
+		if st.ByType[typ] == 0 {
+			t.Errorf("no %s messages", typ)
+		}
+	}
+}
+
+func TestGenerateDeterministic(t *testing.T) {
+	p := Params{Seed: 7, Days: 0.25, Bodies: true}
+	a, b := genBytes(t, p), genBytes(t, p)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed gave different bytes")
+	}
+	p.Seed = 8
+	if bytes.Equal(a, genBytes(t, p)) {
+		t.Fatal("different seeds gave the same bytes")
+	}
+}
+
+func TestGenerateValidates(t *testing.T) {
+	for _, p := range []Params{
+		{Seed: 1, Days: 0.1},
+		{Seed: 2, Days: 2, Rate: 0.3},
+		{Seed: 3, Days: 0.05, Bodies: true, AttachmentRate: 0.5, FormRate: 1, WaitRate: 1},
+		{Seed: 4, Messages: 600, Conversations: 100},
+		{Seed: 5, Messages: 61, Conversations: 10, AttachmentRate: -1, FormRate: -1, WaitRate: -1},
+		{Seed: 6, Days: 0.01, Rate: 3},
+	} {
+		h, recs, err := Generate(p)
+		if err != nil {
+			t.Fatalf("%+v: %v", p, err)
+		}
+		want := p.Messages
+		if want == 0 {
+			rate := p.Rate
+			if rate == 0 {
+				rate = 1
+			}
+			want = int(float64(DefaultDayMessages)*p.Days*rate + 0.5)
+		}
+		if len(recs) != want || h.Messages != want {
+			t.Errorf("%+v: %d records (header %d), want %d", p, len(recs), h.Messages, want)
+		}
+		var b bytes.Buffer
+		if err := Write(&b, h, recs, false); err != nil {
+			t.Fatal(err)
+		}
+		st, errs := Validate(&b)
+		for _, e := range errs {
+			t.Errorf("%+v: %v", p, e)
+		}
+		if st.Conversations != h.Conversations {
+			t.Errorf("%+v: %d conversations, header %d", p, st.Conversations, h.Conversations)
+		}
+		if p.Bodies {
+			for _, r := range recs {
+				if r.Type == "text" && len(r.Body) != r.Size {
+					t.Fatalf("text body %d bytes, size %d", len(r.Body), r.Size)
+				}
+			}
+		}
+	}
+	if _, _, err := Generate(Params{Messages: 10, Conversations: 5}); err == nil {
+		t.Error("too few messages for the conversations: no error")
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	h, recs, err := Generate(Params{Seed: 9, Days: 0.05, Bodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, compress := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := Write(&b, h, recs, compress); err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReader(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.Header(), h) {
+			t.Errorf("header %+v, want %+v", r.Header(), h)
+		}
+		var got []Record
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, rec)
+		}
+		if !reflect.DeepEqual(got, recs) {
+			t.Errorf("compress=%v: records differ after a round trip", compress)
+		}
+	}
+}
+
+func TestStatsTable(t *testing.T) {
+	st, errs := Validate(bytes.NewReader(genBytes(t, Params{Seed: 1, Days: 0.1})))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var b strings.Builder
+	if err := WriteStats(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"messages", "conversations", "p50", "text", "00:00"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("stats table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+const hdr = `{"chatbench_trace":1,"start":"2019-06-03T00:00:00Z"}`
+
+func TestValidateErrors(t *testing.T) {
+	pj := `{"t":0,"conv":"c1","user":"p1","role":"patient","type":"join","id":"a","size":0}`
+	dj := `{"t":1,"conv":"c1","user":"d1","role":"provider","type":"join","id":"a","size":0}`
+	cases := []struct {
+		name  string
+		lines []string
+		line  int
+		field string
+	}{
+		{"empty", nil, 1, "chatbench_trace"},
+		{"no header", []string{pj}, 1, "chatbench_trace"},
+		{"wrong version", []string{`{"chatbench_trace":2}`}, 1, "chatbench_trace"},
+		{"bad start", []string{`{"chatbench_trace":1,"start":"yesterday"}`}, 1, "start"},
+		{"bad json", []string{hdr, pj, `{"t":5,`}, 3, ""},
+		{"t type", []string{hdr, pj, `{"t":1.5,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, 3, "t"},
+		{"t decreasing", []string{hdr, `{"t":9,"conv":"c1","user":"p1","role":"patient","type":"join","id":"a","size":0}`, `{"t":3,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, 3, "t"},
+		{"missing t", []string{hdr, `{"conv":"c1","user":"p1","role":"patient","type":"join","id":"a","size":0}`}, 2, "t"},
+		{"missing id", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","size":1}`}, 3, "id"},
+		{"missing size", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b"}`}, 3, "size"},
+		{"missing role", []string{hdr, `{"t":2,"conv":"c1","user":"p1","type":"join","id":"a","size":0}`}, 2, "role"},
+		{"unknown role", []string{hdr, `{"t":2,"conv":"c1","user":"p1","role":"nurse","type":"join","id":"a","size":0}`}, 2, "role"},
+		{"unknown type", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"shout","id":"b","size":1}`}, 3, "type"},
+		{"patient end_visit", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"end_visit","id":"b","size":0}`}, 3, "role"},
+		{"provider form", []string{hdr, dj, `{"t":2,"conv":"c1","user":"d1","role":"provider","type":"symptom_form","id":"b","size":0}`}, 3, "role"},
+		{"provider wait", []string{hdr, dj, `{"t":2,"conv":"c1","user":"d1","role":"provider","type":"wait_time_request","id":"b","size":0}`}, 3, "role"},
+		{"before join", []string{hdr, pj, `{"t":2,"conv":"c1","user":"d1","role":"provider","type":"text","id":"b","size":1}`}, 3, "conv"},
+		{"other conv", []string{hdr, pj, `{"t":2,"conv":"c2","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, 3, "conv"},
+		{"after leave", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"leave","id":"b","size":0}`, `{"t":3,"conv":"c1","user":"p1","role":"patient","type":"text","id":"c","size":1}`}, 4, "conv"},
+		{"double join", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"join","id":"b","size":0}`}, 3, "type"},
+		{"leave unjoined", []string{hdr, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"leave","id":"b","size":0}`}, 2, "type"},
+		{"duplicate id", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"a","size":1}`}, 3, "id"},
+		{"role changes", []string{hdr, pj, `{"t":2,"conv":"c2","user":"p1","role":"provider","type":"join","id":"b","size":0}`}, 3, "role"},
+		{"size negative", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":-1}`}, 3, "size"},
+		{"size too big", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":65537}`}, 3, "size"},
+		{"body over size", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":2,"body":"hello"}`}, 3, "body"},
+		{"empty line", []string{hdr, pj, ``, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, 3, ""},
+		{"header count", []string{`{"chatbench_trace":1,"messages":5}`, pj}, 1, "messages"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := strings.Join(c.lines, "\n")
+			_, errs := Validate(strings.NewReader(in))
+			if len(errs) != 1 {
+				t.Fatalf("got %d errors %v, want 1", len(errs), errs)
+			}
+			var le *LineError
+			if !errors.As(errs[0], &le) {
+				t.Fatalf("error %v is not a *LineError", errs[0])
+			}
+			if le.Line != c.line || le.Field != c.field {
+				t.Errorf("got line %d field %q (%v), want line %d field %q", le.Line, le.Field, le, c.line, c.field)
+			}
+			if !strings.HasPrefix(le.Error(), "trace line ") || !strings.Contains(le.Msg, ":") {
+				t.Errorf("error %q lacks the line prefix or a fix", le)
+			}
+		})
+	}
+}
+
+func TestValidateManyErrors(t *testing.T) {
+	lines := []string{hdr}
+	for range MaxErrors + 10 {
+		lines = append(lines, `{"t":1,"conv":"c1","user":"p1","role":"patient","type":"text","id":"x","size":1}`)
+	}
+	_, errs := Validate(strings.NewReader(strings.Join(lines, "\n")))
+	if len(errs) != MaxErrors+1 {
+		t.Fatalf("%d errors, want %d", len(errs), MaxErrors+1)
+	}
+}
+
+func TestWriterRejectsUnsorted(t *testing.T) {
+	w, err := NewWriter(io.Discard, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(Record{T: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(Record{T: 4}); err == nil {
+		t.Fatal("unsorted write accepted")
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add([]byte(hdr + "\n" + `{"t":0,"conv":"c1","user":"p1","role":"patient","type":"join","id":"a","size":0}`))
+	// More seeds (valid and broken traces) are in testdata/fuzz/FuzzReader.
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, errs := Validate(bytes.NewReader(data))
+		for _, e := range errs {
+			var le *LineError
+			if errors.As(e, &le) && le.Line < 1 {
+				t.Fatalf("line number %d < 1: %v", le.Line, e)
+			}
+		}
+		if len(errs) > 0 {
+			return
+		}
+		// A valid trace survives a round trip with the same stats.
+		r, err := NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		w, err := NewWriter(&b, r.Header())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		st2, errs := Validate(&b)
+		if len(errs) > 0 {
+			t.Fatalf("re-encoded trace invalid: %v", errs)
+		}
+		if st2.Messages != st.Messages || st2.Conversations != st.Conversations {
+			t.Fatalf("round trip changed stats: %d/%d vs %d/%d", st2.Messages, st2.Conversations, st.Messages, st.Conversations)
+		}
+	})
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/bench/trace"
+)
+
+func newTraceCmd(_ *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Generate, summarise and validate chat traces (see docs/trace.md)",
+		Long: `A trace is recorded or synthetic inbound chat traffic that the benchmark
+replays at its recorded timing: JSON Lines (gzip accepted), a header line,
+then one inbound message per line. docs/trace.md describes the format.`,
+	}
+	cmd.AddCommand(newTraceGenCmd(), newTraceStatsCmd(), newTraceValidateCmd())
+	return cmd
+}
+
+func newTraceGenCmd() *cobra.Command {
+	var (
+		p    trace.Params
+		out  string
+		gzip string
+	)
+	cmd := &cobra.Command{
+		Use:   "gen",
+		Short: "Generate a synthetic telehealth trace (seeded, deterministic)",
+		Long: `Generate a synthetic telehealth trace: visits (patient joins, sometimes asks
+the wait time and fills a symptom form, a provider joins, they take turns
+typing, texting and reading, the provider ends the visit, both leave) spread
+over a diurnal curve. The defaults give one day at 14,700 messages, the day
+shipped as bench/testdata/day.jsonl.gz. Bodies are omitted (sizes only)
+unless --bodies adds synthetic lorem-ipsum filler.`,
+		Example: `  chatbench trace gen --out day.jsonl.gz
+  chatbench trace gen --days 7 --rate 2 --seed 42 --out week.jsonl.gz
+  chatbench trace gen --days 0.01 | chatbench trace stats -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, r := range []*float64{&p.AttachmentRate, &p.FormRate, &p.WaitRate} {
+				if *r == 0 {
+					*r = -1 // Params reads 0 as "default" and negative as "never"
+				}
+			}
+			h, recs, err := trace.Generate(p)
+			if err != nil {
+				return err
+			}
+			compress := strings.HasSuffix(out, ".gz")
+			switch gzip {
+			case "yes":
+				compress = true
+			case "no":
+				compress = false
+			case "auto":
+			default:
+				return fmt.Errorf("--gzip %q: use auto, yes or no", gzip)
+			}
+			if out == "-" || out == "" {
+				return trace.Write(cmd.OutOrStdout(), h, recs, compress)
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			if err := trace.Write(f, h, recs, compress); err != nil {
+				f.Close()
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d messages, %d conversations\n", out, h.Messages, h.Conversations)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&out, "out", "o", "-", "output file, - for standard output")
+	f.StringVar(&gzip, "gzip", "auto", "compress the output: auto (when --out ends in .gz), yes or no")
+	f.Float64Var(&p.Days, "days", 1, "days the trace covers")
+	f.Float64Var(&p.Rate, "rate", 1, "message-rate multiplier (1 = 14,700 messages a day)")
+	f.IntVar(&p.Conversations, "conversations", 0, "number of visits (0 = messages / 25)")
+	f.Uint64Var(&p.Seed, "seed", 1, "random seed; the same flags and seed give the same bytes")
+	f.BoolVar(&p.Bodies, "bodies", false, "include synthetic filler bodies (lorem ipsum, never real text)")
+	f.Float64Var(&p.AttachmentRate, "attachment-rate", 0.04, "chance a turn shares an attachment instead of a text")
+	f.Float64Var(&p.FormRate, "form-rate", 0.6, "chance a patient sends a symptom form")
+	f.Float64Var(&p.WaitRate, "wait-rate", 0.35, "chance a patient asks for the wait time")
+	return cmd
+}
+
+// openTrace opens a trace file, or standard input for "-".
+func openTrace(cmd *cobra.Command, name string) (io.Reader, func(), error) {
+	if name == "-" {
+		return bufio.NewReader(cmd.InOrStdin()), func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func newTraceStatsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stats FILE",
+		Short: "Summarise a trace: per-hour rates, mix by type and role, conversations, sizes",
+		Long: `Summarise a trace (FILE, or - for standard input). Lines that fail validation
+are left out of the figures; a warning says how many (run trace validate).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := openTrace(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
+			st, errs := trace.Validate(r)
+			if len(errs) > 0 && st.Messages == 0 && st.Header.Version == 0 {
+				return errs[0]
+			}
+			if err := trace.WriteStats(cmd.OutOrStdout(), st); err != nil {
+				return err
+			}
+			if len(errs) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the trace has problems (first: %v); run chatbench trace validate %s\n", errs[0], args[0])
+			}
+			return nil
+		},
+	}
+}
+
+func newTraceValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a trace and print each problem with its line number and the fix",
+		Long: `Check a trace (FILE, or - for standard input): the header, every line on its
+own (fields, types, roles, sizes, order by t) and across lines (joins before
+sends, nothing after a leave, ids unique per user). Prints each problem with
+its line number and how to fix it, and exits with status 1 if there is any.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := openTrace(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
+			st, errs := trace.Validate(r)
+			out := cmd.OutOrStdout()
+			if len(errs) > 0 {
+				for _, e := range errs {
+					fmt.Fprintf(out, "%s: %v\n", args[0], e)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: invalid trace (%d problems listed)\n", args[0], len(errs))
+				cmd.SilenceErrors = true // already reported
+				return exitCodeError{code: 1}
+			}
+			_, err = fmt.Fprintf(out, "ok: %d messages, %d conversations\n", st.Messages, st.Conversations)
+			return err
+		},
+	}
+}
