@@ -138,29 +138,7 @@ func (s *script) settle(p *participant) {
 // connection with 1001 (after Shutdown has flushed everything).
 func drain(t *testing.T, p *participant) {
 	t.Helper()
-	for {
-		select {
-		case <-p.c.Done():
-			p.got = append(p.got, p.c.Pending()...)
-			return
-		default:
-		}
-		f, ok := next(p.c)
-		if !ok {
-			p.got = append(p.got, p.c.Pending()...)
-			return
-		}
-		p.got = append(p.got, f)
-	}
-}
-
-func next(c *wstest.Client) (*chat.ServerFrame, bool) {
-	select {
-	case <-c.Done():
-		return nil, false
-	default:
-	}
-	return c.Next(), true
+	p.got = append(p.got, p.c.Drain()...)
 }
 
 func keys(frames []*chat.ServerFrame) []string {

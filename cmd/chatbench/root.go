@@ -56,6 +56,9 @@ A flag given on the command line wins over the environment.`,
 		newMLCmd(g),
 		newTokenCmd(g),
 		newTraceCmd(g),
+		newWorkerCmd(g),
+		newQueueCmd(g),
+		newSQSCmd(g),
 		newVersionCmd(),
 	)
 	documentEnv(root)

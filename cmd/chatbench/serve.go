@@ -20,7 +20,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
 	}
-	cmd.AddCommand(newServeDirectCmd(g))
+	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
 	return cmd
 }
 

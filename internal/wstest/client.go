@@ -189,3 +189,22 @@ func (c *Client) AwaitReply(ref string) (reply *chat.ServerFrame, events []*chat
 		events = append(events, f)
 	}
 }
+
+// Drain returns every frame still to come until the connection ends,
+// failing the test if it does not end within Wait of the last frame.
+func (c *Client) Drain() []*chat.ServerFrame {
+	c.t.Helper()
+	var out []*chat.ServerFrame
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				return out
+			}
+			out = append(out, f)
+		case <-time.After(Wait):
+			c.t.Fatalf("connection still open %s after the last frame", Wait)
+			return out
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package queuemode
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the queue path's metrics. Their names are fixed (dashboards
+// use them). One Metrics is shared by the gateway's dispatcher and callback
+// and by any worker in the same process; create it once per registry.
+type Metrics struct {
+	// SQSCallDuration is chatbench_sqs_call_duration_seconds{action}.
+	SQSCallDuration *prometheus.HistogramVec
+	// SQSCallErrors is chatbench_sqs_call_errors_total{action}.
+	SQSCallErrors *prometheus.CounterVec
+	// JobsInFlight is chatbench_queue_jobs_in_flight: messages a worker
+	// received and has not finished with.
+	JobsInFlight prometheus.Gauge
+	// Redeliveries is chatbench_queue_redeliveries_total: messages received
+	// with a receive count above 1.
+	Redeliveries prometheus.Counter
+	// DLQDepth is chatbench_queue_dlq_depth, polled by the worker.
+	DLQDepth prometheus.Gauge
+	// CallbackDuration is chatbench_callback_duration_seconds: the worker's
+	// POST to the gateway, request to response.
+	CallbackDuration prometheus.Histogram
+	// CallbackRejects is chatbench_callback_rejects_total{reason}: requests
+	// the gateway's callback refused (unsigned, bad_signature, expired,
+	// replay, bad_body, too_large).
+	CallbackRejects *prometheus.CounterVec
+}
+
+// NewMetrics returns the queue metrics, registered on reg (nil = not
+// registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		SQSCallDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatbench_sqs_call_duration_seconds",
+			Help:    "Duration of SQS API calls (SDK retries included), by action.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14),
+		}, []string{"action"}),
+		SQSCallErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_sqs_call_errors_total",
+			Help: "SQS API calls that failed (after SDK retries), by action.",
+		}, []string{"action"}),
+		JobsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chatbench_queue_jobs_in_flight",
+			Help: "Queue messages received by workers and not yet finished.",
+		}),
+		Redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatbench_queue_redeliveries_total",
+			Help: "Queue messages received with ApproximateReceiveCount above 1.",
+		}),
+		DLQDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chatbench_queue_dlq_depth",
+			Help: "ApproximateNumberOfMessages of the dead-letter queue, polled by the worker.",
+		}),
+		CallbackDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chatbench_callback_duration_seconds",
+			Help:    "Worker-side duration of posting events to the gateway's callback.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}),
+		CallbackRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_callback_rejects_total",
+			Help: "Callback requests the gateway refused, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects)
+	}
+	return m
+}
+
+// observe records one SQS call.
+func (m *Metrics) observe(action string, start time.Time, err error) {
+	m.SQSCallDuration.WithLabelValues(action).Observe(time.Since(start).Seconds())
+	if err != nil {
+		m.SQSCallErrors.WithLabelValues(action).Inc()
+	}
+}

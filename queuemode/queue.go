@@ -1,0 +1,208 @@
+// Package queuemode is the legacy (queue) path: the shared WebSocket front
+// door with a Dispatcher that sends every triggered job to an SQS FIFO queue,
+// a Worker that long-polls the queue, runs the shared handlers and posts
+// their events back to the gateway over a signed internal HTTP endpoint, and
+// the queue set-up (FIFO queue plus dead-letter queue with a redrive policy).
+//
+// The flow of one job:
+//
+//	front door → Dispatcher.Dispatch → SendMessage(Batch) → <name>.fifo
+//	→ Worker ReceiveMessage → chat.RunJob → POST /internal/events (HMAC signed)
+//	→ Callback (dedup) → Hub.Emit → client; then the worker deletes the message.
+//
+// SQS is reached through aws-sdk-go-v2 with the standard AWS configuration
+// (AWS_ENDPOINT_URL_SQS, region, credential chain), or through an explicit
+// endpoint such as the embedded one in the sqsd subpackage.
+package queuemode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/chatbench/chatbench/chat"
+)
+
+// ClientConfig configures NewClient. Zero values mean the documented defaults.
+type ClientConfig struct {
+	// Endpoint is an explicit SQS endpoint URL (e.g. the embedded sqsd's).
+	// When set, dummy static credentials are used (emulators accept any).
+	// Empty means the standard AWS configuration decides: AWS_ENDPOINT_URL_SQS,
+	// AWS_REGION, the credential chain.
+	Endpoint string
+	// Region is used when the AWS configuration names none. Empty means
+	// "us-east-1".
+	Region string
+	// MaxAttempts bounds the SDK's attempts per call (retry.Standard with
+	// exponential backoff and jitter). Zero means 3.
+	MaxAttempts int
+	// MaxBackoff caps the backoff between attempts. Zero means 500ms.
+	MaxBackoff time.Duration
+}
+
+// NewClient builds an SQS client from the standard AWS configuration, with
+// bounded retries. Per-call timeouts are applied by the callers (Dispatcher,
+// Worker) through contexts.
+func NewClient(ctx context.Context, cfg ClientConfig) (*sqs.Client, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 500 * time.Millisecond
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithDefaultRegion(cfg.Region),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = cfg.MaxAttempts
+				o.MaxBackoff = cfg.MaxBackoff
+			})
+		}),
+	}
+	if cfg.Endpoint != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("queuemode: load AWS configuration: %w", err)
+	}
+	return sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	}), nil
+}
+
+// SetupOptions configures Setup. Zero values mean the documented defaults.
+type SetupOptions struct {
+	// VisibilityTimeout of the job queue; it must exceed the job timeout.
+	// Zero means 30s. Rounded up to whole seconds.
+	VisibilityTimeout time.Duration
+	// MaxReceiveCount is how many receives a message gets before SQS moves
+	// it to the DLQ. Zero means 5.
+	MaxReceiveCount int
+	// CallTimeout bounds each SQS call. Zero means 10s.
+	CallTimeout time.Duration
+}
+
+// Queues are the URLs and ARNs of the job queue and its dead-letter queue,
+// as SQS reported them.
+type Queues struct {
+	URL    string // <name>.fifo
+	DLQURL string // <name>-dlq.fifo
+	DLQARN string
+}
+
+// BaseName strips a trailing ".fifo" from a queue name.
+func BaseName(name string) string { return strings.TrimSuffix(name, ".fifo") }
+
+// Setup idempotently creates the FIFO job queue <name>.fifo and its
+// dead-letter queue <name>-dlq.fifo, with the redrive policy moving a message
+// to the DLQ after MaxReceiveCount receives. Existing queues get their
+// attributes brought up to date. URLs come from CreateQueue/GetQueueUrl.
+func Setup(ctx context.Context, client *sqs.Client, name string, opts SetupOptions) (Queues, error) {
+	if opts.VisibilityTimeout <= 0 {
+		opts.VisibilityTimeout = 30 * time.Second
+	}
+	if opts.MaxReceiveCount <= 0 {
+		opts.MaxReceiveCount = 5
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 10 * time.Second
+	}
+	base := BaseName(name)
+	if base == "" {
+		return Queues{}, errors.New("queuemode: empty queue name")
+	}
+	var q Queues
+	var err error
+	dlqAttrs := map[string]string{
+		string(types.QueueAttributeNameFifoQueue):                 "true",
+		string(types.QueueAttributeNameContentBasedDeduplication): "false",
+		string(types.QueueAttributeNameMessageRetentionPeriod):    strconv.Itoa(14 * 24 * 3600),
+	}
+	if q.DLQURL, err = ensureQueue(ctx, client, base+"-dlq.fifo", dlqAttrs, opts.CallTimeout); err != nil {
+		return Queues{}, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
+	out, err := client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(q.DLQURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	cancel()
+	if err != nil {
+		return Queues{}, fmt.Errorf("queuemode: DLQ ARN of %s: %w", base+"-dlq.fifo", err)
+	}
+	q.DLQARN = out.Attributes[string(types.QueueAttributeNameQueueArn)]
+	if q.DLQARN == "" {
+		return Queues{}, fmt.Errorf("queuemode: SQS reported no QueueArn for %s", base+"-dlq.fifo")
+	}
+	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": q.DLQARN, "maxReceiveCount": opts.MaxReceiveCount})
+	attrs := map[string]string{
+		string(types.QueueAttributeNameFifoQueue):                 "true",
+		string(types.QueueAttributeNameContentBasedDeduplication): "false",
+		string(types.QueueAttributeNameVisibilityTimeout):         strconv.Itoa(seconds(opts.VisibilityTimeout)),
+		string(types.QueueAttributeNameRedrivePolicy):             string(redrive),
+	}
+	if q.URL, err = ensureQueue(ctx, client, base+".fifo", attrs, opts.CallTimeout); err != nil {
+		return Queues{}, err
+	}
+	return q, nil
+}
+
+// ensureQueue creates the queue, or — when it exists with other attributes —
+// looks its URL up and sets the attributes that may change.
+func ensureQueue(ctx context.Context, client *sqs.Client, name string, attrs map[string]string, timeout time.Duration) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := client.CreateQueue(cctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err == nil {
+		return aws.ToString(out.QueueUrl), nil
+	}
+	var exists *types.QueueNameExists
+	var ae smithy.APIError
+	if !errors.As(err, &exists) && !(errors.As(err, &ae) && ae.ErrorCode() == "QueueAlreadyExists") {
+		return "", fmt.Errorf("queuemode: create queue %s: %w", name, err)
+	}
+	got, err := client.GetQueueUrl(cctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("queuemode: get URL of queue %s: %w", name, err)
+	}
+	url := aws.ToString(got.QueueUrl)
+	mutable := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		if k != string(types.QueueAttributeNameFifoQueue) {
+			mutable[k] = v
+		}
+	}
+	if _, err := client.SetQueueAttributes(cctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(url), Attributes: mutable}); err != nil {
+		return "", fmt.Errorf("queuemode: update attributes of queue %s: %w", name, err)
+	}
+	return url, nil
+}
+
+// seconds rounds d up to whole seconds (at least 1).
+func seconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// envelope is the body of one queue message: one job for one message.
+type envelope struct {
+	Job     string        `json:"job"`
+	Message *chat.Message `json:"message"`
+}

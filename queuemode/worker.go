@@ -1,0 +1,356 @@
+package queuemode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/obs"
+)
+
+// Poster delivers a job's events to the gateway. It returns nil only when
+// the gateway accepted them; only then is the queue message deleted.
+// CallbackClient implements it.
+type Poster interface {
+	Post(ctx context.Context, events []*chat.Event) error
+}
+
+// WorkerConfig configures a Worker. Zero values mean the documented defaults.
+type WorkerConfig struct {
+	Catalog  *chat.Catalog // required
+	Deps     chat.Deps     // what handlers use (the ML client)
+	Client   *sqs.Client   // required
+	QueueURL string        // required: the FIFO job queue
+	// DLQURL is the dead-letter queue whose depth is exported as
+	// chatbench_queue_dlq_depth; empty = not polled.
+	DLQURL string
+	Poster Poster // required: where events go
+	// Pollers is the number of ReceiveMessage loops. Zero means 2.
+	Pollers int
+	// JobTimeout bounds each job. Zero means 10s.
+	JobTimeout time.Duration
+	// VisibilityTimeout is asked for on every receive and renewed every half
+	// of it while a job runs; it must exceed JobTimeout. Zero means 30s (or
+	// JobTimeout + 5s if that is more). Whole seconds.
+	VisibilityTimeout time.Duration
+	// WaitTime is the long-poll wait. Zero means 20s.
+	WaitTime time.Duration
+	// CallTimeout bounds SQS calls other than the long poll. Zero means 5s.
+	CallTimeout time.Duration
+	// DLQPoll is how often the DLQ depth is read. Zero means 5s.
+	DLQPoll time.Duration
+	// Metrics receives the queue metrics; nil means NewMetrics(Registerer).
+	Metrics *Metrics
+	// Registerer receives the job metrics (obs.JobMetrics) and, when Metrics
+	// is nil, the queue metrics. Nil = not registered.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger // nil = discard
+}
+
+// Worker consumes the job queue: each poller long-polls for up to 10
+// messages, runs each with chat.RunJob (the same handlers as the direct
+// path), posts the event to the gateway and deletes the message only after
+// the gateway accepted it. Messages of one conversation (one FIFO group)
+// are processed sequentially in receive order; a message that fails (the
+// handler panicked, the gateway refused) is left for redelivery, and the rest
+// of its group in that batch with it, so order holds; after maxReceiveCount
+// receives SQS moves it to the DLQ.
+type Worker struct {
+	cfg  WorkerConfig
+	log  *slog.Logger
+	m    *Metrics
+	jobs *obs.JobMetrics
+
+	pollCtx    context.Context // ends when Shutdown begins: stop receiving
+	stopPoll   context.CancelFunc
+	workCtx    context.Context // ends when a Shutdown's ctx ends: abandon jobs
+	cancelWork context.CancelFunc
+	wg         sync.WaitGroup
+	once       sync.Once
+	err        error
+}
+
+// StartWorker checks cfg and starts the pollers (and the DLQ depth poller).
+// Stop it with Shutdown.
+func StartWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Catalog == nil || cfg.Client == nil || cfg.QueueURL == "" || cfg.Poster == nil {
+		return nil, errors.New("queuemode: WorkerConfig.Catalog, Client, QueueURL and Poster are required")
+	}
+	if cfg.Pollers <= 0 {
+		cfg.Pollers = 2
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 10 * time.Second
+	}
+	if cfg.VisibilityTimeout <= 0 {
+		cfg.VisibilityTimeout = max(30*time.Second, cfg.JobTimeout+5*time.Second)
+	}
+	cfg.VisibilityTimeout = time.Duration(seconds(cfg.VisibilityTimeout)) * time.Second
+	if cfg.VisibilityTimeout <= cfg.JobTimeout {
+		return nil, fmt.Errorf("queuemode: visibility timeout %v must exceed the job timeout %v", cfg.VisibilityTimeout, cfg.JobTimeout)
+	}
+	if cfg.WaitTime <= 0 {
+		cfg.WaitTime = 20 * time.Second
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 5 * time.Second
+	}
+	if cfg.DLQPoll <= 0 {
+		cfg.DLQPoll = 5 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Registerer)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: obs.NewJobMetrics(cfg.Registerer)}
+	w.pollCtx, w.stopPoll = context.WithCancel(context.Background())
+	w.workCtx, w.cancelWork = context.WithCancel(context.Background())
+	for range cfg.Pollers {
+		w.wg.Add(1)
+		go w.poll()
+	}
+	if cfg.DLQURL != "" {
+		w.wg.Add(1)
+		go w.watchDLQ()
+	}
+	return w, nil
+}
+
+// Shutdown stops receiving (an outstanding long poll is cancelled), lets
+// in-flight jobs finish, post and delete, and waits for every goroutine.
+// When ctx ends first, in-flight jobs are abandoned without posting or
+// deleting — SQS redelivers them after the visibility timeout — and ctx's
+// error is returned. Safe to call more than once; later calls wait like the
+// first and return its result.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.once.Do(func() {
+		w.stopPoll()
+		done := make(chan struct{})
+		go func() { w.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			w.cancelWork()
+			<-done
+			w.err = ctx.Err()
+		}
+		w.cancelWork()
+	})
+	return w.err
+}
+
+// poll is one receive loop.
+func (w *Worker) poll() {
+	defer w.wg.Done()
+	backoff := 100 * time.Millisecond
+	for w.pollCtx.Err() == nil {
+		ctx, cancel := context.WithTimeout(w.pollCtx, w.cfg.WaitTime+w.cfg.CallTimeout)
+		start := time.Now()
+		out, err := w.cfg.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:            aws.String(w.cfg.QueueURL),
+			MaxNumberOfMessages: 10,
+			WaitTimeSeconds:     int32(seconds(w.cfg.WaitTime)),
+			VisibilityTimeout:   int32(seconds(w.cfg.VisibilityTimeout)),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+				types.MessageSystemAttributeNameApproximateReceiveCount,
+				types.MessageSystemAttributeNameMessageGroupId,
+			},
+		})
+		cancel()
+		if w.pollCtx.Err() != nil {
+			// Shutting down. Anything received in this call stays
+			// invisible until its visibility timeout and is redelivered.
+			return
+		}
+		w.m.observe("ReceiveMessage", start, err)
+		if err != nil {
+			w.log.Warn("receive failed", "err", err, "retry_in", backoff)
+			select {
+			case <-w.pollCtx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		w.processBatch(out.Messages)
+	}
+}
+
+// processBatch runs one receive's messages: groups in parallel, each group
+// sequentially in receive order, stopping at a group's first failure.
+func (w *Worker) processBatch(msgs []types.Message) {
+	var order []string
+	groups := map[string][]types.Message{}
+	for _, m := range msgs {
+		g := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], m)
+	}
+	w.m.JobsInFlight.Add(float64(len(msgs)))
+	var wg sync.WaitGroup
+	for _, g := range order {
+		wg.Add(1)
+		go func(ms []types.Message) {
+			defer wg.Done()
+			for i, m := range ms {
+				if !w.process(m) {
+					w.m.JobsInFlight.Sub(float64(len(ms) - i))
+					return
+				}
+				w.m.JobsInFlight.Dec()
+			}
+		}(groups[g])
+	}
+	wg.Wait()
+}
+
+// process runs one queue message and reports whether it was deleted. A
+// message that is not deleted (undecodable, unknown job, handler panic,
+// gateway refusal, hard shutdown) becomes visible again after the visibility
+// timeout and, after maxReceiveCount receives, moves to the DLQ.
+func (w *Worker) process(m types.Message) bool {
+	if w.workCtx.Err() != nil {
+		return false
+	}
+	dequeued := chat.NowMicros()
+	mid := aws.ToString(m.MessageId)
+	if n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); n > 1 {
+		w.m.Redeliveries.Inc()
+	}
+	var env envelope
+	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Message == nil {
+		w.log.Error("undecodable queue message left for the DLQ", "sqs_id", mid)
+		return false
+	}
+	j := w.cfg.Catalog.Job(env.Job)
+	if j == nil {
+		w.log.Error("queue message names an unknown job; left for the DLQ", "sqs_id", mid, "job", env.Job)
+		return false
+	}
+	msg := env.Message
+	msg.Hops.Dequeued = dequeued
+
+	hbCtx, stopHB := context.WithCancel(w.workCtx)
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() { defer hb.Done(); w.heartbeat(hbCtx, m.ReceiptHandle) }()
+	defer func() { stopHB(); hb.Wait() }()
+
+	ev, err := w.run(j, msg)
+	if err != nil {
+		w.log.Error("job panicked; message left for redelivery", "job", j.Name, "msg", msg.ID, "sqs_id", mid, "err", err)
+		return false
+	}
+	w.jobs.Observe(j, ev)
+	if w.workCtx.Err() != nil {
+		return false // abandoned by a hard shutdown: let SQS redeliver
+	}
+	pctx, cancel := context.WithTimeout(w.workCtx, w.cfg.CallTimeout)
+	err = w.cfg.Poster.Post(pctx, []*chat.Event{ev})
+	cancel()
+	if err != nil {
+		w.log.Warn("posting events failed; message left for redelivery", "job", j.Name, "msg", msg.ID, "err", err)
+		return false
+	}
+	// The gateway has the events: delete even during a hard shutdown.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(w.workCtx), w.cfg.CallTimeout)
+	start := time.Now()
+	_, err = w.cfg.Client.DeleteMessage(dctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle})
+	cancel()
+	w.m.observe("DeleteMessage", start, err)
+	if err != nil {
+		// The gateway deduplicates the redelivery's events.
+		w.log.Warn("delete failed; the job will run again", "job", j.Name, "msg", msg.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// run runs the job with the job timeout, turning a handler panic into an
+// error.
+func (w *Worker) run(j *chat.Job, msg *chat.Message) (ev *chat.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev, err = nil, fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(w.workCtx, w.cfg.JobTimeout)
+	defer cancel()
+	return chat.RunJob(ctx, j, msg, w.cfg.Deps), nil
+}
+
+// heartbeat extends the message's visibility every half visibility timeout
+// until ctx ends.
+func (w *Worker) heartbeat(ctx context.Context, receipt *string) {
+	t := time.NewTicker(w.cfg.VisibilityTimeout / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+		start := time.Now()
+		_, err := w.cfg.Client.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: receipt,
+			VisibilityTimeout: int32(seconds(w.cfg.VisibilityTimeout)),
+		})
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		w.m.observe("ChangeMessageVisibility", start, err)
+		if err != nil {
+			w.log.Warn("extending visibility failed", "err", err)
+		}
+	}
+}
+
+// watchDLQ exports the DLQ depth every DLQPoll until polling stops.
+func (w *Worker) watchDLQ() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.cfg.DLQPoll)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(w.pollCtx, w.cfg.CallTimeout)
+		start := time.Now()
+		out, err := w.cfg.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl:       aws.String(w.cfg.DLQURL),
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
+		})
+		cancel()
+		if w.pollCtx.Err() != nil {
+			return
+		}
+		w.m.observe("GetQueueAttributes", start, err)
+		if err == nil {
+			if n, perr := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)]); perr == nil {
+				w.m.DLQDepth.Set(float64(n))
+			}
+		}
+		select {
+		case <-w.pollCtx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
