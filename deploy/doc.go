@@ -1,0 +1,16 @@
+// Package deploy holds what a deployment of chatbench needs besides the
+// binary: the Prometheus configuration (prometheus.yml), the Grafana
+// provisioning and dashboard (grafana/), the LocalStack init script that
+// creates the SQS FIFO queue and its dead-letter queue (localstack/), and
+// the documentation of docker-compose.yml at the repository root
+// (README.md).
+//
+// It has no Go code to import. Its tests check, without a Docker engine,
+// what CI can: that docker-compose.yml parses and every file it mounts
+// exists, that images are pinned, that Prometheus scrapes the compose
+// services on the ports they listen on, and that every metric the Grafana
+// dashboard queries is one the chatbench code really exports (names are
+// gathered by constructing the real components on a fresh registry).
+// check.sh adds `promtool check config` and, where the plugin exists,
+// `docker compose config`.
+package deploy
