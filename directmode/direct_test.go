@@ -2,15 +2,12 @@ package directmode_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"slices"
 	"sort"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -68,88 +65,10 @@ func startDirect(t *testing.T, ml chat.ML, tweak func(*directmode.Config)) *dire
 	return srv
 }
 
-// participant is one test user with one connection.
-type participant struct {
-	user string
-	role chat.Role
-	c    *wstest.Client
-	got  []*chat.ServerFrame // events received, filled by drain
-}
+func newScript(t *testing.T) *wstest.Script { return wstest.NewScript(t, jobs.Catalog()) }
 
-// script drives a conversation, waiting for each message's ack before the
-// next, and records what the catalog says each message must deliver.
-type script struct {
-	t       *testing.T
-	cat     *chat.Catalog
-	members map[string][]chat.Member // conv → members, in join order
-	want    map[string][]string      // user → "reply_to/job/event" expected
-	n       int
-}
-
-func newScript(t *testing.T) *script {
-	return &script{t: t, cat: jobs.Catalog(), members: map[string][]chat.Member{}, want: map[string][]string{}}
-}
-
-func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *participant {
-	tok, err := socket.MintToken(secret, socket.Claims{User: user, Role: role, Convs: convs, Exp: time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &participant{user: user, role: role, c: wstest.Dial(t, url, tok)}
-}
-
-// do sends one frame from p, waits for its ack (collecting events that
-// arrive meanwhile) and adds the deliveries it must cause.
-func (s *script) do(p *participant, op, conv, typ, body string) string {
-	s.t.Helper()
-	s.n++
-	id := fmt.Sprintf("m%03d", s.n)
-	if op != chat.OpSend {
-		typ = op
-	}
-	switch op {
-	case chat.OpJoin:
-		s.members[conv] = append(s.members[conv], chat.Member{User: p.user, Role: p.role})
-	case chat.OpLeave:
-		s.members[conv] = slices.DeleteFunc(s.members[conv], func(m chat.Member) bool { return m.User == p.user })
-	}
-	p.c.Send(chat.ClientFrame{Op: op, ID: id, Conv: conv, Type: typ, Body: body, SentAt: chat.NowMicros()})
-	reply, evs := p.c.AwaitReply(id)
-	if reply.Op != chat.OpAck {
-		s.t.Fatalf("%s %s from %s: %s %s", op, typ, p.user, reply.Code, reply.Message)
-	}
-	p.got = append(p.got, evs...)
-	for _, d := range s.cat.Deliveries(typ, p.user, p.role, s.members[conv]) {
-		s.want[d.User] = append(s.want[d.User], id+"/"+d.Job+"/"+d.Event)
-	}
-	return id
-}
-
-// settle reads p's frames until every event expected for p so far has
-// arrived.
-func (s *script) settle(p *participant) {
-	s.t.Helper()
-	for len(keys(p.got)) < len(s.want[p.user]) {
-		p.got = append(p.got, p.c.Next())
-	}
-}
-
-// drain reads every remaining frame of p until the server closes the
-// connection with 1001 (after Shutdown has flushed everything).
-func drain(t *testing.T, p *participant) {
-	t.Helper()
-	p.got = append(p.got, p.c.Drain()...)
-}
-
-func keys(frames []*chat.ServerFrame) []string {
-	var out []string
-	for _, f := range frames {
-		if f.Op == chat.OpEvent {
-			out = append(out, f.ReplyTo+"/"+f.Event.Job+"/"+f.Event.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
+func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *wstest.Participant {
+	return wstest.DialAs(t, url, secret, user, role, convs...)
 }
 
 // TestEveryJobEndToEnd runs a visit that triggers every job of the catalog
@@ -164,33 +83,33 @@ func TestEveryJobEndToEnd(t *testing.T) {
 	d2 := dial(t, srv.URL(), "d2", chat.RoleProvider, "c1")
 	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
 	p9 := dial(t, srv.URL(), "p9", chat.RolePatient, "c2")
-	all := []*participant{d1, d2, p1, p9}
+	all := []*wstest.Participant{d1, d2, p1, p9}
 
-	s.do(d1, chat.OpJoin, "c1", "", "")
-	s.do(d2, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpJoin, "c1", "", "")
-	s.do(p9, chat.OpJoin, "c2", "", "")
-	s.do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
-	s.do(p1, chat.OpSend, "c1", "typing", "")
-	s.do(p1, chat.OpSend, "c1", "read", "m001")
-	s.do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
-	s.do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
-	s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
-	s.do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
-	s.do(d1, chat.OpSend, "c1", "read", "m005")
-	s.do(p9, chat.OpSend, "c2", "text", "hello?")
-	s.do(d1, chat.OpSend, "c1", "end_visit", "")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(d2, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(p9, chat.OpJoin, "c2", "", "")
+	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
+	s.Do(p1, chat.OpSend, "c1", "typing", "")
+	s.Do(p1, chat.OpSend, "c1", "read", "m001")
+	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
+	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
+	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
+	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
+	s.Do(d1, chat.OpSend, "c1", "read", "m005")
+	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
+	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
 	// Events for messages accepted while d2 was present go to d2 only if
 	// d2 is still in the room when they are emitted; let them arrive before
 	// d2 leaves so the expectation is exact.
-	s.settle(d2)
-	s.do(d2, chat.OpLeave, "c1", "", "")
+	s.Settle(d2)
+	s.Do(d2, chat.OpLeave, "c1", "", "")
 	// The outsider tries to get into c1 and is refused.
-	p9.c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
-	if r, evs := p9.c.AwaitReply("sneak"); r.Code != chat.CodeForbidden {
+	p9.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
+	if r, evs := p9.C.AwaitReply("sneak"); r.Code != chat.CodeForbidden {
 		t.Fatalf("outsider join: got %q", r.Code)
 	} else {
-		p9.got = append(p9.got, evs...)
+		p9.Got = append(p9.Got, evs...)
 	}
 
 	if err := srv.Shutdown(context.Background()); err != nil {
@@ -198,23 +117,23 @@ func TestEveryJobEndToEnd(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, p := range all {
-		drain(t, p)
-		want := append([]string(nil), s.want[p.user]...)
+		p.Drain()
+		want := append([]string(nil), s.Want[p.User]...)
 		sort.Strings(want)
-		got := keys(p.got)
+		got := wstest.Keys(p.Got)
 		if !slices.Equal(got, want) {
-			t.Errorf("%s received\n  %v\nwant\n  %v", p.user, got, want)
+			t.Errorf("%s received\n  %v\nwant\n  %v", p.User, got, want)
 		}
-		for _, f := range p.got {
+		for _, f := range p.Got {
 			if f.Op != chat.OpEvent {
-				t.Errorf("%s: unexpected %s frame %q", p.user, f.Op, f.Code)
+				t.Errorf("%s: unexpected %s frame %q", p.User, f.Op, f.Code)
 				continue
 			}
 			seen[f.Event.Job] = true
-			checkEvent(t, p.user, f)
+			checkEvent(t, p.User, f)
 		}
 	}
-	for _, j := range s.cat.Jobs() {
+	for _, j := range s.Cat.Jobs() {
 		if !seen[j.Name] {
 			t.Errorf("job %s never ran", j.Name)
 		}
@@ -264,10 +183,10 @@ func TestGracefulShutdownLosesNoAcceptedTask(t *testing.T) {
 	s := newScript(t)
 	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
 	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.do(d1, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
 	for i := 0; i < 20; i++ {
-		s.do(p1, chat.OpSend, "c1", "text", "my head hurts")
+		s.Do(p1, chat.OpSend, "c1", "text", "my head hurts")
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -275,15 +194,15 @@ func TestGracefulShutdownLosesNoAcceptedTask(t *testing.T) {
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second shutdown: %v", err)
 	}
-	for _, p := range []*participant{d1, p1} {
-		drain(t, p)
-		want := append([]string(nil), s.want[p.user]...)
+	for _, p := range []*wstest.Participant{d1, p1} {
+		p.Drain()
+		want := append([]string(nil), s.Want[p.User]...)
 		sort.Strings(want)
-		if got := keys(p.got); !slices.Equal(got, want) {
-			t.Errorf("%s: got %d events, want %d", p.user, len(got), len(want))
+		if got := wstest.Keys(p.Got); !slices.Equal(got, want) {
+			t.Errorf("%s: got %d events, want %d", p.User, len(got), len(want))
 		}
-		if !isGoingAway(p.c.CloseErr) {
-			t.Errorf("%s: connection ended with %v, want close 1001", p.user, p.c.CloseErr)
+		if !wstest.IsGoingAway(p.C.CloseErr) {
+			t.Errorf("%s: connection ended with %v, want close 1001", p.User, p.C.CloseErr)
 		}
 	}
 }
@@ -295,17 +214,17 @@ func TestSyncJobsKeepConversationOrder(t *testing.T) {
 	s := newScript(t)
 	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
 	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.do(d1, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
 	var ids []string
 	for i := 0; i < 200; i++ {
 		id := fmt.Sprintf("r%03d", i)
 		ids = append(ids, id)
-		p1.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
+		p1.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
 	}
 	var got []string
 	for len(got) < len(ids) {
-		f := d1.c.Next()
+		f := d1.C.Next()
 		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
 			got = append(got, f.ReplyTo)
 		}
@@ -322,16 +241,11 @@ func TestOverloadedIsRetryable(t *testing.T) {
 	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.MaxPending = 2 })
 	s := newScript(t)
 	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.do(p1, chat.OpJoin, "c1", "", "")
-	p1.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "t1", Conv: "c1", Type: "text", Body: "hello"})
-	r, _ := p1.c.AwaitReply("t1")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	p1.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: "t1", Conv: "c1", Type: "text", Body: "hello"})
+	r, _ := p1.C.AwaitReply("t1")
 	if r.Code != chat.CodeOverloaded || !r.Retryable {
 		t.Fatalf("want retryable overloaded, got %+v", r)
 	}
-	s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
-}
-
-func isGoingAway(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
+	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
 }

@@ -2,16 +2,11 @@ package queuemode_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http/httptest"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -157,86 +152,8 @@ func (e *env) shutdown(d time.Duration) {
 	}
 }
 
-// participant is one test user with one connection.
-type participant struct {
-	user string
-	role chat.Role
-	c    *wstest.Client
-	got  []*chat.ServerFrame
-}
+func newScript(t *testing.T, cat *chat.Catalog) *wstest.Script { return wstest.NewScript(t, cat) }
 
-// script drives a conversation, waiting for each message's ack, and records
-// what the catalog says each message must deliver.
-type script struct {
-	t       *testing.T
-	cat     *chat.Catalog
-	members map[string][]chat.Member
-	want    map[string][]string // user → "reply_to/job/event"
-	n       int
-}
-
-func newScript(t *testing.T, cat *chat.Catalog) *script {
-	return &script{t: t, cat: cat, members: map[string][]chat.Member{}, want: map[string][]string{}}
-}
-
-func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *participant {
-	tok, err := socket.MintToken(secret, socket.Claims{User: user, Role: role, Convs: convs, Exp: time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &participant{user: user, role: role, c: wstest.Dial(t, url, tok)}
-}
-
-func (s *script) do(p *participant, op, conv, typ, body string) string {
-	s.t.Helper()
-	s.n++
-	id := fmt.Sprintf("m%03d", s.n)
-	if op != chat.OpSend {
-		typ = op
-	}
-	switch op {
-	case chat.OpJoin:
-		s.members[conv] = append(s.members[conv], chat.Member{User: p.user, Role: p.role})
-	case chat.OpLeave:
-		s.members[conv] = slices.DeleteFunc(s.members[conv], func(m chat.Member) bool { return m.User == p.user })
-	}
-	p.c.Send(chat.ClientFrame{Op: op, ID: id, Conv: conv, Type: typ, Body: body, SentAt: chat.NowMicros()})
-	reply, evs := p.c.AwaitReply(id)
-	if reply.Op != chat.OpAck {
-		s.t.Fatalf("%s %s from %s: %s %s", op, typ, p.user, reply.Code, reply.Message)
-	}
-	p.got = append(p.got, evs...)
-	for _, d := range s.cat.Deliveries(typ, p.user, p.role, s.members[conv]) {
-		s.want[d.User] = append(s.want[d.User], id+"/"+d.Job+"/"+d.Event)
-	}
-	return id
-}
-
-func (s *script) settle(p *participant) {
-	s.t.Helper()
-	for len(keys(p.got)) < len(s.want[p.user]) {
-		p.got = append(p.got, p.c.Next())
-	}
-}
-
-// drain reads every remaining frame of p until the server closes the
-// connection.
-func drain(p *participant) {
-	p.got = append(p.got, p.c.Drain()...)
-}
-
-func keys(frames []*chat.ServerFrame) []string {
-	var out []string
-	for _, f := range frames {
-		if f != nil && f.Op == chat.OpEvent {
-			out = append(out, f.ReplyTo+"/"+f.Event.Job+"/"+f.Event.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func isGoingAway(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
+func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *wstest.Participant {
+	return wstest.DialAs(t, url, secret, user, role, convs...)
 }

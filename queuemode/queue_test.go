@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/queuemode"
 )
 
@@ -36,44 +37,44 @@ func TestEveryJobEndToEnd(t *testing.T) {
 	d2 := dial(t, url, "d2", chat.RoleProvider, "c1")
 	p1 := dial(t, url, "p1", chat.RolePatient, "c1")
 	p9 := dial(t, url, "p9", chat.RolePatient, "c2")
-	all := []*participant{d1, d2, p1, p9}
+	all := []*wstest.Participant{d1, d2, p1, p9}
 
-	s.do(d1, chat.OpJoin, "c1", "", "")
-	s.do(d2, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpJoin, "c1", "", "")
-	s.do(p9, chat.OpJoin, "c2", "", "")
-	s.do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
-	s.do(p1, chat.OpSend, "c1", "typing", "")
-	s.do(p1, chat.OpSend, "c1", "read", "m001")
-	s.do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
-	s.do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
-	s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
-	s.do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
-	s.do(d1, chat.OpSend, "c1", "read", "m005")
-	s.do(p9, chat.OpSend, "c2", "text", "hello?")
-	s.do(d1, chat.OpSend, "c1", "end_visit", "")
-	s.settle(d2)
-	s.do(d2, chat.OpLeave, "c1", "", "")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(d2, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(p9, chat.OpJoin, "c2", "", "")
+	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
+	s.Do(p1, chat.OpSend, "c1", "typing", "")
+	s.Do(p1, chat.OpSend, "c1", "read", "m001")
+	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
+	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
+	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
+	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
+	s.Do(d1, chat.OpSend, "c1", "read", "m005")
+	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
+	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
+	s.Settle(d2)
+	s.Do(d2, chat.OpLeave, "c1", "", "")
 
 	e.shutdown(20 * time.Second)
 	seen := map[string]bool{}
 	for _, p := range all {
-		drain(p)
-		want := append([]string(nil), s.want[p.user]...)
+		p.Drain()
+		want := append([]string(nil), s.Want[p.User]...)
 		sort.Strings(want)
-		if got := keys(p.got); !slices.Equal(got, want) {
-			t.Errorf("%s received\n  %v\nwant\n  %v", p.user, got, want)
+		if got := wstest.Keys(p.Got); !slices.Equal(got, want) {
+			t.Errorf("%s received\n  %v\nwant\n  %v", p.User, got, want)
 		}
-		for _, f := range p.got {
+		for _, f := range p.Got {
 			if f.Op != chat.OpEvent {
-				t.Errorf("%s: unexpected %s frame %q", p.user, f.Op, f.Code)
+				t.Errorf("%s: unexpected %s frame %q", p.User, f.Op, f.Code)
 				continue
 			}
 			seen[f.Event.Job] = true
-			checkEvent(t, e.cat, p.user, f)
+			checkEvent(t, e.cat, p.User, f)
 		}
-		if !isGoingAway(p.c.CloseErr) {
-			t.Errorf("%s: connection ended with %v, want close 1001", p.user, p.c.CloseErr)
+		if !wstest.IsGoingAway(p.C.CloseErr) {
+			t.Errorf("%s: connection ended with %v, want close 1001", p.User, p.C.CloseErr)
 		}
 	}
 	for _, j := range e.cat.Jobs() {
@@ -119,17 +120,17 @@ func TestConversationOrderWithSeveralWorkers(t *testing.T) {
 	s := newScript(t, e.cat)
 	d1 := dial(t, e.gw.URL(), "d1", chat.RoleProvider, "c1")
 	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
-	s.do(d1, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
 	var ids []string
 	for i := range 100 {
 		id := fmt.Sprintf("r%03d", i)
 		ids = append(ids, id)
-		p1.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
+		p1.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
 	}
 	var got []string
 	for len(got) < len(ids) {
-		f := d1.c.Next()
+		f := d1.C.Next()
 		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
 			got = append(got, f.ReplyTo)
 		}
@@ -176,8 +177,8 @@ func TestKilledWorkerJobRedeliveredExactlyOnce(t *testing.T) {
 	})
 	s := newScript(t, e.cat)
 	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
-	s.do(p1, chat.OpJoin, "c1", "", "")
-	id := s.do(p1, chat.OpSend, "c1", "wait_time_request", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	id := s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
 	select {
 	case <-cp.posted:
 	case <-time.After(10 * time.Second):
@@ -194,10 +195,10 @@ func TestKilledWorkerJobRedeliveredExactlyOnce(t *testing.T) {
 		c.JobTimeout, c.VisibilityTimeout, c.Metrics = time.Second, 2*time.Second, bm
 	})
 	e.shutdown(20 * time.Second)
-	drain(p1)
-	want := append([]string(nil), s.want["p1"]...)
+	p1.Drain()
+	want := append([]string(nil), s.Want["p1"]...)
 	sort.Strings(want)
-	if got := keys(p1.got); !slices.Equal(got, want) {
+	if got := wstest.Keys(p1.Got); !slices.Equal(got, want) {
 		t.Errorf("p1 received\n  %v\nwant\n  %v", got, want)
 	}
 	if n := value(bm.Redeliveries); n < 1 {
@@ -226,8 +227,8 @@ func TestPoisonJobLandsInDLQ(t *testing.T) {
 	})
 	s := newScript(t, cat)
 	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
-	s.do(p1, chat.OpJoin, "c1", "", "")
-	s.do(p1, chat.OpSend, "c1", "boom", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpSend, "c1", "boom", "")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		out, err := e.client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
@@ -251,8 +252,8 @@ func TestPoisonJobLandsInDLQ(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	e.shutdown(10 * time.Second)
-	drain(p1)
-	if got := keys(p1.got); len(got) != 0 {
+	p1.Drain()
+	if got := wstest.Keys(p1.Got); len(got) != 0 {
 		t.Errorf("poison job emitted %v", got)
 	}
 }
@@ -275,8 +276,8 @@ func TestSQSUnreachableIsRetryable(t *testing.T) {
 	}
 	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
 	for _, id := range []string{"j1", "j2"} {
-		p1.c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: id, Conv: "c1"})
-		if r, _ := p1.c.AwaitReply(id); r.Code != chat.CodeUnavailable || !r.Retryable {
+		p1.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: id, Conv: "c1"})
+		if r, _ := p1.C.AwaitReply(id); r.Code != chat.CodeUnavailable || !r.Retryable {
 			t.Fatalf("join %s with SQS down: want retryable unavailable, got %+v", id, r)
 		}
 	}
@@ -284,20 +285,20 @@ func TestSQSUnreachableIsRetryable(t *testing.T) {
 	e2 := newEnv(t, envOpts{})
 	s := newScript(t, e2.cat)
 	p2 := dial(t, e2.gw.URL(), "p2", chat.RolePatient, "c2")
-	s.do(p2, chat.OpJoin, "c2", "", "")
+	s.Do(p2, chat.OpJoin, "c2", "", "")
 	if err := e2.sqs.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p2.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "t1", Conv: "c2", Type: "text", Body: "hello"})
-	if r, _ := p2.c.AwaitReply("t1"); r.Code != chat.CodeUnavailable || !r.Retryable {
+	p2.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: "t1", Conv: "c2", Type: "text", Body: "hello"})
+	if r, _ := p2.C.AwaitReply("t1"); r.Code != chat.CodeUnavailable || !r.Retryable {
 		t.Fatalf("text with SQS down: want retryable unavailable, got %+v", r)
 	}
 	found := false
 	for _, mt := range e2.cat.Types() {
 		if mt.Op == chat.OpSend && mt.CanSend(chat.RolePatient) && len(e2.cat.JobsFor(mt.Name, chat.RolePatient)) == 0 {
 			found = true
-			p2.c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "ok1", Conv: "c2", Type: mt.Name, Body: "x"})
-			if r, _ := p2.c.AwaitReply("ok1"); r.Op != chat.OpAck {
+			p2.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: "ok1", Conv: "c2", Type: mt.Name, Body: "x"})
+			if r, _ := p2.C.AwaitReply("ok1"); r.Op != chat.OpAck {
 				t.Fatalf("%s (no jobs) with SQS down: %+v", mt.Name, r)
 			}
 			break
