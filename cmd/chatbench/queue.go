@@ -220,7 +220,7 @@ the queue is left to empty, then clients are closed with 1001.`,
 	fl.StringVar(&cbAddr, "callback-addr", "127.0.0.1:8081", "listen address of the workers' callback POST /internal/events (keep it on loopback or a private network)")
 	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret workers sign callbacks with (at least 16 bytes; the default is for development only)")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for queued jobs")
-	fl.IntVar(&embedded, "embedded-worker", 2, "worker pollers to run in this process (0 = none; run `chatbench worker`)")
+	fl.IntVar(&embedded, "embedded-worker", 2, "worker pollers to run in this process (0 = none; run chatbench worker separately)")
 	qf.register(cmd, "SQS endpoint URL, or aws for real Amazon SQS (default: AWS_ENDPOINT_URL_SQS if set, else an embedded endpoint in this process)")
 	wf.register(cmd)
 	front.register(cmd)
