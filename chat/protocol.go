@@ -130,6 +130,11 @@ type ServerFrame struct {
 
 	// Ack fields.
 	User string `json:"user,omitempty"` // ack of auth: the authenticated user
+	// Members, on the ack of join, leave and send, lists the users in the
+	// conversation when the message was accepted: the users its events may
+	// go to (see Message.Members). Clients use it to know exactly which
+	// deliveries to expect.
+	Members []string `json:"members,omitempty"`
 
 	// Event fields (see Event).
 	*Event `json:",omitempty"`
@@ -175,9 +180,10 @@ func EncodeEvent(ev *Event) ([]byte, error) {
 	return json.Marshal(ServerFrame{V: ProtocolVersion, Op: OpEvent, ReplyTo: ev.ReplyTo, Event: ev})
 }
 
-// EncodeAck encodes an ack of the client frame with the given id.
-func EncodeAck(id, user string) []byte {
-	b, _ := json.Marshal(ServerFrame{V: ProtocolVersion, Op: OpAck, ReplyTo: id, User: user})
+// EncodeAck encodes an ack of the client frame with the given id; user is
+// set on the ack of auth, members on the ack of a message.
+func EncodeAck(id, user string, members []string) []byte {
+	b, _ := json.Marshal(ServerFrame{V: ProtocolVersion, Op: OpAck, ReplyTo: id, User: user, Members: members})
 	return b
 }
 

@@ -73,7 +73,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 		}
 		if !hub.join(c, f.Conv) {
 			// Joining twice is harmless and causes no jobs.
-			c.enqueue(chat.EncodeAck(f.ID, ""))
+			c.enqueue(chat.EncodeAck(f.ID, "", hub.members(f.Conv)))
 			return true
 		}
 		c.joined[f.Conv] = true
@@ -135,7 +135,7 @@ func (c *Conn) auth(f *chat.ClientFrame) bool {
 	}
 	c.claims = claims
 	c.authed.Store(true)
-	c.enqueue(chat.EncodeAck(f.ID, claims.User))
+	c.enqueue(chat.EncodeAck(f.ID, claims.User, nil))
 	return true
 }
 
@@ -157,6 +157,6 @@ func (c *Conn) dispatch(msg *chat.Message) bool {
 		c.sendError(pe)
 		return false
 	}
-	c.enqueue(chat.EncodeAck(msg.ID, ""))
+	c.enqueue(chat.EncodeAck(msg.ID, "", msg.Members))
 	return true
 }

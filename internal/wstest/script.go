@@ -76,6 +76,14 @@ func (s *Script) Do(p *Participant, op, conv, typ, body string) string {
 		s.t.Fatalf("%s %s from %s: %s %s", op, typ, p.User, reply.Code, reply.Message)
 	}
 	p.Got = append(p.Got, evs...)
+	var users []string
+	for _, m := range s.members[conv] {
+		users = append(users, m.User)
+	}
+	slices.Sort(users)
+	if !slices.Equal(slices.Compact(users), reply.Members) {
+		s.t.Fatalf("ack of %s lists members %v, want %v", id, reply.Members, users)
+	}
 	for _, d := range s.Cat.Deliveries(typ, p.User, p.Role, s.members[conv]) {
 		s.Want[d.User] = append(s.Want[d.User], id+"/"+d.Job+"/"+d.Event)
 	}
