@@ -1,0 +1,252 @@
+// Package results is the schema of one benchmark run: the JSON document
+// `chatbench bench` and `chatbench compare` write and `chatbench report` and
+// `chatbench gate` read (docs/results.md). Raw HdrHistograms travel in it so
+// runs and shards merge exactly.
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// SchemaVersion is the version of the results document. Readers refuse
+// other versions.
+const SchemaVersion = 1
+
+// Run is one results document: one or more paths measured on one trace.
+type Run struct {
+	Schema int     `json:"schema"`
+	Meta   Meta    `json:"meta"`
+	Paths  []*Path `json:"paths"`
+}
+
+// Meta describes how and where a run was made.
+type Meta struct {
+	Version   string    `json:"chatbench_version"`
+	Revision  string    `json:"git_revision"`
+	GoVersion string    `json:"go_version"`
+	OS        string    `json:"os"`
+	Arch      string    `json:"arch"`
+	CPUModel  string    `json:"cpu_model"`
+	Cores     int       `json:"cores"`
+	Hostname  string    `json:"hostname"`
+	Started   time.Time `json:"started"`
+	// Trace names the replayed trace: its name, the SHA-256 of its bytes,
+	// and how many messages it holds.
+	TraceName   string `json:"trace_name"`
+	TraceDigest string `json:"trace_sha256"`
+	TraceMsgs   int    `json:"trace_messages"`
+	// Speed is the time compression: 1440 replays a day in a minute.
+	Speed float64 `json:"speed"`
+	// Clock says whether the driver and the servers shared a clock (one
+	// machine), which hop durations between them depend on.
+	Clock string `json:"clock"`
+	// Config holds the settings that shaped the run (ML profile, SQS
+	// latency profile, workers, warm-up, drain…), as flag=value.
+	Config map[string]string `json:"config,omitempty"`
+	// Shards counts the runs merged into this one (1 for a single run).
+	Shards int `json:"shards"`
+}
+
+// Path is what one path (direct, queue, or the echo floor) did with the
+// trace.
+type Path struct {
+	Name   string `json:"name"`   // "direct", "queue" or "echo"
+	Target string `json:"target"` // WebSocket URL driven
+	// Start and End bound the measured part of the replay (after warm-up).
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Messages Messages  `json:"messages"`
+	// Latency of deliveries, µs, by group: "all", "class:<class>" and
+	// "job:<job>". From the scheduled send instant (coordinated-omission
+	// corrected) and from the actual send.
+	FromScheduled map[string]*Histogram `json:"latency_from_scheduled"`
+	FromSent      map[string]*Histogram `json:"latency_from_sent"`
+	// ScheduleLag is actual send − scheduled send, µs, per message.
+	ScheduleLag *Histogram `json:"schedule_lag"`
+	// Connect is the time to open and authenticate each connection, µs.
+	Connect *Histogram `json:"connect"`
+	// Ledger counts every expected delivery by outcome, by group (as the
+	// latency maps).
+	Ledger map[string]*Counts `json:"ledger"`
+	// Hops holds, per class, each hop's duration, µs (see HopNames).
+	Hops map[string]map[string]*Histogram `json:"hops"`
+	// Series is one entry per second of the measured replay.
+	Series []Second `json:"series"`
+	// Components lists each process's CPU time and peak memory.
+	Components []Component `json:"components"`
+}
+
+// Messages counts the inbound messages of a path's replay.
+type Messages struct {
+	Scheduled int            `json:"scheduled"`
+	Sent      int            `json:"sent"`
+	Acked     int            `json:"acked"`
+	Rejected  map[string]int `json:"rejected,omitempty"` // by error code
+	Unacked   int            `json:"unacked"`            // neither ack nor error by the drain deadline
+	Warmup    int            `json:"warmup"`             // sent during warm-up, excluded from latency
+	// PerSecond is Sent divided by the measured duration.
+	PerSecond float64 `json:"per_second"`
+}
+
+// Counts are the ledger's outcomes for a group of expected deliveries. Every
+// expected delivery ends in exactly one of Delivered, Errored, Lost or
+// Excused; Duplicates, Reordered and Unexpected count extra observations.
+type Counts struct {
+	Expected  int `json:"expected"`
+	Delivered int `json:"delivered"` // arrived once with status ok
+	Errored   int `json:"errored"`   // arrived with status error
+	Lost      int `json:"lost"`      // not arrived by the drain deadline
+	// Excused deliveries were due to a user who left the conversation
+	// before the event was emitted (it may not come, by the protocol).
+	Excused    int `json:"excused"`
+	Duplicates int `json:"duplicates"` // further copies of a delivered event
+	Reordered  int `json:"reordered"`  // arrived after a later message's event of the same job, same recipient and conversation
+	Unexpected int `json:"unexpected"` // events the catalog did not call for
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o *Counts) {
+	c.Expected += o.Expected
+	c.Delivered += o.Delivered
+	c.Errored += o.Errored
+	c.Lost += o.Lost
+	c.Excused += o.Excused
+	c.Duplicates += o.Duplicates
+	c.Reordered += o.Reordered
+	c.Unexpected += o.Unexpected
+}
+
+// Second is one second of a replay's time series (T seconds after Start).
+type Second struct {
+	T         int   `json:"t"`
+	Sent      int   `json:"sent"`
+	Delivered int   `json:"delivered"`
+	Lost      int   `json:"lost"`
+	P50       int64 `json:"p50_us"` // latency from scheduled, of deliveries arriving in this second
+	P99       int64 `json:"p99_us"`
+	Max       int64 `json:"max_us"`
+}
+
+// Component is one process of a path (server, worker, ML service, SQS
+// endpoint, driver).
+type Component struct {
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpu_seconds"` // user + system
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+}
+
+// HopNames are the hop durations reported, in path order. Each is the
+// time between two stamps of chat.Hops (or the driver's receive time):
+// ingress = gateway_in − client_sent, queue_send = enqueued − gateway_in,
+// queue_wait = dequeued − enqueued, dispatch = job_start − (dequeued, else
+// gateway_in), ml = ml_end − ml_start, handler = job_end − job_start − ml,
+// callback = callback_in − job_end, emit = emitted − (callback_in, else
+// job_end, else gateway_in), egress = received − emitted.
+var HopNames = []string{"ingress", "queue_send", "queue_wait", "dispatch", "ml", "handler", "callback", "emit", "egress"}
+
+// Histogram is an HdrHistogram of µs values with its summary. Hist is the
+// histogram in the HdrHistogram V2 compressed encoding, base64: the source
+// of truth, which Merge adds exactly. The summary fields are derived from it.
+type Histogram struct {
+	Count int64  `json:"count"`
+	Min   int64  `json:"min"`
+	P50   int64  `json:"p50"`
+	P90   int64  `json:"p90"`
+	P99   int64  `json:"p99"`
+	P999  int64  `json:"p999"`
+	Max   int64  `json:"max"`
+	Mean  int64  `json:"mean"`
+	Hist  string `json:"hdr"`
+}
+
+// Histogram range: 1 µs to 1 hour, 3 significant digits.
+const (
+	histMin = 1
+	histMax = int64(time.Hour / time.Microsecond)
+	histSig = 3
+)
+
+// NewHDR returns an empty HdrHistogram with chatbench's range (1 µs to 1 h,
+// 3 significant digits). It is not safe for concurrent use.
+func NewHDR() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSig) }
+
+// FromHDR summarises and encodes h.
+func FromHDR(h *hdrhistogram.Histogram) (*Histogram, error) {
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, fmt.Errorf("encode histogram: %w", err)
+	}
+	return &Histogram{
+		Count: h.TotalCount(), Min: h.Min(), Max: h.Max(), Mean: int64(h.Mean()),
+		P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99), P999: h.ValueAtQuantile(99.9),
+		Hist: string(enc),
+	}, nil
+}
+
+// HDR decodes the histogram.
+func (x *Histogram) HDR() (*hdrhistogram.Histogram, error) {
+	if x == nil || x.Hist == "" {
+		return NewHDR(), nil
+	}
+	h, err := hdrhistogram.Decode([]byte(x.Hist))
+	if err != nil {
+		return nil, fmt.Errorf("decode histogram: %w", err)
+	}
+	return h, nil
+}
+
+// Merge returns the exact sum of a and b (either may be nil).
+func Merge(a, b *Histogram) (*Histogram, error) {
+	ha, err := a.HDR()
+	if err != nil {
+		return nil, err
+	}
+	hb, err := b.HDR()
+	if err != nil {
+		return nil, err
+	}
+	if dropped := ha.Merge(hb); dropped != 0 {
+		return nil, fmt.Errorf("merge histograms: %d values out of range", dropped)
+	}
+	return FromHDR(ha)
+}
+
+// Write encodes r as indented JSON.
+func Write(w io.Writer, r *Run) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Read decodes a results document and checks its schema version.
+func Read(r io.Reader) (*Run, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var run Run
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&run); err != nil {
+		return nil, fmt.Errorf("results: not a chatbench results document: %w", err)
+	}
+	if run.Schema != SchemaVersion {
+		return nil, fmt.Errorf("results: schema version %d, this chatbench reads %d; re-run or use a matching chatbench", run.Schema, SchemaVersion)
+	}
+	return &run, nil
+}
+
+// Path returns the path named name, or nil.
+func (r *Run) Path(name string) *Path {
+	for _, p := range r.Paths {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
