@@ -105,9 +105,12 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			return true
 		}
 		msg := c.message(f, t.Name, gatewayIn)
-		if t.Relay {
-			// The relay is the front door's own work, identical in both
-			// paths: the comparison's control group.
+		// The relay is the front door's own work, done before and
+		// whatever the dispatch — identical in both paths, so it is the
+		// comparison's control group. A refusal concerns the message's
+		// jobs; when the client resends the same id, the relay is not
+		// repeated.
+		if t.Relay && !c.srv.relayed.add(msg.From+"\x00"+msg.ID, time.Now()) {
 			hub.Emit(chat.RelayEvent(msg))
 		}
 		c.dispatch(msg)
@@ -157,6 +160,7 @@ func (c *Conn) dispatch(msg *chat.Message) bool {
 		c.sendError(pe)
 		return false
 	}
+	c.srv.cfg.Recorder.Record(msg)
 	c.enqueue(chat.EncodeAck(msg.ID, "", msg.Members))
 	return true
 }

@@ -63,6 +63,9 @@ type Config struct {
 	AuthTimeout time.Duration
 	Logger      *slog.Logger          // nil = discard
 	Registerer  prometheus.Registerer // nil = metrics not registered
+	// Recorder, when set, records every accepted message as a trace line
+	// (see Recorder). nil = off. The caller closes it after Shutdown.
+	Recorder *Recorder
 }
 
 func (c *Config) setDefaults() {
@@ -95,6 +98,7 @@ type Server struct {
 	m        *metrics
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
+	relayed  *seenSet // message ids relayed within RelayWindow
 
 	mu       sync.Mutex
 	closed   bool
@@ -113,7 +117,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("socket: token secret is %d bytes; set at least %d (flag --secret or CHATBENCH_SECRET)", len(cfg.Secret), MinSecretLen)
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{})}
+	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newSeenSet(RelayWindow)}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,

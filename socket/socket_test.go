@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -271,8 +272,9 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 		if i > 5000 {
 			t.Fatal("no drop after 5000 large relays to a client that does not read")
 		}
-		sender.Send(chat.ClientFrame{Op: chat.OpSend, ID: "m", Conv: "c1", Type: "typing", Body: body})
-		if r, _ := sender.AwaitReply("m"); r.Op != chat.OpAck {
+		id := "m" + strconv.Itoa(i)
+		sender.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "typing", Body: body})
+		if r, _ := sender.AwaitReply(id); r.Op != chat.OpAck {
 			t.Fatalf("send: %s", r.Code)
 		}
 	}

@@ -164,6 +164,11 @@ the queue is left to empty, then clients are closed with 1001.`,
 			if err != nil {
 				return err
 			}
+			rec, closeRec, err := front.recorder(log)
+			if err != nil {
+				return err
+			}
+			defer closeRec()
 			reg := obs.NewRegistry()
 			endpoint := qf.endpoint
 			closeSQS := func() {}
@@ -183,7 +188,7 @@ the queue is left to empty, then clients are closed with 1001.`,
 			m := queuemode.NewMetrics(reg)
 			secret := callbackSecret(cbSecret, log)
 			fc := front.config(log)
-			fc.Registerer = reg
+			fc.Registerer, fc.Recorder = reg, rec
 			gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
 				Addr: addr, CallbackAddr: cbAddr, Front: fc, Catalog: jobs.Catalog(),
 				Client: cl, QueueURL: q.URL, CallbackSecret: secret,

@@ -30,6 +30,8 @@ type frontFlags struct {
 	allowedOrigins []string
 	sendQueue      int
 	maxFrame       int64
+	record         string
+	recordBodies   bool
 }
 
 func (f *frontFlags) register(cmd *cobra.Command) {
@@ -38,6 +40,33 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.allowedOrigins, "allowed-origin", nil, "browser Origins allowed to connect, * = any (default: same host, and non-browser clients)")
 	fl.IntVar(&f.sendQueue, "send-queue", 256, "frames queued per connection before it is dropped as a slow consumer")
 	fl.Int64Var(&f.maxFrame, "max-frame", 64<<10, "largest client frame in bytes (bigger ones close the connection with 1009)")
+	fl.StringVar(&f.record, "record", "", "write accepted inbound messages to this file as a chatbench trace (docs/trace.md; gzip when it ends in .gz)")
+	fl.BoolVar(&f.recordBodies, "record-bodies", false, "keep message bodies in the --record trace (default: bodies redacted, sizes kept)")
+}
+
+// recorder opens the --record trace, or returns nil when recording is off.
+// The returned close function flushes it and logs a failure; call it after
+// the server has shut down.
+func (f *frontFlags) recorder(log *slog.Logger) (*socket.Recorder, func(), error) {
+	if f.record == "" {
+		if f.recordBodies {
+			return nil, nil, fmt.Errorf("--record-bodies needs --record FILE")
+		}
+		return nil, func() {}, nil
+	}
+	rec, err := socket.OpenRecorder(f.record, socket.RecorderOptions{Bodies: f.recordBodies, Logger: log.With("component", "recorder")})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("recording accepted messages", "file", f.record, "bodies", f.recordBodies)
+	return rec, func() {
+		n := rec.Messages()
+		if err := rec.Close(); err != nil {
+			log.Error("recording incomplete", "file", f.record, "err", err)
+			return
+		}
+		log.Info("recorded trace written", "file", f.record, "messages", n)
+	}, nil
 }
 
 func (f *frontFlags) config(log *slog.Logger) socket.Config {
@@ -80,13 +109,18 @@ are closed with 1001.`,
 			if err != nil {
 				return err
 			}
+			rec, closeRec, err := front.recorder(log)
+			if err != nil {
+				return err
+			}
+			defer closeRec()
 			reg := obs.NewRegistry()
 			client, stopML, err := mlClient(mlURL, mlTimeout, &ml, reg, log)
 			if err != nil {
 				return err
 			}
 			fc := front.config(log)
-			fc.Registerer = reg
+			fc.Registerer, fc.Recorder = reg, rec
 			srv, err := directmode.Start(addr, fc, directmode.Config{
 				Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
 				SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
