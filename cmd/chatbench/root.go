@@ -59,6 +59,7 @@ A flag given on the command line wins over the environment.`,
 		newWorkerCmd(g),
 		newQueueCmd(g),
 		newSQSCmd(g),
+		newReportCmd(g), newGateCmd(g),
 		newVersionCmd(),
 	)
 	documentEnv(root)

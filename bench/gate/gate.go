@@ -1,0 +1,419 @@
+// Package gate checks a benchmark run against thresholds and against a
+// baseline run, for CI: `chatbench gate` (docs/results.md, "Gate rules").
+//
+// A rule is
+//
+//	METRIC[{KEY=VALUE,...}] [regression] OP VALUE
+//
+// METRIC is p50, p90, p99, p999 (or p99.9) or max — latency from the
+// scheduled send — or lost, duplicates, reordered, errored, unexpected,
+// delivered_ratio (ledger). KEY is path, class or job (class and job
+// exclusive); without path the rule applies to every path except the echo
+// floor; without class or job to the group "all". OP is <, <=, ==, !=, >=,
+// >. VALUE is a duration for latency (2s, 300ms, 850us), a count for the
+// ledger, a ratio (0.999) or percentage (99.9%) for delivered_ratio, and a
+// percentage for a regression, which compares a latency of the current run
+// with the same path and group of the baseline: (current − baseline) /
+// baseline.
+package gate
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatbench/chatbench/bench/results"
+)
+
+// Latency metrics (µs, from the scheduled send) and ledger metrics.
+var (
+	latencyMetrics = []string{"p50", "p90", "p99", "p999", "max"}
+	ledgerMetrics  = []string{"lost", "duplicates", "reordered", "errored", "unexpected", "delivered_ratio"}
+	ops            = []string{"<=", ">=", "==", "!=", "<", ">"}
+)
+
+// Rule is one parsed gate rule.
+type Rule struct {
+	// Text is the rule as written.
+	Text string
+	// Metric is the metric name (p999 for p99.9).
+	Metric string
+	// Path is the path the rule applies to; "" means every path except echo.
+	Path string
+	// Group is the ledger/latency group: "all", "class:<class>" or "job:<job>".
+	Group string
+	// Regression compares against the baseline run: Value is then the
+	// allowed relative change as a fraction (0.10 for 10%).
+	Regression bool
+	// Op is the comparison: <, <=, ==, !=, >= or >.
+	Op string
+	// Value is the threshold: µs for latency, a count, a ratio (0..1) for
+	// delivered_ratio, or a fraction for a regression.
+	Value float64
+}
+
+// String returns the rule as written.
+func (r Rule) String() string { return r.Text }
+
+// Parse parses one rule. Its errors quote the rule and say how to fix it.
+func Parse(text string) (Rule, error) {
+	r := Rule{Text: strings.TrimSpace(text), Group: "all"}
+	fail := func(format string, args ...any) (Rule, error) {
+		return Rule{}, fmt.Errorf("rule %q: %s", r.Text, fmt.Sprintf(format, args...))
+	}
+	s := r.Text
+	if s == "" {
+		return fail("empty; write e.g. 'p99{class=ml} < 2s' or 'lost == 0'")
+	}
+	// Metric.
+	i := strings.IndexAny(s, "{ <>=!")
+	if i < 0 {
+		return fail("no comparison; write METRIC OP VALUE, e.g. '%s < 2s'", s)
+	}
+	r.Metric, s = strings.ToLower(s[:i]), s[i:]
+	if r.Metric == "p99.9" {
+		r.Metric = "p999"
+	}
+	if !slices.Contains(latencyMetrics, r.Metric) && !slices.Contains(ledgerMetrics, r.Metric) {
+		return fail("unknown metric %q; use one of %s", r.Metric, strings.Join(append(slices.Clone(latencyMetrics), ledgerMetrics...), ", "))
+	}
+	// Selector.
+	if strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return fail("unclosed '{'; write e.g. %s{class=ml}", r.Metric)
+		}
+		for _, kv := range strings.Split(s[1:end], ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
+			if !ok || v == "" {
+				return fail("selector %q is not KEY=VALUE; write e.g. {class=ml} or {path=queue,job=triage}", kv)
+			}
+			switch k {
+			case "path":
+				r.Path = v
+			case "class", "job":
+				if r.Group != "all" {
+					return fail("both class and job selected; a rule applies to one group, split it into two rules")
+				}
+				r.Group = k + ":" + v
+			default:
+				return fail("unknown selector key %q; use path, class or job", k)
+			}
+		}
+		s = s[end+1:]
+	}
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(s, "regression"); ok {
+		if !slices.Contains(latencyMetrics, r.Metric) {
+			return fail("regression applies to latency metrics (%s), not %s; use a threshold such as '%s == 0'", strings.Join(latencyMetrics, ", "), r.Metric, r.Metric)
+		}
+		r.Regression, s = true, strings.TrimSpace(rest)
+	}
+	// Operator.
+	for _, op := range ops {
+		if strings.HasPrefix(s, op) {
+			r.Op = op
+			break
+		}
+	}
+	if r.Op == "" {
+		return fail("missing or unknown operator before %q; use one of < <= == != >= >", s)
+	}
+	v := strings.TrimSpace(s[len(r.Op):])
+	if v == "" {
+		return fail("missing value after %s", r.Op)
+	}
+	var err error
+	switch {
+	case r.Regression:
+		r.Value, err = parsePercent(v, false)
+		if err != nil {
+			return fail("regression threshold %q: %v; write a percentage such as 10%%", v, err)
+		}
+	case slices.Contains(latencyMetrics, r.Metric):
+		r.Value, err = parseLatency(v)
+		if err != nil {
+			return fail("latency threshold %q: %v; write a duration such as 2s, 300ms or 850us", v, err)
+		}
+	case r.Metric == "delivered_ratio":
+		r.Value, err = parsePercent(v, true)
+		if err == nil && (r.Value < 0 || r.Value > 1) {
+			err = errors.New("out of range")
+		}
+		if err != nil {
+			return fail("ratio %q: %v; write a ratio between 0 and 1 (0.999) or a percentage (99.9%%)", v, err)
+		}
+	default:
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return fail("count %q is not a whole number; write e.g. '%s == 0'", v, r.Metric)
+		}
+		r.Value = float64(n)
+	}
+	return r, nil
+}
+
+// parseLatency parses a duration into µs.
+func parseLatency(v string) (float64, error) {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return 0, errors.New("no unit")
+	}
+	d, err := time.ParseDuration(strings.ReplaceAll(v, "us", "µs"))
+	if err != nil {
+		return 0, errors.New("not a duration")
+	}
+	if d < 0 {
+		return 0, errors.New("negative")
+	}
+	return float64(d) / float64(time.Microsecond), nil
+}
+
+// parsePercent parses "10%" into 0.10; a bare number only if bare is set.
+func parsePercent(v string, bare bool) (float64, error) {
+	num, pct := strings.CutSuffix(v, "%")
+	if !pct && !bare {
+		return 0, errors.New("no % sign")
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, errors.New("not a number")
+	}
+	if pct {
+		f = math.Round(f/100*1e12) / 1e12 // 99.9% is 0.999, not 0.9990000000000001
+	}
+	return f, nil
+}
+
+// ParseAll parses rules from a file's text: one rule per line; blank lines
+// and lines starting with # are skipped, as is anything after " #". Errors
+// name the line.
+func ParseAll(r io.Reader, name string) ([]Rule, error) {
+	var rules []Rule
+	var errs []error
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rule, err := Parse(line)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, err))
+			continue
+		}
+		rules = append(rules, rule)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	return rules, errors.Join(errs...)
+}
+
+// Verdict is the outcome of one rule on one path.
+type Verdict struct {
+	Rule Rule
+	// Path is the path checked ("" when the rule matched no path).
+	Path string
+	// Pass says whether the rule held.
+	Pass bool
+	// Value is the measured value (µs, count, ratio, or relative change for
+	// a regression); Baseline the baseline's value for a regression.
+	Value, Baseline float64
+	// Message explains the verdict: the value, the threshold, the path and
+	// the group.
+	Message string
+}
+
+// String formats the verdict as one PASS or FAIL line.
+func (v Verdict) String() string {
+	s := "PASS"
+	if !v.Pass {
+		s = "FAIL"
+	}
+	return fmt.Sprintf("%s  %s: %s", s, v.Rule.Text, v.Message)
+}
+
+// Failed reports whether any verdict failed.
+func Failed(vs []Verdict) bool {
+	return slices.ContainsFunc(vs, func(v Verdict) bool { return !v.Pass })
+}
+
+// Check applies every rule to current (and baseline, for regression
+// rules; it may be nil when there are none) and returns one verdict per rule
+// and path, in rule order. A rule whose path or group is missing from a run,
+// or a regression rule without a baseline, fails: a gate must not pass on
+// data it did not see.
+func Check(current, baseline *results.Run, rules []Rule) []Verdict {
+	var out []Verdict
+	for _, r := range rules {
+		var paths []string
+		if r.Path != "" {
+			paths = []string{r.Path}
+		} else {
+			for _, p := range current.Paths {
+				if p.Name != "echo" {
+					paths = append(paths, p.Name)
+				}
+			}
+		}
+		if len(paths) == 0 {
+			out = append(out, Verdict{Rule: r, Message: "the current run has no path to check (only the echo floor?); name one with {path=...}"})
+			continue
+		}
+		for _, name := range paths {
+			out = append(out, checkPath(current, baseline, r, name))
+		}
+	}
+	return out
+}
+
+// checkPath applies r to one path.
+func checkPath(current, baseline *results.Run, r Rule, name string) Verdict {
+	v := Verdict{Rule: r, Path: name}
+	where := fmt.Sprintf("path %s, group %s", name, r.Group)
+	val, err := value(current, name, r)
+	if err != nil {
+		v.Message = fmt.Sprintf("%s: current run: %v", where, err)
+		return v
+	}
+	if !r.Regression {
+		v.Value = val
+		v.Pass = compare(val, r.Op, r.Value)
+		v.Message = fmt.Sprintf("%s = %s (threshold %s %s), %s", r.Metric, format(r, val), r.Op, format(r, r.Value), where)
+		return v
+	}
+	if baseline == nil {
+		v.Message = fmt.Sprintf("%s: regression rule needs a baseline run (--baseline)", where)
+		return v
+	}
+	base, err := value(baseline, name, r)
+	if err != nil {
+		v.Message = fmt.Sprintf("%s: baseline run: %v", where, err)
+		return v
+	}
+	change := 0.0
+	switch {
+	case base > 0:
+		change = (val - base) / base
+	case val > 0:
+		change = math.Inf(1)
+	}
+	v.Value, v.Baseline = change, base
+	v.Pass = compare(change, r.Op, r.Value)
+	v.Message = fmt.Sprintf("%s %s vs baseline %s: %s (threshold %s %s), %s",
+		r.Metric, fmtDur(val), fmtDur(base), fmtPct(change, true), r.Op, fmtPct(r.Value, false), where)
+	return v
+}
+
+// value reads r's metric for path name and r.Group from run.
+func value(run *results.Run, name string, r Rule) (float64, error) {
+	p := run.Path(name)
+	if p == nil {
+		var names []string
+		for _, q := range run.Paths {
+			names = append(names, q.Name)
+		}
+		return 0, fmt.Errorf("no path %q (it has %s)", name, strings.Join(names, ", "))
+	}
+	if slices.Contains(latencyMetrics, r.Metric) {
+		h := p.FromScheduled[r.Group]
+		if h == nil || h.Count == 0 {
+			return 0, fmt.Errorf("no latency measured for group %s", r.Group)
+		}
+		switch r.Metric {
+		case "p50":
+			return float64(h.P50), nil
+		case "p90":
+			return float64(h.P90), nil
+		case "p99":
+			return float64(h.P99), nil
+		case "p999":
+			return float64(h.P999), nil
+		default:
+			return float64(h.Max), nil
+		}
+	}
+	c := p.Ledger[r.Group]
+	if c == nil {
+		return 0, fmt.Errorf("no ledger for group %s", r.Group)
+	}
+	switch r.Metric {
+	case "lost":
+		return float64(c.Lost), nil
+	case "duplicates":
+		return float64(c.Duplicates), nil
+	case "reordered":
+		return float64(c.Reordered), nil
+	case "errored":
+		return float64(c.Errored), nil
+	case "unexpected":
+		return float64(c.Unexpected), nil
+	default: // delivered_ratio
+		due := c.Expected - c.Excused
+		if due <= 0 {
+			return 1, nil
+		}
+		return float64(c.Delivered) / float64(due), nil
+	}
+}
+
+// compare applies op.
+func compare(a float64, op string, b float64) bool {
+	switch op {
+	case "<":
+		return a < b
+	case "<=":
+		return a <= b
+	case "==":
+		return a == b
+	case "!=":
+		return a != b
+	case ">=":
+		return a >= b
+	default:
+		return a > b
+	}
+}
+
+// format formats a value of r's metric.
+func format(r Rule, v float64) string {
+	switch {
+	case slices.Contains(latencyMetrics, r.Metric):
+		return fmtDur(v)
+	case r.Metric == "delivered_ratio":
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+}
+
+// fmtDur formats µs as a duration.
+func fmtDur(us float64) string {
+	return time.Duration(math.Round(us * float64(time.Microsecond))).String()
+}
+
+// fmtPct formats a fraction as a percentage, signed if sign.
+func fmtPct(f float64, sign bool) string {
+	if math.IsInf(f, 1) {
+		return "+inf%"
+	}
+	if sign {
+		s := strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+		if f >= 0 {
+			s = "+" + s
+		}
+		return s
+	}
+	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+}

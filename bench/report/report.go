@@ -1,0 +1,311 @@
+// Package report renders a results document (bench/results) for people: a
+// side-by-side terminal table, a compact Markdown version for a
+// pull-request comment, and a self-contained HTML report with plots (inline
+// CSS and SVG, no external resources, works offline).
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chatbench/chatbench/bench/results"
+)
+
+// classOrder is the order classes are listed in; others follow by name.
+var classOrder = []string{"sync", "ml", "relay", "echo"}
+
+// section is one block of the side-by-side table: a title, a header (the
+// row label column, then one column per path) and rows of cells.
+type section struct {
+	title  string
+	header []string
+	rows   [][]string
+}
+
+// columns returns the run's paths in display order: the measured paths as
+// they appear, then the echo floor.
+func columns(run *results.Run) []*results.Path {
+	var out, echo []*results.Path
+	for _, p := range run.Paths {
+		if p == nil {
+			continue
+		}
+		if p.Name == "echo" {
+			echo = append(echo, p)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return append(out, echo...)
+}
+
+// colName is a path's column title.
+func colName(p *results.Path) string {
+	if p.Name == "echo" {
+		return "echo (floor)"
+	}
+	return p.Name
+}
+
+// groups returns the union of the paths' group keys in display order: all,
+// the classes (sync, ml, relay, echo, then others), then the jobs by name.
+func groups(paths []*results.Path) []string {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		for g := range p.FromScheduled {
+			seen[g] = true
+		}
+		for g := range p.Ledger {
+			seen[g] = true
+		}
+	}
+	var gs []string
+	for g := range seen {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, func(a, b string) int { return cmp.Compare(groupRank(a), groupRank(b)) })
+	return gs
+}
+
+// groupRank sorts group keys.
+func groupRank(g string) string {
+	if g == "all" {
+		return "0"
+	}
+	if c, ok := strings.CutPrefix(g, "class:"); ok {
+		if i := slices.Index(classOrder, c); i >= 0 {
+			return fmt.Sprintf("1%d", i)
+		}
+		return "19" + c
+	}
+	return "2" + g
+}
+
+// groupLabel is a group's row label.
+func groupLabel(g string) string {
+	if c, ok := strings.CutPrefix(g, "class:"); ok {
+		return "class " + c
+	}
+	if j, ok := strings.CutPrefix(g, "job:"); ok {
+		return "  job " + j
+	}
+	return g
+}
+
+// hopClasses returns the hop classes of the paths in display order.
+func hopClasses(paths []*results.Path) []string {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		for c := range p.Hops {
+			seen[c] = true
+		}
+	}
+	var cs []string
+	for c := range seen {
+		cs = append(cs, c)
+	}
+	slices.SortFunc(cs, func(a, b string) int { return cmp.Compare(groupRank(a), groupRank(b)) })
+	return cs
+}
+
+// ms formats µs as milliseconds with a precision that suits the size.
+func ms(us int64) string {
+	v := float64(us) / 1000
+	switch {
+	case v < 1:
+		return fmt.Sprintf("%.3f", v)
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// dash marks a cell without data.
+const dash = "—"
+
+// sections builds the side-by-side table.
+func sections(run *results.Run) []section {
+	paths := columns(run)
+	head := func(first string) []string {
+		h := []string{first}
+		for _, p := range paths {
+			h = append(h, colName(p))
+		}
+		return h
+	}
+	gs := groups(paths)
+	lat := section{title: "Latency from scheduled send, ms: p50 / p99 / p99.9", header: head("group")}
+	led := section{title: "Ledger: delivered / lost / dup / reordered / errored", header: head("group")}
+	for _, g := range gs {
+		lrow, crow := []string{groupLabel(g)}, []string{groupLabel(g)}
+		for _, p := range paths {
+			if h := p.FromScheduled[g]; h != nil && h.Count > 0 {
+				lrow = append(lrow, ms(h.P50)+" / "+ms(h.P99)+" / "+ms(h.P999))
+			} else {
+				lrow = append(lrow, dash)
+			}
+			if c := p.Ledger[g]; c != nil {
+				crow = append(crow, fmt.Sprintf("%d / %d / %d / %d / %d", c.Delivered, c.Lost, c.Duplicates, c.Reordered, c.Errored))
+			} else {
+				crow = append(crow, dash)
+			}
+		}
+		lat.rows = append(lat.rows, lrow)
+		led.rows = append(led.rows, crow)
+	}
+	res := section{title: "Throughput and resources", header: head("")}
+	add := func(label string, f func(p *results.Path) string) {
+		row := []string{label}
+		for _, p := range paths {
+			row = append(row, f(p))
+		}
+		res.rows = append(res.rows, row)
+	}
+	add("msgs/s", func(p *results.Path) string { return fmt.Sprintf("%.1f", p.Messages.PerSecond) })
+	add("messages sent", func(p *results.Path) string { return fmt.Sprint(p.Messages.Sent) })
+	add("CPU s", func(p *results.Path) string {
+		var s float64
+		for _, c := range p.Components {
+			s += c.CPUSeconds
+		}
+		return fmt.Sprintf("%.1f", s)
+	})
+	add("peak MB", func(p *results.Path) string {
+		var s int64
+		for _, c := range p.Components {
+			s += c.PeakRSS
+		}
+		return fmt.Sprintf("%.0f", float64(s)/(1<<20))
+	})
+	add("schedule lag p99, ms", func(p *results.Path) string {
+		if p.ScheduleLag == nil || p.ScheduleLag.Count == 0 {
+			return dash
+		}
+		return ms(p.ScheduleLag.P99)
+	})
+	out := []section{lat, led, res}
+	if cs := hopClasses(paths); len(cs) > 0 {
+		paths := slices.DeleteFunc(slices.Clone(paths), func(p *results.Path) bool { return len(p.Hops) == 0 })
+		hop := section{title: "Hop breakdown, ms: median / p99", header: []string{"class / hop"}}
+		for _, p := range paths {
+			hop.header = append(hop.header, colName(p))
+		}
+		for _, c := range cs {
+			for _, name := range results.HopNames {
+				row := []string{groupLabel(c) + " " + name}
+				any := false
+				for _, p := range paths {
+					if h := p.Hops[c][name]; h != nil && h.Count > 0 {
+						row = append(row, ms(h.P50)+" / "+ms(h.P99))
+						any = true
+					} else {
+						row = append(row, dash)
+					}
+				}
+				if any {
+					hop.rows = append(hop.rows, row)
+				}
+			}
+		}
+		out = append(out, hop)
+	}
+	return out
+}
+
+// summary is the run's one-line description.
+func summary(run *results.Run) string {
+	m := run.Meta
+	digest := m.TraceDigest
+	if len(digest) > 12 {
+		digest = digest[:12]
+	}
+	s := fmt.Sprintf("trace %s (sha256 %s, %d messages) at %g×, chatbench %s (%s), %s, %s, %d cores",
+		cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed, cmp.Or(m.Version, "?"), short(m.Revision), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
+	if m.Shards > 1 {
+		s += fmt.Sprintf(", %d shards merged", m.Shards)
+	}
+	if !m.Started.IsZero() {
+		s += ", started " + m.Started.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// short shortens a git revision.
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return cmp.Or(rev, "?")
+}
+
+// Table writes the side-by-side terminal table of run: per class then per
+// job, one column per path (the echo floor last): latency from the
+// scheduled send, the ledger, throughput, CPU and memory (summed over the
+// path's components), and the hop breakdown.
+func Table(w io.Writer, run *results.Run) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "chatbench results: %s\n", summary(run))
+	for _, s := range sections(run) {
+		fmt.Fprintf(ew, "\n%s\n", s.title)
+		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(s.header, "\t"))
+		for _, r := range s.rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return ew.err
+}
+
+// Markdown writes the table as GitHub-flavoured Markdown, compact enough
+// for a pull-request comment: the latency, ledger and resource tables, and
+// the hop breakdown folded in a details element.
+func Markdown(w io.Writer, run *results.Run) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "### chatbench results\n\n%s\n", summary(run))
+	for _, s := range sections(run) {
+		fold := strings.HasPrefix(s.title, "Hop")
+		if fold {
+			fmt.Fprintf(ew, "\n<details><summary>%s</summary>\n\n", s.title)
+		} else {
+			fmt.Fprintf(ew, "\n**%s**\n\n", s.title)
+		}
+		fmt.Fprintf(ew, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat(" --- |", len(s.header)))
+		for _, r := range s.rows {
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = strings.ReplaceAll(strings.TrimSpace(c), "|", `\|`)
+			}
+			fmt.Fprintf(ew, "| %s |\n", strings.Join(cells, " | "))
+		}
+		if fold {
+			fmt.Fprintln(ew, "\n</details>")
+		}
+	}
+	return ew.err
+}
+
+// errWriter remembers the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,100 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatbench/chatbench/bench/report"
+	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/results/resultstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bench/report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; if the change is intended run go test ./bench/report -update\n--- got:\n%s", name, got)
+	}
+}
+
+func render(t *testing.T, f func(*bytes.Buffer, *results.Run) error, run *results.Run) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	run := resultstest.Run(1)
+	table := render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) }, run)
+	golden(t, "table.txt", table)
+	golden(t, "report.md", render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Markdown(b, r) }, run))
+	html := render(t, func(b *bytes.Buffer, r *results.Run) error { return report.HTML(b, r) }, run)
+	golden(t, "report.html", html)
+
+	for _, want := range []string{"echo (floor)", "class ml", "job triage", "2 / 1 /", "queue_wait", "msgs/s", "peak MB"} {
+		if !bytes.Contains(table, []byte(want)) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+	// Self-contained: no scripts, no external resources; the SVGs parse.
+	s := string(html)
+	for _, bad := range []string{"<script", "http://", "https://", "<link", "@import", "src="} {
+		if strings.Contains(strings.ReplaceAll(s, `xmlns="http://www.w3.org/2000/svg"`, ""), bad) {
+			t.Errorf("HTML contains %q", bad)
+		}
+	}
+	if n := strings.Count(s, "<svg"); n != 4 {
+		t.Errorf("%d plots, want 4", n)
+	}
+	for rest := s; ; {
+		i := strings.Index(rest, "<svg")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(rest[i:], "</svg>") + i + len("</svg>")
+		if err := xml.Unmarshal([]byte(rest[i:j]), new(struct{})); err != nil {
+			t.Errorf("SVG is not well-formed XML: %v", err)
+		}
+		rest = rest[j:]
+	}
+}
+
+// TestSparse renders a run with a single path and missing parts.
+func TestSparse(t *testing.T) {
+	run := resultstest.Run(1)
+	run.Paths = run.Paths[2:]
+	run.Paths[0].Series = nil
+	for _, f := range []func(*bytes.Buffer, *results.Run) error{
+		func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) },
+		func(b *bytes.Buffer, r *results.Run) error { return report.Markdown(b, r) },
+		func(b *bytes.Buffer, r *results.Run) error { return report.HTML(b, r) },
+	} {
+		if out := render(t, f, run); !bytes.Contains(out, []byte("echo")) {
+			t.Errorf("output lacks the echo path: %s", out)
+		}
+	}
+	if err := report.HTML(new(bytes.Buffer), &results.Run{Schema: 1}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/bench/gate"
+	"github.com/chatbench/chatbench/bench/report"
+	"github.com/chatbench/chatbench/bench/results"
+)
+
+// Exit codes of chatbench gate (docs/results.md).
+const (
+	exitGateUsage  = 2 // bad flags, rules or input files
+	exitGateFailed = 3 // at least one rule failed
+)
+
+func newReportCmd(_ *globals) *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "report RESULTS.json",
+		Short: "Render a results file as a terminal table, Markdown or a self-contained HTML report",
+		Long: `Render a results document (docs/results.md) written by chatbench bench or
+chatbench compare (RESULTS.json, or - for standard input):
+
+  table     the side-by-side terminal table (default)
+  markdown  the same, compact, for a pull-request comment
+  html      a self-contained HTML report with plots (no scripts, no external
+            resources: it opens offline)
+
+chatbench report merge adds shard results into one document.`,
+		Example: `  chatbench report out/results.json
+  chatbench report out/results.json --format markdown > comment.md
+  chatbench report out/results.json --format html --out report.html`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			render := map[string]func(io.Writer, *results.Run) error{
+				"table": report.Table, "markdown": report.Markdown, "md": report.Markdown, "html": report.HTML,
+			}[format]
+			if render == nil {
+				return fmt.Errorf("--format %q: use table, markdown or html", format)
+			}
+			run, err := readResults(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				return render(cmd.OutOrStdout(), run)
+			}
+			return writeFile(out, func(w io.Writer) error { return render(w, run) })
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, markdown or html")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
+	cmd.AddCommand(newReportMergeCmd())
+	return cmd
+}
+
+func newReportMergeCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "merge -o OUT.json SHARD.json...",
+		Short: "Add shard results of one trace into one results file, exactly",
+		Long: `Add the results of shards that replayed the same trace (same digest) into one
+document: histograms are added (percentiles recomputed from the sum, never
+averaged), message and ledger counts, per-second series and component CPU and
+memory are summed. Shards of different traces or schema versions are refused.`,
+		Example: `  chatbench report merge -o all.json shard1/results.json shard2/results.json`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("--out (-o) is required: the file to write the merged results to")
+			}
+			var runs []*results.Run
+			for _, name := range args {
+				run, err := readResults(cmd, name)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, run)
+			}
+			merged, err := results.MergeRuns(runs...)
+			if err != nil {
+				return err
+			}
+			if out == "-" {
+				return results.Write(cmd.OutOrStdout(), merged)
+			}
+			if err := writeFile(out, func(w io.Writer) error { return results.Write(w, merged) }); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d shards\n", out, merged.Meta.Shards)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "merged results file to write (- for standard output)")
+	return cmd
+}
+
+func newGateCmd(_ *globals) *cobra.Command {
+	var (
+		current, baseline, rulesFile string
+		ruleTexts                    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "gate --current RUN.json [--baseline BASE.json] --rule RULE...",
+		Short: "Check a run against thresholds and a baseline run; exit 3 if any rule fails",
+		Long: `Check a results file against rules, for CI. A rule is
+
+  METRIC[{path=P,class=C|job=J}] [regression] OP VALUE
+
+METRIC: p50 p90 p99 p999 max (latency from the scheduled send), lost,
+duplicates, reordered, errored, unexpected, delivered_ratio. OP: < <= == != >= >.
+Without path a rule applies to every path except the echo floor; without class
+or job to all deliveries. A regression rule compares with the same path and
+group of --baseline: (current - baseline) / baseline, as a percentage.
+Rules come from --rule (repeatable) and --rules FILE (one per line, # comments).
+docs/results.md has the grammar.
+
+Prints PASS or FAIL per rule and path. Exit status: 0 every rule passed,
+2 usage or input error (bad flag, rule or file), 3 a rule failed.`,
+		Example: `  chatbench gate --current out/results.json --rule 'p99{class=ml} < 2s' --rule 'lost == 0'
+  chatbench gate --current out/results.json --baseline base/results.json \
+    --rule 'p50 regression < 10%' --rule 'p99{class=sync} regression < 20%'
+  chatbench gate --current out/results.json --rules ci/gate.rules`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			usage := func(err error) error {
+				fmt.Fprintln(cmd.ErrOrStderr(), "chatbench gate:", err)
+				cmd.SilenceErrors = true
+				return exitCodeError{code: exitGateUsage}
+			}
+			if current == "" {
+				return usage(errors.New("--current is required: the results file to check"))
+			}
+			var rules []gate.Rule
+			var errs []error
+			for _, t := range ruleTexts {
+				r, err := gate.Parse(t)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				rules = append(rules, r)
+			}
+			if rulesFile != "" {
+				f, err := os.Open(rulesFile)
+				if err != nil {
+					return usage(err)
+				}
+				rs, err := gate.ParseAll(f, rulesFile)
+				f.Close()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				rules = append(rules, rs...)
+			}
+			if err := errors.Join(errs...); err != nil {
+				return usage(err)
+			}
+			if len(rules) == 0 {
+				return usage(errors.New("no rules: give --rule 'p99{class=ml} < 2s' (repeatable) or --rules FILE"))
+			}
+			cur, err := readResults(cmd, current)
+			if err != nil {
+				return usage(err)
+			}
+			var base *results.Run
+			if baseline != "" {
+				if base, err = readResults(cmd, baseline); err != nil {
+					return usage(err)
+				}
+			}
+			verdicts := gate.Check(cur, base, rules)
+			failed := 0
+			out := cmd.OutOrStdout()
+			for _, v := range verdicts {
+				if !v.Pass {
+					failed++
+				}
+				fmt.Fprintln(out, v)
+			}
+			if failed > 0 {
+				fmt.Fprintf(out, "gate: FAIL (%d of %d checks failed)\n", failed, len(verdicts))
+				cmd.SilenceErrors = true
+				return exitCodeError{code: exitGateFailed}
+			}
+			_, err = fmt.Fprintf(out, "gate: PASS (%d checks)\n", len(verdicts))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&current, "current", "", "results file of the run to check (required)")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "results file of the baseline run, for regression rules")
+	cmd.Flags().StringArrayVar(&ruleTexts, "rule", nil, "a rule such as 'p99{class=ml} < 2s' (repeatable)")
+	cmd.Flags().StringVar(&rulesFile, "rules", "", "file of rules, one per line, # comments")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		fmt.Fprintln(c.ErrOrStderr(), "chatbench gate:", err)
+		c.SilenceErrors = true
+		return exitCodeError{code: exitGateUsage}
+	})
+	return cmd
+}
+
+// readResults reads and validates a results file, or standard input for "-".
+func readResults(cmd *cobra.Command, name string) (*results.Run, error) {
+	var r io.Reader = cmd.InOrStdin()
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	run, err := results.Read(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := run.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return run, nil
+}
+
+// writeFile creates name, writes it with write and closes it.
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return f.Close()
+}
