@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite bench/testdata/day.jsonl.gz from the generator")
+var update = flag.Bool("update", false, "rewrite bench/trace/day.jsonl.gz from the generator")
 
-const dayFile = "../testdata/day.jsonl.gz"
+const dayFile = "day.jsonl.gz"
 
 func genBytes(t testing.TB, p Params) []byte {
 	t.Helper()
@@ -310,4 +310,16 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("round trip changed stats: %d/%d vs %d/%d", st2.Messages, st2.Conversations, st.Messages, st.Conversations)
 		}
 	})
+}
+
+// TestDayIsEmbedded checks the binary carries the same shipped day as the
+// file.
+func TestDayIsEmbedded(t *testing.T) {
+	b, err := os.ReadFile(dayFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(Day(), b) {
+		t.Fatal("embedded day differs from " + dayFile)
+	}
 }

@@ -108,7 +108,7 @@ func TestServeDirect(t *testing.T) {
 // TestTraceValidate checks the shipped day validates and a broken trace is
 // refused with its line number and exit code 1.
 func TestTraceValidate(t *testing.T) {
-	out, err := run(t, "trace", "validate", "../../bench/testdata/day.jsonl.gz")
+	out, err := run(t, "trace", "validate", "../../bench/trace/day.jsonl.gz")
 	if err != nil || !strings.HasPrefix(out, "ok: 14700 messages") {
 		t.Fatalf("shipped day: %q %v", out, err)
 	}

@@ -37,7 +37,7 @@ func newTraceGenCmd() *cobra.Command {
 the wait time and fills a symptom form, a provider joins, they take turns
 typing, texting and reading, the provider ends the visit, both leave) spread
 over a diurnal curve. The defaults give one day at 14,700 messages, the day
-shipped as bench/testdata/day.jsonl.gz. Bodies are omitted (sizes only)
+shipped as bench/trace/day.jsonl.gz. Bodies are omitted (sizes only)
 unless --bodies adds synthetic lorem-ipsum filler.`,
 		Example: `  chatbench trace gen --out day.jsonl.gz
   chatbench trace gen --days 7 --rate 2 --seed 42 --out week.jsonl.gz
