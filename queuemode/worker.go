@@ -39,6 +39,11 @@ type WorkerConfig struct {
 	Poster Poster // required: where events go
 	// Pollers is the number of ReceiveMessage loops. Zero means 2.
 	Pollers int
+	// MaxInFlight bounds the messages being processed at once, across
+	// pollers — the worker's concurrency, the counterpart of the direct
+	// path's background-task bound. A poller receives only as many
+	// messages as there are free slots. Zero means 256.
+	MaxInFlight int
 	// JobTimeout bounds each job. Zero means 10s.
 	JobTimeout time.Duration
 	// VisibilityTimeout is asked for on every receive and renewed every half
@@ -60,10 +65,13 @@ type WorkerConfig struct {
 }
 
 // Worker consumes the job queue: each poller long-polls for up to 10
-// messages, runs each with chat.RunJob (the same handlers as the direct
-// path), posts the event to the gateway and deletes the message only after
-// the gateway accepted it. Messages of one conversation (one FIFO group)
-// are processed sequentially in receive order; a message that fails (the
+// messages (as many as MaxInFlight leaves free) and hands them on without
+// waiting for them; each is run with chat.RunJob (the same handlers as the
+// direct path), its event posted to the gateway, and the message deleted
+// only after the gateway accepted it. Messages of one conversation (one
+// FIFO group) in a receive are processed sequentially in receive order —
+// and SQS delivers no further message of a group while one is in flight,
+// so a conversation's jobs run one at a time, in order. A message that fails (the
 // handler panicked, the gateway refused) is left for redelivery, and the rest
 // of its group in that batch with it, so order holds; after maxReceiveCount
 // receives SQS moves it to the DLQ.
@@ -77,7 +85,8 @@ type Worker struct {
 	stopPoll   context.CancelFunc
 	workCtx    context.Context // ends when a Shutdown's ctx ends: abandon jobs
 	cancelWork context.CancelFunc
-	wg         sync.WaitGroup
+	wg         sync.WaitGroup // pollers, the DLQ watcher and group chains
+	slots      chan struct{}  // one per message in flight
 	once       sync.Once
 	err        error
 }
@@ -90,6 +99,9 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Pollers <= 0 {
 		cfg.Pollers = 2
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 10 * time.Second
@@ -116,7 +128,8 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: obs.NewJobMetrics(cfg.Registerer)}
+	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: obs.NewJobMetrics(cfg.Registerer),
+		slots: make(chan struct{}, cfg.MaxInFlight)}
 	w.pollCtx, w.stopPoll = context.WithCancel(context.Background())
 	w.workCtx, w.cancelWork = context.WithCancel(context.Background())
 	for range cfg.Pollers {
@@ -158,11 +171,15 @@ func (w *Worker) poll() {
 	defer w.wg.Done()
 	backoff := 100 * time.Millisecond
 	for w.pollCtx.Err() == nil {
+		n := w.acquire()
+		if n == 0 {
+			return
+		}
 		ctx, cancel := context.WithTimeout(w.pollCtx, w.cfg.WaitTime+w.cfg.CallTimeout)
 		start := time.Now()
 		out, err := w.cfg.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:            aws.String(w.cfg.QueueURL),
-			MaxNumberOfMessages: 10,
+			MaxNumberOfMessages: int32(n),
 			WaitTimeSeconds:     int32(seconds(w.cfg.WaitTime)),
 			VisibilityTimeout:   int32(seconds(w.cfg.VisibilityTimeout)),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{
@@ -171,6 +188,11 @@ func (w *Worker) poll() {
 			},
 		})
 		cancel()
+		if err != nil || w.pollCtx.Err() != nil {
+			w.release(n)
+		} else {
+			w.release(n - len(out.Messages))
+		}
 		if w.pollCtx.Err() != nil {
 			// Shutting down. Anything received in this call stays
 			// invisible until its visibility timeout and is redelivered.
@@ -192,8 +214,36 @@ func (w *Worker) poll() {
 	}
 }
 
-// processBatch runs one receive's messages: groups in parallel, each group
-// sequentially in receive order, stopping at a group's first failure.
+// acquire waits for one free in-flight slot and takes up to 9 more that are
+// free at once; it returns how many it took (0 when polling stops).
+func (w *Worker) acquire() int {
+	select {
+	case w.slots <- struct{}{}:
+	case <-w.pollCtx.Done():
+		return 0
+	}
+	n := 1
+	for n < 10 {
+		select {
+		case w.slots <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	return n
+}
+
+func (w *Worker) release(n int) {
+	for range n {
+		<-w.slots
+	}
+}
+
+// processBatch starts one receive's messages without waiting for them:
+// groups in parallel, each group sequentially in receive order, stopping at
+// a group's first failure. Each message's slot is released when it is done.
 func (w *Worker) processBatch(msgs []types.Message) {
 	var order []string
 	groups := map[string][]types.Message{}
@@ -205,21 +255,21 @@ func (w *Worker) processBatch(msgs []types.Message) {
 		groups[g] = append(groups[g], m)
 	}
 	w.m.JobsInFlight.Add(float64(len(msgs)))
-	var wg sync.WaitGroup
 	for _, g := range order {
-		wg.Add(1)
+		w.wg.Add(1)
 		go func(ms []types.Message) {
-			defer wg.Done()
+			defer w.wg.Done()
 			for i, m := range ms {
 				if !w.process(m) {
 					w.m.JobsInFlight.Sub(float64(len(ms) - i))
+					w.release(len(ms) - i)
 					return
 				}
 				w.m.JobsInFlight.Dec()
+				w.release(1)
 			}
 		}(groups[g])
 	}
-	wg.Wait()
 }
 
 // process runs one queue message and reports whether it was deleted. A

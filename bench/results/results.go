@@ -90,6 +90,11 @@ type Messages struct {
 	Rejected  map[string]int `json:"rejected,omitempty"` // by error code
 	Unacked   int            `json:"unacked"`            // neither ack nor error by the drain deadline
 	Warmup    int            `json:"warmup"`             // sent during warm-up, excluded from latency
+	// HeldLeaves counts leaves the driver held back until their users had
+	// received what they were owed (a leave's events are otherwise lost
+	// to the user by the protocol); held leaves are left out of the
+	// schedule lag, and those still held at the end are not sent.
+	HeldLeaves int `json:"held_leaves"`
 	// PerSecond is Sent divided by the measured duration.
 	PerSecond float64 `json:"per_second"`
 }

@@ -83,6 +83,7 @@ type workerFlags struct {
 	mlURL     string
 	mlTimeout time.Duration
 	jobTime   time.Duration
+	inFlight  int
 	ml        mlFlags
 }
 
@@ -91,6 +92,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.mlURL, "ml-url", "", "ML service base URL, e.g. http://127.0.0.1:8090 (default: start one in this process)")
 	fl.DurationVar(&f.mlTimeout, "ml-timeout", 5*time.Second, "timeout of each ML call")
 	fl.DurationVar(&f.jobTime, "job-timeout", 10*time.Second, "timeout of each job")
+	fl.IntVar(&f.inFlight, "max-in-flight", 256, "jobs processed at once across pollers (the direct path's --max-tasks counterpart)")
 	f.ml.register(cmd, "ml-")
 }
 
@@ -109,7 +111,7 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}
 	w, err := queuemode.StartWorker(queuemode.WorkerConfig{
 		Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Client: cl, QueueURL: q.URL, DLQURL: q.DLQURL,
-		Poster: poster, Pollers: pollers, JobTimeout: f.jobTime, VisibilityTimeout: visibility,
+		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: visibility,
 		Metrics: m, Registerer: reg, Logger: log.With("component", "worker"),
 	})
 	if err != nil {

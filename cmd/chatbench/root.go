@@ -52,6 +52,7 @@ A flag given on the command line wins over the environment.`,
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs never contain message bodies)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
+		newCompareCmd(g),
 		newServeCmd(g),
 		newMLCmd(g),
 		newTokenCmd(g),
@@ -59,7 +60,9 @@ A flag given on the command line wins over the environment.`,
 		newWorkerCmd(g),
 		newQueueCmd(g),
 		newSQSCmd(g),
-		newReportCmd(g), newGateCmd(g),
+		newBenchCmd(g),
+		newReportCmd(g),
+		newGateCmd(g),
 		newVersionCmd(),
 	)
 	documentEnv(root)

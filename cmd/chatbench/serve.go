@@ -21,6 +21,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
 	}
 	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
+	cmd.AddCommand(newServeEchoCmd(g))
 	return cmd
 }
 

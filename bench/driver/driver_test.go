@@ -1,0 +1,445 @@
+package driver_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/chatbench/chatbench/bench/driver"
+	"github.com/chatbench/chatbench/bench/echo"
+	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/mlservice"
+	"github.com/chatbench/chatbench/socket"
+)
+
+// echoChildEnv makes the test binary run only an echo server (see
+// startEchoProcess).
+const echoChildEnv = "CHATBENCH_TEST_ECHO_CHILD"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(echoChildEnv) {
+	case "echo":
+		runChild(func() (string, func(), error) {
+			srv, err := echo.Start("127.0.0.1:0")
+			if err != nil {
+				return "", nil, err
+			}
+			return srv.URL(), func() { _ = srv.Shutdown(context.Background()) }, nil
+		})
+		return
+	case "direct":
+		runChild(startDirectChild)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// runChild serves what start starts, prints its URL, and stops when stdin
+// closes.
+func runChild(start func() (string, func(), error)) {
+	url, stop, err := start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(url)
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+	stop()
+	os.Exit(0)
+}
+
+// startDirectChild starts a direct server with an in-process ML service
+// (zero preset) for the child process.
+func startDirectChild() (string, func(), error) {
+	profiles, err := mlservice.Preset(mlservice.PresetZero)
+	if err != nil {
+		return "", nil, err
+	}
+	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
+	if err != nil {
+		return "", nil, err
+	}
+	hs := httptest.NewServer(ms.Handler())
+	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
+		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: cl}}, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	return srv.URL(), func() { _ = srv.Shutdown(context.Background()); cl.Close(); hs.Close() }, nil
+}
+
+var secret = []byte("driver-test-secret-0123456789")
+
+func startML(t testing.TB) chat.ML {
+	t.Helper()
+	profiles, err := mlservice.Preset(mlservice.PresetZero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(ms.Handler())
+	t.Cleanup(hs.Close)
+	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func startDirect(t testing.TB) *directmode.Server {
+	t.Helper()
+	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
+		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: startML(t)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// TestReplayDirect replays a small generated trace against a real direct
+// server with the real ML service (zero latency): every expected delivery
+// arrives once, nothing else does.
+func TestReplayDirect(t *testing.T) {
+	srv := startDirect(t)
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 7, Bodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: srv.URL(), Secret: secret, Path: driver.PathDirect, Header: h, Records: recs,
+		Speed: 400, Catalog: jobs.Catalog(), Drain: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := p.Ledger["all"]
+	t.Logf("ledger %+v, lag p99 %d µs, connect p50 %d µs", *all, p.ScheduleLag.P99, p.Connect.P50)
+	if all.Expected == 0 || all.Lost != 0 || all.Duplicates != 0 || all.Unexpected != 0 || all.Errored != 0 ||
+		all.Delivered+all.Excused != all.Expected {
+		t.Fatalf("ledger %+v", *all)
+	}
+	if p.Messages.Sent != len(recs) || p.Messages.Acked != len(recs) || len(p.Messages.Rejected) != 0 {
+		t.Fatalf("messages %+v", p.Messages)
+	}
+	for _, g := range []string{"class:ml", "class:sync", "class:relay", "job:triage"} {
+		if p.FromScheduled[g] == nil || p.FromScheduled[g].Count == 0 {
+			t.Errorf("no latency for %s", g)
+		}
+	}
+	if p.Hops["ml"]["ml"] == nil || p.Hops["sync"]["handler"] == nil || len(p.Series) == 0 {
+		t.Errorf("hops %v series %d", p.Hops, len(p.Series))
+	}
+}
+
+// TestReplayEcho replays against the echo floor: one echo per send.
+func TestReplayEcho(t *testing.T) {
+	srv, err := echo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := 0
+	for _, r := range recs {
+		if r.Type != chat.OpJoin && r.Type != chat.OpLeave {
+			sends++
+		}
+	}
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: srv.URL(), Secret: secret, Path: driver.PathEcho, Header: h, Records: recs, Speed: 2000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Ledger["class:echo"]
+	if c == nil || c.Expected != sends || c.Delivered != sends || p.Ledger["all"].Unexpected != 0 {
+		t.Fatalf("echo ledger %+v, want %d delivered", c, sends)
+	}
+	if p.Hops["echo"]["egress"] == nil {
+		t.Fatalf("hops %v", p.Hops)
+	}
+}
+
+// faultyEmitter drops the first drop emits of job and sends the next dup
+// ones twice.
+type faultyEmitter struct {
+	inner     socket.Emitter
+	job       string
+	drop, dup int
+	mu        sync.Mutex
+	n         int
+}
+
+func (f *faultyEmitter) Emit(ev *chat.Event) int {
+	if ev.Job == f.job {
+		f.mu.Lock()
+		f.n++
+		n := f.n
+		f.mu.Unlock()
+		switch {
+		case n <= f.drop:
+			return 0
+		case n <= f.drop+f.dup:
+			c := *ev
+			f.inner.Emit(&c)
+		}
+	}
+	return f.inner.Emit(ev)
+}
+
+// TestLedgerCountsInjectedFaults runs a front door whose dispatcher emits
+// through faultyEmitter: a server told to drop and to duplicate exactly N
+// deliveries; the ledger reports exactly N lost and N duplicates.
+func TestLedgerCountsInjectedFaults(t *testing.T) {
+	const n = 3
+	cat := jobs.Catalog()
+	hub := socket.NewHub(cat, nil)
+	// push_decision goes to the sender only: one emit, one delivery.
+	fe := &faultyEmitter{inner: hub, job: "push_decision", drop: n, dup: n}
+	d, err := directmode.New(directmode.Config{Catalog: cat, Emitter: fe, Deps: chat.Deps{ML: startML(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front, err := socket.NewServer(socket.Config{Hub: hub, Dispatcher: d, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(front)
+	defer func() {
+		_ = d.Shutdown(context.Background())
+		_ = front.Shutdown(context.Background())
+		hs.Close()
+	}()
+	recs := []trace.Record{
+		{T: 0, Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "join", ID: "p1-j"},
+		{T: 1000, Conv: "c1", User: "d1", Role: chat.RoleProvider, Type: "join", ID: "d1-j"},
+	}
+	for i := range 10 {
+		recs = append(recs, trace.Record{T: int64(2000 + 500*i), Conv: "c1", User: "p1", Role: chat.RolePatient,
+			Type: "text", ID: fmt.Sprintf("p1-%d", i), Size: 20})
+	}
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: "ws" + strings.TrimPrefix(hs.URL, "http"), Secret: secret, Records: recs, Speed: 1,
+		Catalog: cat, Drain: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Ledger["job:push_decision"]
+	if c.Expected != 10 || c.Lost != n || c.Duplicates != n || c.Delivered != 10-n {
+		t.Fatalf("push_decision %+v, want %d lost and %d duplicates", *c, n, n)
+	}
+	all := p.Ledger["all"]
+	if all.Lost != n || all.Duplicates != n || all.Unexpected != 0 {
+		t.Fatalf("all %+v", *all)
+	}
+}
+
+// TestCancelReturnsMeasurements cancels a long replay: Run returns
+// promptly with what it measured.
+func TestCancelReturnsMeasurements(t *testing.T) {
+	srv, err := echo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	recs := []trace.Record{
+		{T: 0, Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "text", ID: "a", Size: 3},
+		{T: int64(time.Hour / time.Microsecond), Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "text", ID: "b", Size: 3},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel as soon as the replay starts.
+	log := slog.New(cancelOn{msg: "replaying", cancel: cancel})
+	p, err := driver.Run(ctx, driver.Config{Target: srv.URL(), Secret: secret, Path: driver.PathEcho, Records: recs, Logger: log})
+	if !errors.Is(err, context.Canceled) || p == nil {
+		t.Fatalf("got %v, %v; want measurements and context.Canceled", p, err)
+	}
+	if p.Ledger["all"] == nil || p.ScheduleLag == nil {
+		t.Fatalf("incomplete results %+v", p)
+	}
+}
+
+// cancelOn is a slog handler that calls cancel when msg is logged.
+type cancelOn struct {
+	msg    string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Enabled(context.Context, slog.Level) bool { return true }
+func (c cancelOn) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.cancel()
+	}
+	return nil
+}
+func (c cancelOn) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c cancelOn) WithGroup(string) slog.Handler      { return c }
+
+// BenchmarkMemPerConn opens idle authenticated connections against an echo
+// server in another process and reports the driver's memory per
+// connection (heap in use + stacks).
+func BenchmarkMemPerConn(b *testing.B) {
+	url, stop := startChild(b, "echo")
+	defer stop()
+	const conns = 2000
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p, err := driver.OpenIdle(context.Background(), url, secret, conns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		p.Close()
+	}
+	per := float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse) / conns
+	b.ReportMetric(per, "bytes/conn")
+}
+
+// startChild runs a server ("echo" or "direct") in a child process, so its
+// memory and CPU are its own.
+func startChild(tb testing.TB, kind string) (string, func()) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// The child runs with the runtime's defaults, whatever the driver's.
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Env = append(cmd.Env, echoChildEnv+"="+kind)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	url, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(url), func() {
+		_ = in.Close()
+		_ = cmd.Wait()
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// steadyTrace is convs conversations of a patient and a provider exchanging
+// typing indicators and read receipts (one delivery each, no ML) at rate
+// messages per second in all, for seconds.
+func steadyTrace(convs, rate, seconds int) []trace.Record {
+	var recs []trace.Record
+	seq := map[string]int{}
+	add := func(t int64, conv, user string, role chat.Role, typ string, size int) {
+		seq[user]++
+		recs = append(recs, trace.Record{T: t, Conv: conv, User: user, Role: role, Type: typ,
+			ID: fmt.Sprintf("%s-%d", user, seq[user]), Size: size})
+	}
+	const lead = 500_000 // µs for the joins
+	for c := range convs {
+		conv := fmt.Sprintf("c%d", c)
+		add(int64(c), conv, "p"+conv, chat.RolePatient, "join", 0)
+		add(int64(c)+1, conv, "d"+conv, chat.RoleProvider, "join", 0)
+	}
+	n := rate * seconds
+	step := 1e6 / float64(rate)
+	for i := range n {
+		c := i % convs
+		conv := fmt.Sprintf("c%d", c)
+		user, role := "p"+conv, chat.RolePatient
+		if (i/convs)%2 == 1 {
+			user, role = "d"+conv, chat.RoleProvider
+		}
+		typ, size := "typing", 0
+		if (i/(2*convs))%2 == 1 {
+			typ, size = "read", 12
+		}
+		add(lead+int64(float64(i)*step), conv, user, role, typ, size)
+	}
+	return recs
+}
+
+// BenchmarkReplayDirect replays a steady trace of typing indicators and
+// read receipts against a direct server in another process (ML zero preset)
+// (or, with CHATBENCH_BENCH_PATH=echo, the echo floor) and reports the
+// rate sustained, the schedule lag and the ledger. Tune it
+// with CHATBENCH_BENCH_RATE (messages/s, default 20000),
+// CHATBENCH_BENCH_SECONDS (default 10) and CHATBENCH_BENCH_CONVS (default
+// 500; two connections each), CHATBENCH_BENCH_SENDERS (Config.Senders),
+// CHATBENCH_BENCH_GCPERCENT (Config.GCPercent; -1 keeps GOGC) and
+// CHATBENCH_BENCH_PATH=echo. Run it with -benchtime=1x.
+func BenchmarkReplayDirect(b *testing.B) {
+	rate := envInt("CHATBENCH_BENCH_RATE", 20000)
+	secs := envInt("CHATBENCH_BENCH_SECONDS", 10)
+	convs := envInt("CHATBENCH_BENCH_CONVS", 500)
+	recs := steadyTrace(convs, rate, secs)
+	gcPercent, _ := strconv.Atoi(os.Getenv("CHATBENCH_BENCH_GCPERCENT")) // 0 = the driver's default
+	path := driver.PathDirect
+	if os.Getenv("CHATBENCH_BENCH_PATH") == driver.PathEcho {
+		path = driver.PathEcho
+	}
+	url, stop := startChild(b, path)
+	defer stop()
+	for b.Loop() {
+		p, err := driver.Run(context.Background(), driver.Config{
+			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
+			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: envInt("CHATBENCH_BENCH_SENDERS", 0),
+			GCPercent: gcPercent,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		all := p.Ledger["all"]
+		b.ReportMetric(p.Messages.PerSecond, "msgs/s")
+		b.ReportMetric(float64(p.ScheduleLag.P50), "lag-p50-µs")
+		b.ReportMetric(float64(p.ScheduleLag.P99), "lag-p99-µs")
+		b.ReportMetric(float64(p.ScheduleLag.Max), "lag-max-µs")
+		b.ReportMetric(float64(p.FromScheduled["all"].P99), "latency-p99-µs")
+		b.ReportMetric(float64(all.Lost), "lost")
+		b.ReportMetric(float64(all.Delivered), "delivered")
+		b.Logf("messages %+v ledger %+v", p.Messages, *all)
+	}
+}

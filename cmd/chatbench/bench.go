@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/bench/driver"
+	"github.com/chatbench/chatbench/bench/echo"
+	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat/jobs"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var (
+		target, tracePath, path, secret, out, progress string
+		speed, pace                                    float64
+		warmup, drain, duration                        time.Duration
+		limit                                          int
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Replay a trace against one running server, open loop, and account for every delivery",
+		Long: `Replay a trace against a running server (serve direct, serve queue, or
+serve echo) over WebSockets: one connection per participant, opened and
+authenticated before the replay; each message sent at its scheduled,
+time-compressed instant (--speed for when conversations start, --pace within
+one) whatever the server does. Every event that
+comes back is matched against what the catalog says the message must cause,
+and counted as delivered, errored, lost (not in by the --drain deadline),
+excused (its recipient left first), duplicate, reordered or unexpected.
+Latency is measured from the scheduled instant and from the actual send.
+
+Prints a summary and, with --out, writes a results document (docs/results.md).
+The driver never logs message bodies.`,
+		Example: `  chatbench bench --target ws://127.0.0.1:8080/ws
+  chatbench bench --target ws://127.0.0.1:8081/ws --path queue --out queue.json
+  chatbench bench --target ws://127.0.0.1:8082/ws --path echo --limit 5000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			switch path {
+			case driver.PathDirect, driver.PathQueue, driver.PathEcho:
+			default:
+				return fmt.Errorf("--path %q: use direct, queue or echo", path)
+			}
+			if speed <= 0 || pace < 0 {
+				return fmt.Errorf("--speed %g --pace %g: speed must be positive and pace not negative (2880 starts a day's visits within 30 s)", speed, pace)
+			}
+			name, raw := "day (shipped)", trace.Day()
+			if tracePath != "" {
+				if raw, err = os.ReadFile(tracePath); err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				name = filepath.Base(tracePath)
+			}
+			h, recs, err := readTrace(raw)
+			if err != nil {
+				return fmt.Errorf("--trace %s: %w", name, err)
+			}
+			cfg := driver.Config{
+				Target: target, Secret: []byte(secret), Path: path, Header: h, Records: recs,
+				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
+				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"),
+			}
+			switch progress {
+			case "auto":
+				cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+			case "bar":
+				cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), true
+			case "plain":
+				cfg.Progress = cmd.ErrOrStderr()
+			case "none":
+			default:
+				return fmt.Errorf("--progress %q: use auto, bar, plain or none", progress)
+			}
+			meta := results.NewMeta(name, raw, len(recs), speed, loopback(target), map[string]string{
+				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
+				"duration": duration.String(), "limit": fmt.Sprint(limit),
+			})
+			p, runErr := driver.Run(cmd.Context(), cfg)
+			if p == nil {
+				return runErr
+			}
+			printSummary(cmd.OutOrStdout(), p)
+			if out != "" {
+				run := &results.Run{Schema: results.SchemaVersion, Meta: meta, Paths: []*results.Path{p}}
+				if err := writeResults(out, run); err != nil {
+					return errors.Join(runErr, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", out)
+			}
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&target, "target", "ws://127.0.0.1:8080/ws", "WebSocket URL of the server under test")
+	f.StringVar(&tracePath, "trace", "", "trace file, JSON Lines, gzip accepted (default: the shipped day, bench/trace/day.jsonl.gz)")
+	f.StringVar(&path, "path", driver.PathDirect, "path under test: direct, queue or echo (echo expects one echo event per message)")
+	f.Float64Var(&speed, "speed", 2880, "compression of when conversations start: 2880 starts a day's visits within 30 s")
+	f.Float64Var(&pace, "pace", 20, "compression of time within a conversation (0 = --speed: plain compression)")
+	f.DurationVar(&warmup, "warmup", 0, "wall-clock warm-up excluded from latency (0 = 5s, or none for replays under 20s; negative = none)")
+	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost")
+	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
+	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
+	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
+	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
+	f.StringVar(&progress, "progress", "auto", "progress output on stderr: auto (a bar on a terminal, else plain), bar, plain or none")
+	return cmd
+}
+
+// readTrace decodes a whole trace, stopping at the first bad line.
+func readTrace(raw []byte) (trace.Header, []trace.Record, error) {
+	r, err := trace.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return trace.Header{}, nil, err
+	}
+	var recs []trace.Record
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return trace.Header{}, nil, fmt.Errorf("%w (check it with `chatbench trace validate`)", err)
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) == 0 {
+		return trace.Header{}, nil, errors.New("the trace holds no messages")
+	}
+	return r.Header(), recs, nil
+}
+
+// loopback reports whether target's host is a loopback address (the driver
+// and the server then share a clock).
+func loopback(target string) bool {
+	u, err := url.Parse(target)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeResults(file string, run *results.Run) error {
+	var buf bytes.Buffer
+	if err := results.Write(&buf, run); err != nil {
+		return err
+	}
+	if dir := filepath.Dir(file); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o644)
+}
+
+// printSummary prints the run's headline numbers: messages, then per class
+// latency from the scheduled instant and the ledger.
+func printSummary(w io.Writer, p *results.Path) {
+	m := p.Messages
+	fmt.Fprintf(w, "%s %s: sent %d (%.0f/s), acked %d, rejected %d, unacked %d; schedule lag p99 %s; connect p50 %s\n",
+		p.Name, p.Target, m.Sent, m.PerSecond, m.Acked, sum(m.Rejected), m.Unacked, us(p.ScheduleLag.P99), us(p.Connect.P50))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\tp50\tp99\tp99.9\tmax\texpected\tdelivered\terrored\tlost\texcused\tdup\treordered\tunexpected\t")
+	var groups []string
+	for g := range p.Ledger {
+		if g == "all" || strings.HasPrefix(g, "class:") {
+			groups = append(groups, g)
+		}
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i] == "all" || (groups[j] != "all" && groups[i] < groups[j]) })
+	for _, g := range groups {
+		c, h := p.Ledger[g], p.FromScheduled[g]
+		if h == nil {
+			h = &results.Histogram{}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimPrefix(g, "class:"),
+			us(h.P50), us(h.P99), us(h.P999), us(h.Max), c.Expected, c.Delivered, c.Errored, c.Lost, c.Excused, c.Duplicates, c.Reordered, c.Unexpected)
+	}
+	_ = tw.Flush()
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// us formats a µs value.
+func us(v int64) string {
+	return (time.Duration(v) * time.Microsecond).Round(10 * time.Microsecond).String()
+}
+
+func newServeEchoCmd(g *globals) *cobra.Command {
+	var (
+		addr  string
+		drain time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "echo",
+		Short: "Run the echo floor: a bare WebSocket server answering each message with one echo event",
+		Long: `Run the benchmark's floor: a bare WebSocket server on /ws that speaks just
+enough of the protocol for the driver — tokens are not checked (the user is
+read from the token's "sub"), join and leave are acked, and each send is
+answered with one "echo" event to its sender and an ack. Replaying a trace
+through it (chatbench bench --path echo) measures the wire, the driver and the
+machine alone.`,
+		Example: `  chatbench serve echo --addr 127.0.0.1:8082`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			srv, err := echo.Start(addr)
+			if err != nil {
+				return err
+			}
+			log.Info("echo floor listening", "ws", srv.URL())
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench echo floor: %s  (Ctrl-C to stop)\n", srv.URL())
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8082", "listen address (WebSocket on /ws)")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 5*time.Second, "how long a graceful shutdown waits for connections to close")
+	return cmd
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/bench/compare"
+	"github.com/chatbench/chatbench/bench/report"
+	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat/jobs"
+)
+
+func newCompareCmd(g *globals) *cobra.Command {
+	var (
+		cfg       compare.Config
+		paths     []string
+		tracePath string
+		outDir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "Replay the reference day through the queue path and the direct path and compare them",
+		Long: `Start every component on this machine — the embedded SQS endpoint, the ML
+service, the direct server, the queue gateway and its workers, and a bare
+WebSocket echo server as the floor — each as its own process on loopback, and
+replay a trace (by default the shipped day: 14,700 messages) through each path
+in turn with the open-loop driver: the day's visits start within 30 s (--speed
+2880) and each plays 20 times faster than real (--pace 20), about 1.5 minutes per
+path. (Plain compression, --pace equal to --speed, would have each patient
+send a message every ~20 ms: no human does, and a design that runs a
+conversation's jobs one at a time cannot keep up with it. See docs/results.md.)
+
+It prints a side-by-side table (latency per class and job from the scheduled
+send, delivered / lost / duplicate / reordered, throughput, CPU and memory per
+path, where the time went hop by hop) and writes results.json, report.html and
+report.md, plus each component's log, to the output folder it names at the end.`,
+		Example: `  chatbench compare
+  chatbench compare --paths direct,queue --sqs-latency region
+  chatbench compare --speed 1440 --pace 1440          # plain time compression
+  chatbench compare --ml-profile "default;*=fail:5%" --out out/ml-failures`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			for _, p := range paths {
+				if !slices.Contains(compare.Paths, p) {
+					return fmt.Errorf("--paths: unknown path %q; use %s", p, strings.Join(compare.Paths, ","))
+				}
+			}
+			cfg.Paths = paths
+			cfg.TraceName, cfg.TraceBytes = "day (shipped)", trace.Day()
+			if tracePath != "" {
+				if cfg.TraceBytes, err = os.ReadFile(tracePath); err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				cfg.TraceName = filepath.Base(tracePath)
+			}
+			if outDir == "" {
+				outDir = filepath.Join("out", "compare-"+time.Now().Format("20060102-150405"))
+			}
+			cfg.LogDir = filepath.Join(outDir, "logs")
+			if cfg.Exe, err = os.Executable(); err != nil {
+				return fmt.Errorf("locate the chatbench binary to start components: %w", err)
+			}
+			cfg.Catalog, cfg.Logger = jobs.Catalog(), log
+			cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+			run, runErr := compare.Run(cmd.Context(), cfg)
+			if run == nil {
+				return runErr
+			}
+			if err := writeReports(outDir, run); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if err := report.Table(out, run); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nresults: %s\nreport:  %s\nlogs:    %s\n",
+				filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html"), cfg.LogDir)
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&paths, "paths", compare.Paths, "paths to run, in order: echo (the floor), direct, queue")
+	f.StringVar(&tracePath, "trace", "", "trace to replay (default: the shipped day, 14,700 messages)")
+	f.Float64Var(&cfg.Speed, "speed", 2880, "compression of when conversations start: 2880 starts a day's visits within 30 s")
+	f.Float64Var(&cfg.Pace, "pace", 20, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
+	f.StringVar(&cfg.MLProfile, "ml-profile", "default", `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
+	f.Int64Var(&cfg.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
+	f.StringVar(&cfg.SQSLatency, "sqs-latency", "none", `latency added to each SQS call: none, region, or e.g. "median:15ms,p99:60ms"`)
+	f.IntVar(&cfg.Workers, "workers", 4, "queue path: worker pollers")
+	f.IntVar(&cfg.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
+	f.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures")
+	f.DurationVar(&cfg.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
+	f.DurationVar(&cfg.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
+	f.IntVar(&cfg.Limit, "limit", 0, "replay at most this many messages (0 = all)")
+	f.StringVar(&cfg.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
+	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
+	return cmd
+}
+
+// writeReports writes results.json, report.html and report.md into dir.
+func writeReports(dir string, run *results.Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, render := range map[string]func(*os.File) error{
+		"results.json": func(f *os.File) error { return results.Write(f, run) },
+		"report.html":  func(f *os.File) error { return report.HTML(f, run) },
+		"report.md":    func(f *os.File) error { return report.Markdown(f, run) },
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		err = render(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
