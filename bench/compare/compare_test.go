@@ -1,0 +1,81 @@
+package compare_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chatbench/chatbench/bench/compare"
+	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat/jobs"
+)
+
+// TestCompareAllPaths builds chatbench, runs every path as real processes
+// on a slice of the shipped day, and checks what the product promises: all
+// paths measured, nothing lost, every process accounted for, and the echo
+// floor below both paths.
+func TestCompareAllPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds chatbench and starts 8 processes")
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "chatbench")
+	build := exec.Command("go", "build", "-o", exe, "github.com/chatbench/chatbench/cmd/chatbench")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Half an hour of traffic, 20 visits, played fast.
+	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 500, Conversations: 20, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr bytes.Buffer
+	if err := trace.Write(&tr, h, recs, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	run, err := compare.Run(ctx, compare.Config{
+		Exe: exe, TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 150,
+		MLProfile: "fast", Warmup: -1, Drain: 10 * time.Second,
+		Secret: "compare-test-secret-0123456789", LogDir: filepath.Join(dir, "logs"), Catalog: jobs.Catalog(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Paths) != 3 {
+		t.Fatalf("got %d paths, want echo, direct and queue", len(run.Paths))
+	}
+	if run.Meta.TraceDigest == "" || run.Meta.Speed != 900 || run.Meta.Cores == 0 {
+		t.Errorf("metadata incomplete: %+v", run.Meta)
+	}
+	echo := run.Path("echo").FromScheduled["all"].P50
+	for _, name := range []string{"direct", "queue"} {
+		p := run.Path(name)
+		all := p.Ledger["all"]
+		if all.Lost != 0 || all.Duplicates != 0 || all.Unexpected != 0 || all.Delivered == 0 {
+			t.Errorf("%s ledger: %+v", name, *all)
+		}
+		if p50 := p.FromScheduled["all"].P50; p50 <= echo {
+			t.Errorf("%s p50 %dµs is not above the echo floor's %dµs", name, p50, echo)
+		}
+		if p.Messages.Sent != len(recs) {
+			t.Errorf("%s sent %d of %d", name, p.Messages.Sent, len(recs))
+		}
+		var procs int
+		for _, c := range p.Components {
+			if c.CPUSeconds <= 0 || c.PeakRSS <= 0 {
+				t.Errorf("%s component %s has no usage: %+v", name, c.Name, c)
+			}
+			procs++
+		}
+		if want := map[string]int{"direct": 3, "queue": 5}[name]; procs != want {
+			t.Errorf("%s: %d components, want %d (processes + driver)", name, procs, want)
+		}
+	}
+}
