@@ -201,6 +201,21 @@ func total(ss []seg) float64 {
 	return t
 }
 
+// cdfQuantiles are the percentiles a CDF is drawn through: every
+// percentile, then finer steps into the tail.
+func cdfQuantiles() []float64 {
+	var qs []float64
+	for q := 0.0; q < 99; q++ {
+		qs = append(qs, q)
+	}
+	for _, step := range []float64{0.1, 0.01} {
+		for q := 100 - 10*step; q < 100-step/2; q += step {
+			qs = append(qs, math.Round(q*1000)/1000)
+		}
+	}
+	return append(qs, 100)
+}
+
 // cdfChart plots each path's latency CDF (group "all", from the scheduled
 // send) from its decoded HdrHistogram, log x.
 func cdfChart(paths []*results.Path) (template.HTML, error) {
@@ -215,9 +230,9 @@ func cdfChart(paths []*results.Path) (template.HTML, error) {
 			continue
 		}
 		l := line{name: p.Name, color: colorOf(paths, i)}
-		for _, br := range h.CumulativeDistribution() {
-			v := math.Max(float64(br.ValueAt)/1000, 0.001)
-			l.pts = append(l.pts, [2]float64{v, br.Quantile})
+		for _, q := range cdfQuantiles() {
+			v := math.Max(float64(h.ValueAtQuantile(q))/1000, 0.001)
+			l.pts = append(l.pts, [2]float64{v, q})
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 		lines = append(lines, l)
