@@ -3,7 +3,6 @@ package directmode_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/wstest"
-	"github.com/chatbench/chatbench/mlservice"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -25,30 +23,7 @@ var secret = []byte("direct-test-secret-0123456789")
 
 // startML runs the real ML service on loopback with the given profile spec
 // merged onto the zero preset, and returns a client for it.
-func startML(t *testing.T, spec string) chat.ML {
-	t.Helper()
-	profiles, err := mlservice.Preset(mlservice.PresetZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec != "" {
-		if profiles, err = mlservice.MergeProfiles(profiles, spec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(ms.Handler())
-	t.Cleanup(hs.Close)
-	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
+func startML(t *testing.T, spec string) chat.ML { return wstest.StartML(t, spec) }
 
 func startDirect(t *testing.T, ml chat.ML, tweak func(*directmode.Config)) *directmode.Server {
 	t.Helper()

@@ -2,7 +2,6 @@ package queuemode_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/wstest"
-	"github.com/chatbench/chatbench/mlservice"
 	"github.com/chatbench/chatbench/queuemode"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 	"github.com/chatbench/chatbench/socket"
@@ -25,27 +23,6 @@ var (
 	secret   = []byte("queue-test-secret-0123456789")
 	cbSecret = []byte("queue-callback-secret-0123456789")
 )
-
-// startML runs the real ML service (zero preset) on loopback.
-func startML(t *testing.T) chat.ML {
-	t.Helper()
-	profiles, err := mlservice.Preset(mlservice.PresetZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(ms.Handler())
-	t.Cleanup(hs.Close)
-	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
 
 // env is one queue-path setup: embedded SQS, queues, gateway.
 type env struct {
@@ -157,3 +134,6 @@ func newScript(t *testing.T, cat *chat.Catalog) *wstest.Script { return wstest.N
 func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *wstest.Participant {
 	return wstest.DialAs(t, url, secret, user, role, convs...)
 }
+
+// startML runs the real ML service (zero preset) on loopback.
+func startML(t *testing.T) chat.ML { return wstest.StartML(t, "") }

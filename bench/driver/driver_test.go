@@ -24,6 +24,7 @@ import (
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/mlservice"
 	"github.com/chatbench/chatbench/socket"
 )
@@ -89,26 +90,6 @@ func startDirectChild() (string, func(), error) {
 }
 
 var secret = []byte("driver-test-secret-0123456789")
-
-func startML(t testing.TB) chat.ML {
-	t.Helper()
-	profiles, err := mlservice.Preset(mlservice.PresetZero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := mlservice.New(mlservice.Config{Profiles: profiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(ms.Handler())
-	t.Cleanup(hs.Close)
-	cl, err := mlservice.NewClient(mlservice.ClientConfig{BaseURL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
 
 func startDirect(t testing.TB) *directmode.Server {
 	t.Helper()
@@ -443,3 +424,5 @@ func BenchmarkReplayDirect(b *testing.B) {
 		b.Logf("messages %+v ledger %+v", p.Messages, *all)
 	}
 }
+
+func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
