@@ -54,68 +54,11 @@ func dial(t *testing.T, url, user string, role chat.Role, convs ...string) *wste
 func TestEveryJobEndToEnd(t *testing.T) {
 	srv := startDirect(t, startML(t, ""), nil)
 	s := newScript(t)
-	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
-	d2 := dial(t, srv.URL(), "d2", chat.RoleProvider, "c1")
-	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	p9 := dial(t, srv.URL(), "p9", chat.RolePatient, "c2")
-	all := []*wstest.Participant{d1, d2, p1, p9}
-
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(d2, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
-	s.Do(p9, chat.OpJoin, "c2", "", "")
-	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
-	s.Do(p1, chat.OpSend, "c1", "typing", "")
-	s.Do(p1, chat.OpSend, "c1", "read", "m001")
-	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
-	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
-	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
-	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
-	s.Do(d1, chat.OpSend, "c1", "read", "m005")
-	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
-	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
-	// Events for messages accepted while d2 was present go to d2 only if
-	// d2 is still in the room when they are emitted; let them arrive before
-	// d2 leaves so the expectation is exact.
-	s.Settle(d2)
-	s.Do(d2, chat.OpLeave, "c1", "", "")
-	// The outsider tries to get into c1 and is refused.
-	p9.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
-	if r, evs := p9.C.AwaitReply("sneak"); r.Code != chat.CodeForbidden {
-		t.Fatalf("outsider join: got %q", r.Code)
-	} else {
-		p9.Got = append(p9.Got, evs...)
-	}
-
+	ps := s.Visit(srv.URL(), secret)
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, p := range all {
-		p.Drain()
-		want := append([]string(nil), s.Want[p.User]...)
-		sort.Strings(want)
-		got := wstest.Keys(p.Got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s received\n  %v\nwant\n  %v", p.User, got, want)
-		}
-		for _, f := range p.Got {
-			if f.Op != chat.OpEvent {
-				t.Errorf("%s: unexpected %s frame %q", p.User, f.Op, f.Code)
-				continue
-			}
-			seen[f.Event.Job] = true
-			checkEvent(t, p.User, f)
-		}
-	}
-	for _, j := range s.Cat.Jobs() {
-		if !seen[j.Name] {
-			t.Errorf("job %s never ran", j.Name)
-		}
-	}
-	if !seen[chat.RelayJob] {
-		t.Error("no relay seen")
-	}
+	s.CheckDrained(ps, func(user string, f *chat.ServerFrame) { checkEvent(t, user, f) })
 }
 
 // checkEvent checks an event's status and that its hop stamps are in order

@@ -31,57 +31,10 @@ import (
 func TestEveryJobEndToEnd(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.worker(startML(t), nil)
-	url := e.gw.URL()
 	s := newScript(t, e.cat)
-	d1 := dial(t, url, "d1", chat.RoleProvider, "c1")
-	d2 := dial(t, url, "d2", chat.RoleProvider, "c1")
-	p1 := dial(t, url, "p1", chat.RolePatient, "c1")
-	p9 := dial(t, url, "p9", chat.RolePatient, "c2")
-	all := []*wstest.Participant{d1, d2, p1, p9}
-
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(d2, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
-	s.Do(p9, chat.OpJoin, "c2", "", "")
-	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
-	s.Do(p1, chat.OpSend, "c1", "typing", "")
-	s.Do(p1, chat.OpSend, "c1", "read", "m001")
-	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
-	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
-	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
-	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
-	s.Do(d1, chat.OpSend, "c1", "read", "m005")
-	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
-	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
-	s.Settle(d2)
-	s.Do(d2, chat.OpLeave, "c1", "", "")
-
+	ps := s.Visit(e.gw.URL(), secret)
 	e.shutdown(20 * time.Second)
-	seen := map[string]bool{}
-	for _, p := range all {
-		p.Drain()
-		want := append([]string(nil), s.Want[p.User]...)
-		sort.Strings(want)
-		if got := wstest.Keys(p.Got); !slices.Equal(got, want) {
-			t.Errorf("%s received\n  %v\nwant\n  %v", p.User, got, want)
-		}
-		for _, f := range p.Got {
-			if f.Op != chat.OpEvent {
-				t.Errorf("%s: unexpected %s frame %q", p.User, f.Op, f.Code)
-				continue
-			}
-			seen[f.Event.Job] = true
-			checkEvent(t, e.cat, p.User, f)
-		}
-		if !wstest.IsGoingAway(p.C.CloseErr) {
-			t.Errorf("%s: connection ended with %v, want close 1001", p.User, p.C.CloseErr)
-		}
-	}
-	for _, j := range e.cat.Jobs() {
-		if !seen[j.Name] {
-			t.Errorf("job %s never ran", j.Name)
-		}
-	}
+	s.CheckDrained(ps, func(user string, f *chat.ServerFrame) { checkEvent(t, e.cat, user, f) })
 }
 
 // checkEvent checks status and that the queue path's hops are all stamped

@@ -127,3 +127,77 @@ func IsGoingAway(err error) bool {
 	var ce *websocket.CloseError
 	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
 }
+
+// Visit runs, on the server at url, the visit both paths' end-to-end tests
+// share: providers d1 and d2 and patient p1 in conversation c1, patient p9
+// alone in c2, every message type sent so that every job of the telehealth
+// catalog runs, d2 leaving at the end, and p9 trying to join c1 (refused).
+// It returns the participants; shut the server down gracefully, then call
+// CheckDrained.
+func (s *Script) Visit(url string, secret []byte) []*Participant {
+	s.t.Helper()
+	d1 := DialAs(s.t, url, secret, "d1", chat.RoleProvider, "c1")
+	d2 := DialAs(s.t, url, secret, "d2", chat.RoleProvider, "c1")
+	p1 := DialAs(s.t, url, secret, "p1", chat.RolePatient, "c1")
+	p9 := DialAs(s.t, url, secret, "p9", chat.RolePatient, "c2")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(d2, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	s.Do(p9, chat.OpJoin, "c2", "", "")
+	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
+	s.Do(p1, chat.OpSend, "c1", "typing", "")
+	s.Do(p1, chat.OpSend, "c1", "read", "m001")
+	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
+	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
+	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
+	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
+	s.Do(d1, chat.OpSend, "c1", "read", "m005")
+	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
+	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
+	// Events for messages accepted while d2 was present reach d2 only if it
+	// is still there when they are emitted: let them arrive before d2
+	// leaves, so the expectation is exact on any path.
+	s.Settle(d2)
+	s.Do(d2, chat.OpLeave, "c1", "", "")
+	// The outsider tries to get into c1 and is refused.
+	p9.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
+	r, evs := p9.C.AwaitReply("sneak")
+	if r.Code != chat.CodeForbidden {
+		s.t.Fatalf("outsider join: got %q", r.Code)
+	}
+	p9.Got = append(p9.Got, evs...)
+	return []*Participant{d1, d2, p1, p9}
+}
+
+// CheckDrained reads what is left for each participant until the server
+// closes the connection with 1001, checks each received exactly the
+// expected events and no other frame, passes every event to check, and
+// reports an error for each catalog job that never ran (and for a missing
+// relay).
+func (s *Script) CheckDrained(ps []*Participant, check func(user string, f *chat.ServerFrame)) {
+	s.t.Helper()
+	seen := map[string]bool{}
+	for _, p := range ps {
+		p.Drain()
+		s.Check(p)
+		for _, f := range p.Got {
+			if f.Op != chat.OpEvent {
+				s.t.Errorf("%s: unexpected %s frame %q", p.User, f.Op, f.Code)
+				continue
+			}
+			seen[f.Event.Job] = true
+			check(p.User, f)
+		}
+		if !IsGoingAway(p.C.CloseErr) {
+			s.t.Errorf("%s: connection ended with %v, want close 1001", p.User, p.C.CloseErr)
+		}
+	}
+	for _, j := range s.Cat.Jobs() {
+		if !seen[j.Name] {
+			s.t.Errorf("job %s never ran", j.Name)
+		}
+	}
+	if !seen[chat.RelayJob] {
+		s.t.Error("no relay seen")
+	}
+}
