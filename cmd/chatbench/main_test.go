@@ -63,14 +63,17 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestServeDirect runs `chatbench serve direct` as a user would (embedded
-// ML service, default catalog), talks to it over a real WebSocket with a
-// token from `chatbench token`, and stops it as SIGTERM would.
-func TestServeDirect(t *testing.T) {
+// startServe runs chatbench with args (a serve command) in this process, as a
+// user would, and returns the WebSocket URL it printed, a client
+// authenticated as patient p1 allowed in c1 (with a token from `chatbench
+// token`), and stop, which ends the command as SIGTERM would and returns its
+// error.
+func startServe(t *testing.T, args ...string) (url string, c *wstest.Client, stop func() error) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	root := newRootCmd()
-	root.SetArgs([]string{"serve", "direct", "--addr", "127.0.0.1:0", "--ml-profile", "zero", "--log-level", "error"})
+	root.SetArgs(args)
 	root.SetOut(pw)
 	root.SetErr(io.Discard)
 	done := make(chan error, 1)
@@ -80,7 +83,7 @@ func TestServeDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	url := regexp.MustCompile(`ws://\S+/ws`).FindString(line)
+	url = regexp.MustCompile(`ws://\S+/ws`).FindString(line)
 	if url == "" {
 		t.Fatalf("no URL in %q", line)
 	}
@@ -88,21 +91,37 @@ func TestServeDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := wstest.Dial(t, url, "")
+	c = wstest.Dial(t, url, "")
 	c.Auth(strings.TrimSpace(tok))
-	c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
-	c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "w", Conv: "c1", Type: "wait_time_request"})
+	return url, c, func() error {
+		cancel()
+		err := <-done
+		<-c.Done()
+		return err
+	}
+}
+
+// awaitEvent reads c's frames until the event named name replying to ref.
+func awaitEvent(c *wstest.Client, ref, name string) *chat.ServerFrame {
 	for {
 		f := c.Next()
-		if f.Op == chat.OpEvent && f.ReplyTo == "w" && f.Event.Name == "wait_time" {
-			break
+		if f.Op == chat.OpEvent && f.ReplyTo == ref && f.Event.Name == name {
+			return f
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+}
+
+// TestServeDirect runs `chatbench serve direct` as a user would (embedded
+// ML service, default catalog), talks to it over a real WebSocket, and
+// stops it as SIGTERM would.
+func TestServeDirect(t *testing.T) {
+	_, c, stop := startServe(t, "serve", "direct", "--addr", "127.0.0.1:0", "--ml-profile", "zero", "--log-level", "error")
+	c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
+	c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "w", Conv: "c1", Type: "wait_time_request"})
+	awaitEvent(c, "w", "wait_time")
+	if err := stop(); err != nil {
 		t.Fatalf("serve direct exited with %v", err)
 	}
-	<-c.Done()
 }
 
 // TestTraceValidate checks the shipped day validates and a broken trace is

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"errors"
-	"io"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/chatbench/chatbench/chat"
-	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
@@ -18,46 +13,17 @@ import (
 // embedded workers, embedded ML), gets an ML-free job's event back through
 // the queue and the callback, and stops it as SIGTERM would.
 func TestServeQueue(t *testing.T) {
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	root := newRootCmd()
-	root.SetArgs([]string{"serve", "queue", "--addr", "127.0.0.1:0", "--callback-addr", "127.0.0.1:0",
-		"--ml-profile", "zero", "--log-level", "error", "--embedded-worker", "2"})
-	root.SetOut(pw)
-	root.SetErr(io.Discard)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	url := regexp.MustCompile(`ws://\S+/ws`).FindString(line)
-	if url == "" {
-		t.Fatalf("no URL in %q", line)
-	}
-	tok, err := run(t, "token", "--user", "p1", "--role", "patient", "--conv", "c1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := wstest.Dial(t, url, "")
-	c.Auth(strings.TrimSpace(tok))
+	_, c, stop := startServe(t, "serve", "queue", "--addr", "127.0.0.1:0", "--callback-addr", "127.0.0.1:0",
+		"--ml-profile", "zero", "--log-level", "error", "--embedded-worker", "2")
 	c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
 	c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "w", Conv: "c1", Type: "wait_time_request"})
-	for {
-		f := c.Next()
-		if f.Op == chat.OpEvent && f.ReplyTo == "w" && f.Event.Name == "wait_time" {
-			if f.Event.Hops.Enqueued == 0 || f.Event.Hops.Dequeued == 0 || f.Event.Hops.CallbackIn == 0 {
-				t.Errorf("queue hops missing: %+v", f.Event.Hops)
-			}
-			break
-		}
+	f := awaitEvent(c, "w", "wait_time")
+	if h := f.Event.Hops; h.Enqueued == 0 || h.Dequeued == 0 || h.CallbackIn == 0 {
+		t.Errorf("queue hops missing: %+v", h)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve queue exited with %v", err)
 	}
-	<-c.Done()
 }
 
 // TestQueueSetupAndConformance runs `queue setup` twice (idempotent)
