@@ -7,6 +7,7 @@ package directmode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"hash/fnv"
 	"io"
@@ -42,6 +43,9 @@ type Config struct {
 	JobTimeout time.Duration
 	Logger     *slog.Logger          // nil = discard
 	Registerer prometheus.Registerer // nil = metrics not registered
+	// TLS, when set, makes Start serve over TLS (wss://, https:// metrics).
+	// nil = plain TCP. New ignores it.
+	TLS *tls.Config
 }
 
 // Dispatcher runs jobs on the server. It implements socket.Dispatcher and is

@@ -19,6 +19,7 @@ type Server struct {
 	front *socket.Server
 	disp  *Dispatcher
 	http  *serve.Server
+	tls   bool
 
 	once sync.Once
 	err  error
@@ -45,19 +46,34 @@ func Start(addr string, front socket.Config, direct Config, gatherer prometheus.
 	}
 	mux := obs.Mux(gatherer)
 	mux.Handle("/ws", fs)
-	h, err := serve.Listen(addr, mux)
+	h, err := serve.ListenTLS(addr, mux, direct.TLS)
 	if err != nil {
 		_ = d.Shutdown(context.Background())
 		return nil, err
 	}
-	return &Server{hub: hub, front: fs, disp: d, http: h}, nil
+	return &Server{hub: hub, front: fs, disp: d, http: h, tls: direct.TLS != nil}, nil
 }
 
 // Addr returns the host:port the server listens on.
 func (s *Server) Addr() string { return s.http.Addr() }
 
-// URL returns the WebSocket URL of the front door.
-func (s *Server) URL() string { return "ws://" + s.http.Addr() + "/ws" }
+// URL returns the WebSocket URL of the front door: wss:// when serving TLS.
+func (s *Server) URL() string { return wsScheme(s.tls) + s.http.Addr() + "/ws" }
+
+// MetricsURL returns the URL of /metrics (https:// when serving TLS).
+func (s *Server) MetricsURL() string {
+	if s.tls {
+		return "https://" + s.http.Addr() + "/metrics"
+	}
+	return "http://" + s.http.Addr() + "/metrics"
+}
+
+func wsScheme(tls bool) string {
+	if tls {
+		return "wss://"
+	}
+	return "ws://"
+}
 
 // Front returns the front door (for tests and metrics).
 func (s *Server) Front() *socket.Server { return s.front }

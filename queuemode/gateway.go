@@ -2,6 +2,7 @@ package queuemode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -47,6 +48,10 @@ type GatewayConfig struct {
 	Registerer prometheus.Registerer // nil = metrics not registered
 	Gatherer   prometheus.Gatherer   // served on /metrics; nil = an empty registry
 	Logger     *slog.Logger          // nil = discard
+	// TLS, when set, serves Addr (the client-facing /ws, /metrics and
+	// /healthz) over TLS: wss://. The callback listener stays plain HTTP
+	// (it is signed, and belongs on loopback or a private network).
+	TLS *tls.Config
 }
 
 // Gateway is a running queue-path gateway: the shared front door on /ws with
@@ -111,7 +116,7 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	}
 	mux := obs.Mux(cfg.Gatherer)
 	mux.Handle("/ws", fs)
-	h, err := serve.Listen(cfg.Addr, mux)
+	h, err := serve.ListenTLS(cfg.Addr, mux, cfg.TLS)
 	if err != nil {
 		_ = cbSrv.Shutdown(context.Background())
 		return nil, err
@@ -123,7 +128,20 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 func (g *Gateway) Addr() string { return g.http.Addr() }
 
 // URL returns the WebSocket URL of the front door.
-func (g *Gateway) URL() string { return "ws://" + g.http.Addr() + "/ws" }
+func (g *Gateway) URL() string {
+	if g.cfg.TLS != nil {
+		return "wss://" + g.http.Addr() + "/ws"
+	}
+	return "ws://" + g.http.Addr() + "/ws"
+}
+
+// MetricsURL returns the URL of /metrics (https:// when serving TLS).
+func (g *Gateway) MetricsURL() string {
+	if g.cfg.TLS != nil {
+		return "https://" + g.http.Addr() + "/metrics"
+	}
+	return "http://" + g.http.Addr() + "/metrics"
+}
 
 // CallbackAddr returns the host:port of the callback listener.
 func (g *Gateway) CallbackAddr() string { return g.cb.Addr() }

@@ -43,11 +43,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // Disconnect reasons (label values of chatbench_ws_disconnects_total).
 const (
-	reasonClient     = "client"
-	reasonSlow       = "slow_consumer"
-	reasonTooLarge   = "frame_too_large"
-	reasonBadToken   = "bad_token"
-	reasonAuthTimout = "auth_timeout"
-	reasonShutdown   = "shutdown"
-	reasonError      = "error"
+	reasonClient       = "client"
+	reasonSlow         = "slow_consumer"
+	reasonTooLarge     = "frame_too_large"
+	reasonBadToken     = "bad_token"
+	reasonAuthTimout   = "auth_timeout"
+	reasonShutdown     = "shutdown"
+	reasonError        = "error"
+	reasonRateLimited  = "rate_limited"
+	reasonTooManyConns = "too_many_connections"
 )

@@ -18,6 +18,7 @@ func (c *Conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
 	})
+	defer c.releaseUser()
 	if !c.authed.Load() {
 		t := time.AfterFunc(cfg.AuthTimeout, func() {
 			if !c.authed.Load() {
@@ -39,6 +40,11 @@ func (c *Conn) readLoop() {
 		gatewayIn := chat.NowMicros()
 		// Any frame shows the peer is alive, not only a pong.
 		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+		if ok, end := c.allowFrame(data); end {
+			return
+		} else if !ok {
+			continue
+		}
 		if mt != websocket.TextMessage {
 			c.sendError(chat.Errorf(chat.CodeBinaryFrame, "", "binary frames are not part of the protocol; send JSON text frames"))
 			continue
@@ -136,6 +142,9 @@ func (c *Conn) auth(f *chat.ClientFrame) bool {
 		c.close(websocket.ClosePolicyViolation, "bad token", true, reasonBadToken)
 		return false
 	}
+	if !c.admitUserFrame(claims.User, f.ID) {
+		return false
+	}
 	c.claims = claims
 	c.authed.Store(true)
 	c.enqueue(chat.EncodeAck(f.ID, claims.User, nil))
@@ -154,6 +163,9 @@ func (c *Conn) message(f *chat.ClientFrame, typ string, gatewayIn int64) *chat.M
 
 // dispatch hands msg to the dispatcher and acks it, or sends the error.
 func (c *Conn) dispatch(msg *chat.Message) bool {
+	if c.ackDuplicate(msg.From, msg.ID) { // a resend of an accepted message (accepted.go)
+		return true
+	}
 	if err := c.srv.cfg.Dispatcher.Dispatch(c.ctx, msg); err != nil {
 		pe := dispatchError(err, msg.ID)
 		c.srv.log.Warn("dispatch failed", "conn", c.id, "msg", msg.ID, "type", msg.Type, "size", len(msg.Body), "code", pe.Code, "err", err)
@@ -161,6 +173,7 @@ func (c *Conn) dispatch(msg *chat.Message) bool {
 		return false
 	}
 	c.srv.cfg.Recorder.Record(msg)
+	c.remember(msg.From, msg.ID, msg.Members)
 	c.enqueue(chat.EncodeAck(msg.ID, "", msg.Members))
 	return true
 }

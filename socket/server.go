@@ -66,6 +66,15 @@ type Config struct {
 	// Recorder, when set, records every accepted message as a trace line
 	// (see Recorder). nil = off. The caller closes it after Shutdown.
 	Recorder *Recorder
+	// RateLimit is each connection's sustained client-frame rate, frames/s
+	// (token bucket); frames over it are refused with rate_limited. Zero
+	// means DefaultRateLimit; negative turns the limit off.
+	RateLimit float64
+	// RateBurst is the token bucket's size. Zero means DefaultRateBurst.
+	RateBurst int
+	// MaxConnsPerUser caps each user's open connections (too_many_connections).
+	// Zero means DefaultMaxConnsPerUser; negative means no cap.
+	MaxConnsPerUser int
 }
 
 func (c *Config) setDefaults() {
@@ -99,6 +108,10 @@ type Server struct {
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
 	relayed  *seenSet // message ids relayed within RelayWindow
+	// accepted holds accepted message ids and their acks' members (accepted.go).
+	accepted *acceptedSet
+
+	users userConns // open connections per user (limit.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -118,6 +131,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newSeenSet(RelayWindow)}
+	s.accepted = newAcceptedSet(AcceptedWindow, cfg.Registerer)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -176,6 +190,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeHTTPError(w, http.StatusUnauthorized, chat.CodeBadToken, tokenErrMsg(err))
 			return
 		}
+		if !s.admitUserHTTP(w, claims.User) {
+			return
+		}
+		defer s.users.release(claims.User)
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {

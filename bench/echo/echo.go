@@ -7,6 +7,7 @@ package echo
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 // Server is a running echo server. It is safe for concurrent use.
 type Server struct {
 	ln   net.Listener
+	tls  bool
 	http *http.Server
 	up   websocket.Upgrader
 
@@ -38,12 +40,20 @@ type Server struct {
 
 // Start listens on addr ("127.0.0.1:0" for any free port) and serves the
 // echo protocol on /ws.
-func Start(addr string) (*Server, error) {
+func Start(addr string) (*Server, error) { return StartTLS(addr, nil) }
+
+// StartTLS is Start serving wss:// with cfg; nil cfg means plain ws://.
+func StartTLS(addr string, cfg *tls.Config) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, conns: make(map[*websocket.Conn]struct{}), served: make(chan struct{})}
+	if cfg != nil {
+		cfg = cfg.Clone()
+		cfg.NextProtos = []string{"http/1.1"}
+		ln = tls.NewListener(ln, cfg)
+	}
+	s := &Server{ln: ln, tls: cfg != nil, conns: make(map[*websocket.Conn]struct{}), served: make(chan struct{})}
 	// The same buffer sizes as the real front door (package socket).
 	s.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: func(*http.Request) bool { return true }}
 	mux := http.NewServeMux()
@@ -61,7 +71,12 @@ func Start(addr string) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL returns the server's WebSocket URL.
-func (s *Server) URL() string { return "ws://" + s.Addr() + "/ws" }
+func (s *Server) URL() string {
+	if s.tls {
+		return "wss://" + s.Addr() + "/ws"
+	}
+	return "ws://" + s.Addr() + "/ws"
+}
 
 // Shutdown stops accepting connections, closes every connection with 1001
 // and waits for their handlers (until ctx ends). Safe to call more than

@@ -166,6 +166,10 @@ the queue is left to empty, then clients are closed with 1001.`,
 			if err != nil {
 				return err
 			}
+			tlsCfg, err := front.tls.config()
+			if err != nil {
+				return err
+			}
 			rec, closeRec, err := front.recorder(log)
 			if err != nil {
 				return err
@@ -194,7 +198,7 @@ the queue is left to empty, then clients are closed with 1001.`,
 			gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
 				Addr: addr, CallbackAddr: cbAddr, Front: fc, Catalog: jobs.Catalog(),
 				Client: cl, QueueURL: q.URL, CallbackSecret: secret,
-				Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"),
+				Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			})
 			if err != nil {
 				return err
@@ -207,8 +211,8 @@ the queue is left to empty, then clients are closed with 1001.`,
 				}
 			}
 			log.Info("queue gateway listening", "ws", gw.URL(), "callback", gw.CallbackURL(), "queue", q.URL, "embedded_workers", embedded)
-			fmt.Fprintf(cmd.OutOrStdout(), "chatbench queue path: %s  (callback: %s; queue: %s; metrics: http://%s/metrics; Ctrl-C to stop)\n",
-				gw.URL(), gw.CallbackURL(), q.URL, gw.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench queue path: %s  (callback: %s; queue: %s; metrics: %s; Ctrl-C to stop)\n",
+				gw.URL(), gw.CallbackURL(), q.URL, gw.MetricsURL())
 			<-cmd.Context().Done()
 			log.Info("draining", "timeout", drain)
 			ctx, cancel := context.WithTimeout(context.Background(), drain)

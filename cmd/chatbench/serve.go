@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/obs"
+	"github.com/chatbench/chatbench/internal/tlsconf"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -33,7 +35,23 @@ type frontFlags struct {
 	maxFrame       int64
 	record         string
 	recordBodies   bool
+	rateLimit      float64
+	rateBurst      int
+	maxConnsUser   int
+	tls            tlsFlags
 }
+
+// tlsFlags are a server's certificate flags.
+type tlsFlags struct{ cert, key string }
+
+func (f *tlsFlags) register(cmd *cobra.Command, what string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.cert, "tls-cert", "", "serve "+what+" over TLS (wss://) with this PEM certificate chain; needs --tls-key")
+	fl.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
+}
+
+// config returns the server TLS configuration, or nil without the flags.
+func (f *tlsFlags) config() (*tls.Config, error) { return tlsconf.Server(f.cert, f.key) }
 
 func (f *frontFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
@@ -43,6 +61,10 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.maxFrame, "max-frame", 64<<10, "largest client frame in bytes (bigger ones close the connection with 1009)")
 	fl.StringVar(&f.record, "record", "", "write accepted inbound messages to this file as a chatbench trace (docs/trace.md; gzip when it ends in .gz)")
 	fl.BoolVar(&f.recordBodies, "record-bodies", false, "keep message bodies in the --record trace (default: bodies redacted, sizes kept)")
+	fl.Float64Var(&f.rateLimit, "rate-limit", socket.DefaultRateLimit, "client frames per second each connection may send (token bucket); more are refused with rate_limited (negative = no limit)")
+	fl.IntVar(&f.rateBurst, "rate-burst", socket.DefaultRateBurst, "token bucket size of --rate-limit: frames a connection may send at once")
+	fl.IntVar(&f.maxConnsUser, "max-conns-per-user", socket.DefaultMaxConnsPerUser, "open connections per user; more are refused with too_many_connections (negative = no limit)")
+	f.tls.register(cmd, "the client-facing listener")
 }
 
 // recorder opens the --record trace, or returns nil when recording is off.
@@ -77,6 +99,7 @@ func (f *frontFlags) config(log *slog.Logger) socket.Config {
 	return socket.Config{
 		Secret: []byte(f.secret), AllowedOrigins: f.allowedOrigins,
 		SendQueue: f.sendQueue, MaxFrameBytes: f.maxFrame, Logger: log.With("component", "socket"),
+		RateLimit: f.rateLimit, RateBurst: f.rateBurst, MaxConnsPerUser: f.maxConnsUser,
 	}
 }
 
@@ -110,6 +133,10 @@ are closed with 1001.`,
 			if err != nil {
 				return err
 			}
+			tlsCfg, err := front.tls.config()
+			if err != nil {
+				return err
+			}
 			rec, closeRec, err := front.recorder(log)
 			if err != nil {
 				return err
@@ -125,14 +152,14 @@ are closed with 1001.`,
 			srv, err := directmode.Start(addr, fc, directmode.Config{
 				Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
 				SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
-				Logger: log.With("component", "direct"), Registerer: reg,
+				Logger: log.With("component", "direct"), Registerer: reg, TLS: tlsCfg,
 			}, reg)
 			if err != nil {
 				stopML(context.Background())
 				return err
 			}
-			log.Info("direct path listening", "ws", srv.URL(), "metrics", "http://"+srv.Addr()+"/metrics")
-			fmt.Fprintf(cmd.OutOrStdout(), "chatbench direct path: %s  (metrics: http://%s/metrics; Ctrl-C to stop)\n", srv.URL(), srv.Addr())
+			log.Info("direct path listening", "ws", srv.URL(), "metrics", srv.MetricsURL())
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench direct path: %s  (metrics: %s; Ctrl-C to stop)\n", srv.URL(), srv.MetricsURL())
 			<-cmd.Context().Done()
 			log.Info("draining", "timeout", drain)
 			ctx, cancel := context.WithTimeout(context.Background(), drain)

@@ -5,6 +5,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -30,6 +31,21 @@ func Listen(addr string, h http.Handler) (*Server, error) {
 		return nil, err
 	}
 	return Serve(ln, h), nil
+}
+
+// ListenTLS is Listen over TLS with cfg (nil cfg = plain Listen). The
+// server then speaks HTTP/1.1 only, which WebSocket upgrades need.
+func ListenTLS(addr string, h http.Handler, cfg *tls.Config) (*Server, error) {
+	if cfg == nil {
+		return Listen(addr, h)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	return Serve(tls.NewListener(ln, cfg), h), nil
 }
 
 // Serve serves h on ln until Shutdown.

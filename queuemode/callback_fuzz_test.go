@@ -1,0 +1,76 @@
+package queuemode_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbench/chatbench/queuemode"
+)
+
+// fuzzNow is the gateway clock of FuzzCallback, Unix milliseconds.
+const fuzzNow = 1764241200000
+
+// FuzzCallback throws arbitrary bodies, timestamps and signatures at the
+// internal callback. Whatever the input: no panic; an unsigned, wrongly
+// signed or stale request is refused with 401 and emits nothing; a
+// correctly signed, fresh one is answered 204 (emitting at most one event
+// per batch entry) or 400 for a body that is not a batch, and emits nothing
+// then; the same request again is refused as a replay (409). Seeds:
+// testdata/fuzz/FuzzCallback.
+func FuzzCallback(f *testing.F) {
+	f.Add([]byte(`{"events":[{"name":"wait_time","job":"wait_time","conv":"c1","from":"p1","status":"ok","hops":{"gateway_in":1},"reply_to":"m1","audience":"sender","members":["p1"]}]}`), int64(fuzzNow), true, "")
+	f.Add([]byte(`{"events":[]}`), int64(fuzzNow-29_000), true, "")
+	f.Add([]byte(`{"events":[{"members":null},{"members":[]}]}`), int64(fuzzNow+1), true, "")
+	f.Add([]byte(`not json`), int64(fuzzNow), true, "")
+	f.Add([]byte(`{"events":[{}]}`), int64(fuzzNow-60_000), true, "")
+	f.Add([]byte(`{"events":[{}]}`), int64(fuzzNow), false, "00")
+	f.Add([]byte{}, int64(0), false, "")
+	f.Fuzz(func(t *testing.T, body []byte, ts int64, sign bool, sig string) {
+		rec := &recorder{}
+		cb, err := queuemode.NewCallback(queuemode.CallbackConfig{Secret: cbSecret, Emitter: rec,
+			Now: func() time.Time { return time.UnixMilli(fuzzNow) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sign {
+			sig = queuemode.Sign(cbSecret, ts, body)
+		}
+		post := func() int {
+			req := httptest.NewRequest(http.MethodPost, queuemode.CallbackPath, bytes.NewReader(body))
+			req.Header.Set(queuemode.HeaderTimestamp, strconv.FormatInt(ts, 10))
+			if sig != "" {
+				req.Header.Set(queuemode.HeaderSignature, sig)
+			}
+			w := httptest.NewRecorder()
+			cb.ServeHTTP(w, req)
+			return w.Code
+		}
+		code := post()
+		genuine := strings.EqualFold(sig, queuemode.Sign(cbSecret, ts, body))
+		fresh := ts >= fuzzNow-30_000 && ts <= fuzzNow+30_000
+		switch {
+		case !genuine || !fresh:
+			if code != http.StatusUnauthorized {
+				t.Fatalf("forged or stale request (genuine %v, fresh %v) answered %d", genuine, fresh, code)
+			}
+		case code != http.StatusNoContent && code != http.StatusBadRequest && code != http.StatusRequestEntityTooLarge:
+			t.Fatalf("signed fresh request answered %d", code)
+		}
+		if code != http.StatusNoContent && rec.count() != 0 {
+			t.Fatalf("refused request (%d) emitted %d events", code, rec.count())
+		}
+		if code == http.StatusNoContent && rec.count() > bytes.Count(body, []byte("{")) {
+			t.Fatalf("emitted %d events from a body with fewer objects", rec.count())
+		}
+		if genuine && fresh && code != http.StatusRequestEntityTooLarge {
+			if again := post(); again != http.StatusConflict {
+				t.Fatalf("replayed request answered %d, want 409", again)
+			}
+		}
+	})
+}
