@@ -52,6 +52,8 @@ type Config struct {
 	// Warmup, Drain, Duration and Limit are passed to the driver.
 	Warmup, Drain, Duration time.Duration
 	Limit                   int
+	// NoResend turns off the driver's resend protocol (driver.Config.NoResend).
+	NoResend bool
 	// Secret signs the driver's tokens and is given to the servers.
 	Secret string
 	// LogDir receives each component's log. Required.
@@ -146,7 +148,7 @@ func (cfg *Config) runPath(ctx context.Context, name string, h trace.Header, rec
 	p, runErr := driver.Run(ctx, driver.Config{
 		Target: st.target, Secret: []byte(cfg.Secret), Path: name, Header: h, Records: recs,
 		Speed: cfg.Speed, Pace: cfg.Pace, Warmup: cfg.Warmup, Drain: cfg.Drain, Duration: cfg.Duration, Limit: cfg.Limit,
-		Catalog: cfg.Catalog, Progress: cfg.Progress, TTY: cfg.TTY, Logger: cfg.Logger,
+		Catalog: cfg.Catalog, Progress: cfg.Progress, TTY: cfg.TTY, Logger: cfg.Logger, NoResend: cfg.NoResend,
 	})
 	cpu1, peak := selfUsage()
 	comps, stopErr := st.stop()

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,6 +95,9 @@ type Config struct {
 	Senders int
 	// ConnectParallel bounds connection attempts in flight. Zero means 32.
 	ConnectParallel int
+	// TLS configures wss:// targets (trusted CAs, or no verification).
+	// nil means the system roots.
+	TLS *tls.Config
 
 	convStart map[string]time.Duration // set by retime
 
@@ -104,6 +108,12 @@ type Config struct {
 	// real latencies, and an event emitted after a leave never comes, so
 	// sending them on time would hide slow deliveries as excused.
 	SendLeavesOnTime bool
+
+	// NoResend turns off the client resend protocol (see resend.go and
+	// docs/protocol.md, "Resending"). By default a dropped connection is
+	// reconnected with backoff, its user's conversations are joined again
+	// and every message sent but not answered is resent with the same id.
+	NoResend bool
 }
 
 // peer is one participant's connection.
@@ -112,7 +122,9 @@ type peer struct {
 	role chat.Role
 	ws   *websocket.Conn
 	dead atomic.Bool
-	wmu  sync.Mutex // one writer at a time: the sender, or a reader releasing a held leave
+	wmu  sync.Mutex // one writer at a time; guards ws once the replay runs (a reconnect replaces it)
+
+	rs resendState // what a reconnect must redo (resend.go)
 }
 
 // NewDialer returns a dialer for driver connections: small read buffers
@@ -215,7 +227,10 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	start := time.Now().Add(20 * time.Millisecond)
 	led.Begin(start, warm)
 
-	s := &scheduler{cfg: &cfg, led: led, peers: byUser, start: start, warmEnd: start.Add(warm), lag: results.NewHDR()}
+	s := &scheduler{cfg: &cfg, led: led, peers: byUser, start: start, warmEnd: start.Add(warm), lag: results.NewHDR(), stop: make(chan struct{})}
+	dialCtx, cancelDial := context.WithCancel(ctx)
+	defer cancelDial()
+	s.dialCtx = dialCtx
 	var readers sync.WaitGroup
 	for _, p := range peers {
 		readers.Add(1)
@@ -257,6 +272,8 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	end := time.Now()
 	stopProgress()
 	progWG.Wait()
+	close(s.stop) // readers stop reconnecting
+	cancelDial()
 	closeAll(peers)
 	readers.Wait()
 
@@ -269,6 +286,8 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	}
 	p.Messages.Scheduled = int(s.scheduled.Load())
 	p.Messages.HeldLeaves = int(s.heldTotal.Load())
+	p.Messages.Resent = int(s.resent.Load())
+	p.Messages.Reconnects = int(s.reconnects.Load())
 	measured := lastSend.Sub(p.Start).Seconds()
 	if measured > 0 {
 		p.Messages.PerSecond = float64(p.Messages.Sent-p.Messages.Warmup) / measured
@@ -363,6 +382,7 @@ func connectAll(ctx context.Context, cfg *Config, peers []*peer, hist *hdrhistog
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dialer := NewDialer()
+	dialer.TLSClientConfig = cfg.TLS
 	for range min(cfg.ConnectParallel, len(peers)) {
 		wg.Add(1)
 		go func() {
@@ -400,10 +420,12 @@ func connectAll(ctx context.Context, cfg *Config, peers []*peer, hist *hdrhistog
 // closeAll closes every open connection (the readers then end).
 func closeAll(peers []*peer) {
 	for _, p := range peers {
+		p.wmu.Lock()
 		if p.ws != nil {
 			_ = p.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 			_ = p.ws.Close()
 		}
+		p.wmu.Unlock()
 	}
 }
 
@@ -411,24 +433,32 @@ func closeAll(peers []*peer) {
 // releases held leaves whose users are owed nothing any more.
 func (s *scheduler) read(p *peer) {
 	led := s.led
+	p.wmu.Lock()
+	ws := p.ws
+	p.wmu.Unlock()
 	for {
-		_, data, err := p.ws.ReadMessage()
+		_, data, err := ws.ReadMessage()
 		if err != nil {
 			p.dead.Store(true)
-			return
+			if ws = s.reconnect(p); ws == nil {
+				return
+			}
+			continue
 		}
 		now := time.Now()
 		f, err := chat.DecodeServerFrame(data)
-		if err != nil {
-			continue
+		if err != nil || internal(f.ReplyTo) {
+			continue // the driver's own re-joins are not part of the trace
 		}
 		switch f.Op {
 		case chat.OpEvent:
 			led.Event(p.user, f, now)
 		case chat.OpAck:
+			p.answered(f.ReplyTo, true)
 			led.Acked(p.user, f.ReplyTo, f.Members)
 		case chat.OpError:
 			if f.ReplyTo != "" {
+				p.answered(f.ReplyTo, false)
 				led.Rejected(p.user, f.ReplyTo, f.Code)
 			}
 		}
@@ -458,6 +488,11 @@ type scheduler struct {
 	held      []trace.Record // leaves waiting for their users' deliveries
 	heldNow   atomic.Int64   // len(held), read without the lock
 	heldTotal atomic.Int64   // leaves ever held
+
+	stop       chan struct{}   // closed when the replay ends: no more reconnects
+	dialCtx    context.Context // cancelled with stop
+	resent     atomic.Int64    // frames resent after a reconnect
+	reconnects atomic.Int64    // connections re-established
 }
 
 // hold keeps a leave back until its user is owed nothing in that
@@ -542,23 +577,26 @@ func (s *scheduler) run(ctx context.Context, recs []trace.Record) {
 // schedule lag).
 func (s *scheduler) send(r trace.Record, due time.Time, buf *bytes.Buffer, enc *json.Encoder) {
 	p := s.peers[r.User]
-	f := chat.ClientFrame{Op: chat.OpSend, ID: r.ID, Conv: r.Conv, Type: r.Type}
-	switch r.Type {
-	case chat.OpJoin, chat.OpLeave:
-		f.Op, f.Type = r.Type, ""
-	default:
-		f.Body = body(r)
-	}
+	f := frameOf(r)
 	p.wmu.Lock()
 	now := time.Now()
 	f.SentAt = now.UnixMicro()
 	buf.Reset()
 	_ = enc.Encode(&f) // cannot fail
 	s.led.Sent(r.User, r.ID, now)
+	if !s.cfg.NoResend {
+		// Until answered, a reconnect resends it (resend.go); while the
+		// connection is down it waits for that.
+		p.track(r)
+	}
 	_ = p.ws.SetWriteDeadline(now.Add(5 * time.Second))
 	if p.dead.Load() || p.ws.WriteMessage(websocket.TextMessage, buf.Bytes()) != nil {
 		p.dead.Store(true)
-		s.led.Rejected(r.User, r.ID, "send_failed")
+		if s.cfg.NoResend {
+			s.led.Rejected(r.User, r.ID, "send_failed")
+		} else {
+			_ = p.ws.Close() // the reader notices and reconnects
+		}
 	}
 	p.wmu.Unlock()
 	s.sent.Add(1)
@@ -603,6 +641,18 @@ func (s *scheduler) lagP99() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return time.Duration(s.lag.ValueAtQuantile(99)) * time.Microsecond
+}
+
+// frameOf returns r's client frame, without its sent_at.
+func frameOf(r trace.Record) chat.ClientFrame {
+	f := chat.ClientFrame{Op: chat.OpSend, ID: r.ID, Conv: r.Conv, Type: r.Type}
+	switch r.Type {
+	case chat.OpJoin, chat.OpLeave:
+		f.Op, f.Type = r.Type, ""
+	default:
+		f.Body = body(r)
+	}
+	return f
 }
 
 // filler is the deterministic ASCII text bodies are cut from.

@@ -24,6 +24,7 @@ import (
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/tlsconf"
 	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/mlservice"
 	"github.com/chatbench/chatbench/socket"
@@ -426,3 +427,48 @@ func BenchmarkReplayDirect(b *testing.B) {
 }
 
 func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
+
+// TestReplayEchoTLS replays through an echo floor serving wss:// with a
+// self-signed certificate the driver is told to trust (--tls-ca).
+func TestReplayEchoTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, err := tlsconf.WriteSelfSigned(dir, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := tlsconf.Server(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := echo.StartTLS("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	if !strings.HasPrefix(srv.URL(), "wss://") {
+		t.Fatalf("URL %s", srv.URL())
+	}
+	ccfg, err := tlsconf.Client(certFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 60, Conversations: 3, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: srv.URL(), Secret: secret, Path: driver.PathEcho, Header: h, Records: recs, Speed: 2000, TLS: ccfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Ledger["class:echo"]; c == nil || c.Delivered == 0 || c.Delivered != c.Expected {
+		t.Fatalf("echo ledger over wss %+v", c)
+	}
+	// Without the CA the driver cannot connect.
+	if _, err := driver.Run(context.Background(), driver.Config{
+		Target: srv.URL(), Secret: secret, Path: driver.PathEcho, Header: h, Records: recs, Speed: 2000,
+	}); err == nil {
+		t.Fatal("driver connected to a self-signed server without --tls-ca")
+	}
+}

@@ -95,6 +95,12 @@ type Messages struct {
 	// to the user by the protocol); held leaves are left out of the
 	// schedule lag, and those still held at the end are not sent.
 	HeldLeaves int `json:"held_leaves"`
+	// Resent counts frames the driver resent with their original ids after
+	// reconnecting a dropped connection (the resend protocol; 0 with
+	// --no-resend).
+	Resent int `json:"resent"`
+	// Reconnects counts connections the driver re-established after a drop.
+	Reconnects int `json:"reconnects"`
 	// PerSecond is Sent divided by the measured duration.
 	PerSecond float64 `json:"per_second"`
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/internal/tlsconf"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -30,6 +33,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 		speed, pace                                    float64
 		warmup, drain, duration                        time.Duration
 		limit                                          int
+		tlsCA                                          string
+		tlsInsecure                                    bool
+		noResend                                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -74,10 +80,14 @@ The driver never logs message bodies.`,
 			if err != nil {
 				return fmt.Errorf("--trace %s: %w", name, err)
 			}
+			tlsCfg, err := clientTLS(tlsCA, tlsInsecure, log)
+			if err != nil {
+				return err
+			}
 			cfg := driver.Config{
-				Target: target, Secret: []byte(secret), Path: path, Header: h, Records: recs,
+				TLS: tlsCfg, Target: target, Secret: []byte(secret), Path: path, Header: h, Records: recs,
 				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
-				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"),
+				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend,
 			}
 			switch progress {
 			case "auto":
@@ -119,8 +129,11 @@ The driver never logs message bodies.`,
 	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost")
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
+	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections and resend unanswered messages (see docs/protocol.md, Resending)")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
+	f.StringVar(&tlsCA, "tls-ca", "", "PEM CA bundle to trust for a wss:// --target (default: the system roots)")
+	f.BoolVar(&tlsInsecure, "tls-insecure", false, "do not verify a wss:// target's certificate (self-signed development certificates only: INSECURE)")
 	f.StringVar(&progress, "progress", "auto", "progress output on stderr: auto (a bar on a terminal, else plain), bar, plain or none")
 	return cmd
 }
@@ -219,6 +232,7 @@ func newServeEchoCmd(g *globals) *cobra.Command {
 	var (
 		addr  string
 		drain time.Duration
+		tlsf  tlsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "echo",
@@ -236,7 +250,11 @@ machine alone.`,
 			if err != nil {
 				return err
 			}
-			srv, err := echo.Start(addr)
+			tlsCfg, err := tlsf.config()
+			if err != nil {
+				return err
+			}
+			srv, err := echo.StartTLS(addr, tlsCfg)
 			if err != nil {
 				return err
 			}
@@ -250,5 +268,16 @@ machine alone.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8082", "listen address (WebSocket on /ws)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 5*time.Second, "how long a graceful shutdown waits for connections to close")
+	tlsf.register(cmd, "/ws")
 	return cmd
+}
+
+// clientTLS builds the driver's TLS configuration from --tls-ca and
+// --tls-insecure, warning loudly about the latter.
+func clientTLS(caFile string, insecure bool, log *slog.Logger) (*tls.Config, error) {
+	if insecure {
+		log.Warn("--tls-insecure: the server's certificate is NOT verified; anyone on the path can read and change the traffic. Use it with self-signed development certificates only")
+		fmt.Fprintln(os.Stderr, "WARNING: --tls-insecure: TLS certificate verification is OFF (development only)")
+	}
+	return tlsconf.Client(caFile, insecure)
 }

@@ -55,11 +55,32 @@ func Dial(t testing.TB, url, bearer string) *Client {
 // TryDial is Dial returning the error and handshake response instead of
 // failing a test. The caller must Close the client.
 func TryDial(url, bearer string) (*Client, *http.Response, error) {
+	return TryDialWith(websocket.DefaultDialer, url, bearer)
+}
+
+// DialWith is Dial with dialer d (e.g. one with a TLS configuration).
+func DialWith(t testing.TB, d *websocket.Dialer, url, bearer string) *Client {
+	t.Helper()
+	c, resp, err := TryDialWith(d, url, bearer)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	c.t = t
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TryDialWith is TryDial with dialer d.
+func TryDialWith(d *websocket.Dialer, url, bearer string) (*Client, *http.Response, error) {
 	h := http.Header{}
 	if bearer != "" {
 		h.Set("Authorization", "Bearer "+bearer)
 	}
-	ws, resp, err := websocket.DefaultDialer.Dial(url, h)
+	ws, resp, err := d.Dial(url, h)
 	if err != nil {
 		return nil, resp, err
 	}

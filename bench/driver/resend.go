@@ -1,0 +1,174 @@
+package driver
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat"
+)
+
+// The client side of the resend protocol (docs/protocol.md, "Resending").
+// When a peer's connection drops, its reader reconnects with exponential
+// backoff, re-authenticates, joins again every conversation the user had
+// joined (driver-internal join frames, ids starting with InternalIDPrefix,
+// which the ledger never sees), and resends every message of the user that
+// was sent but neither acked nor rejected, with the same id, in the order
+// they were first sent. Latency stays measured from each message's
+// scheduled instant. Config.NoResend turns all of it off.
+
+// InternalIDPrefix starts the ids of the driver's own frames (re-joins after
+// a reconnect). Frames answering them, and events they cause, are left out
+// of the ledger; traces must not use ids with this prefix.
+const InternalIDPrefix = "~driver-"
+
+// Reconnect backoff: the first retry waits reconnectBase, each further one
+// twice as long up to reconnectMax, for at most reconnectAttempts dials.
+const (
+	reconnectBase     = 25 * time.Millisecond
+	reconnectMax      = 2 * time.Second
+	reconnectAttempts = 8
+)
+
+func internal(id string) bool { return strings.HasPrefix(id, InternalIDPrefix) }
+
+// resendState is what a reconnect must redo for one peer.
+type resendState struct {
+	mu      sync.Mutex
+	pending map[string]trace.Record // sent, not answered
+	order   []string                // pending ids in first-send order (may hold answered ones)
+	joined  map[string]bool         // conversations whose join was acked and no leave since
+	rejoins int                     // internal ids used
+}
+
+// track records that r was sent and awaits its answer.
+func (p *peer) track(r trace.Record) {
+	p.rs.mu.Lock()
+	defer p.rs.mu.Unlock()
+	if p.rs.pending == nil {
+		p.rs.pending = map[string]trace.Record{}
+	}
+	if _, ok := p.rs.pending[r.ID]; !ok {
+		p.rs.pending[r.ID] = r
+		p.rs.order = append(p.rs.order, r.ID)
+	}
+}
+
+// answered records the ack (or error) of id, and with it which
+// conversations the user is in.
+func (p *peer) answered(id string, acked bool) {
+	p.rs.mu.Lock()
+	defer p.rs.mu.Unlock()
+	r, ok := p.rs.pending[id]
+	if !ok {
+		return
+	}
+	delete(p.rs.pending, id)
+	if len(p.rs.pending) == 0 {
+		p.rs.order = p.rs.order[:0]
+	}
+	if !acked {
+		return
+	}
+	switch r.Type {
+	case chat.OpJoin:
+		if p.rs.joined == nil {
+			p.rs.joined = map[string]bool{}
+		}
+		p.rs.joined[r.Conv] = true
+	case chat.OpLeave:
+		delete(p.rs.joined, r.Conv)
+	}
+}
+
+// redo returns the frames a new connection must carry first: re-joins with
+// fresh internal ids, then the unanswered messages with their own ids.
+func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
+	p.rs.mu.Lock()
+	defer p.rs.mu.Unlock()
+	convs := make([]string, 0, len(p.rs.joined))
+	for c := range p.rs.joined {
+		convs = append(convs, c)
+	}
+	slices.Sort(convs)
+	for _, c := range convs {
+		p.rs.rejoins++
+		frames = append(frames, chat.ClientFrame{Op: chat.OpJoin, ID: InternalIDPrefix + "rejoin-" + strconv.Itoa(p.rs.rejoins), Conv: c})
+	}
+	kept := p.rs.order[:0]
+	for _, id := range p.rs.order {
+		if r, ok := p.rs.pending[id]; ok {
+			kept = append(kept, id)
+			frames = append(frames, frameOf(r))
+			resent++
+		}
+	}
+	p.rs.order = kept
+	return frames, resent
+}
+
+// reconnect replaces p's dropped connection and redoes what the old one
+// left unanswered. It returns the new connection, or nil when resending is
+// off, the replay is ending, or every attempt failed (the peer then stays
+// dead and its unanswered messages count as unacked).
+func (s *scheduler) reconnect(p *peer) *websocket.Conn {
+	if s.cfg.NoResend {
+		return nil
+	}
+	wait := reconnectBase
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	dialer := NewDialer()
+	for range reconnectAttempts {
+		timer.Reset(wait)
+		select {
+		case <-s.stop:
+			return nil
+		case <-timer.C:
+		}
+		wait = min(2*wait, reconnectMax)
+		ws, err := Dial(s.dialCtx, dialer, s.cfg.Target, s.cfg.Secret, p.user, p.role)
+		if err != nil {
+			s.cfg.Logger.Debug("reconnect failed", "user", p.user, "err", err)
+			continue
+		}
+		p.wmu.Lock()
+		select {
+		case <-s.stop:
+			p.wmu.Unlock()
+			_ = ws.Close()
+			return nil
+		default:
+		}
+		_ = p.ws.Close()
+		p.ws = ws
+		frames, resent := p.redo()
+		ok := true
+		for i := range frames {
+			frames[i].SentAt = chat.NowMicros()
+			b, _ := json.Marshal(&frames[i]) // cannot fail
+			_ = ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if ws.WriteMessage(websocket.TextMessage, b) != nil {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			p.dead.Store(false)
+		} else {
+			_ = ws.Close() // the reader's next read fails: reconnect again
+		}
+		p.wmu.Unlock()
+		s.reconnects.Add(1)
+		s.resent.Add(int64(resent))
+		return ws
+	}
+	return nil
+}
