@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 
 func (cfg *Config) runPath(ctx context.Context, name string, h trace.Header, recs []trace.Record) (*results.Path, error) {
 	cfg.Logger.Info("starting path", "path", name)
-	st, startErr := cfg.start(ctx, name)
+	st, startErr := cfg.start(ctx, name, nil)
 	if startErr != nil {
 		_, stopErr := st.stop()
 		return nil, errors.Join(startErr, stopErr)
@@ -171,9 +171,13 @@ func (st *stack) stop() ([]results.Component, error) {
 }
 
 // start launches the components of path name and waits until each is
-// ready.
-func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
+// ready. via, when not nil, maps a hop (HopSQS, HopML, HopServer) and its
+// upstream address to the address its clients use instead.
+func (cfg *Config) start(ctx context.Context, name string, via func(hop, upstream string) (string, error)) (*stack, error) {
 	st := &stack{}
+	if via == nil {
+		via = func(_, upstream string) (string, error) { return upstream, nil }
+	}
 	launch := func(comp string, ready func(addr string) string, args ...string) (string, error) {
 		addr, err := freeAddr()
 		if err != nil {
@@ -184,6 +188,7 @@ func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
 		if err != nil {
 			return "", err
 		}
+		p.readyURL = ready(addr)
 		st.procs = append(st.procs, p)
 		return addr, waitReady(ctx, p, ready(addr), 30*time.Second)
 	}
@@ -200,11 +205,18 @@ func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
 		if err != nil {
 			return st, err
 		}
+		if ml, err = via(HopML, ml); err != nil {
+			return st, err
+		}
 		args := append([]string{"serve", "direct", "--ml-url", "http://" + ml}, secret...)
 		if cfg.MaxTasks > 0 {
 			args = append(args, "--max-tasks", strconv.Itoa(cfg.MaxTasks))
 		}
 		addr, err := launch("server", healthz, args...)
+		if err != nil {
+			return st, err
+		}
+		addr, err = via(HopServer, addr)
 		st.target = "ws://" + addr + "/ws"
 		return st, err
 	case "queue":
@@ -212,8 +224,14 @@ func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
 		if err != nil {
 			return st, err
 		}
+		if sqs, err = via(HopSQS, sqs); err != nil {
+			return st, err
+		}
 		ml, err := launch("ml", healthz, "ml", "--profile", cfg.MLProfile, "--seed", strconv.FormatInt(cfg.MLSeed, 10))
 		if err != nil {
+			return st, err
+		}
+		if ml, err = via(HopML, ml); err != nil {
 			return st, err
 		}
 		cb, err := freeAddr()
@@ -225,6 +243,9 @@ func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
 			"--callback-addr", cb, "--callback-secret", cbSecret}, secret...)
 		addr, err := launch("gateway", healthz, args...)
 		if err != nil {
+			return st, err
+		}
+		if addr, err = via(HopServer, addr); err != nil {
 			return st, err
 		}
 		st.target = "ws://" + addr + "/ws"
@@ -240,6 +261,7 @@ func (cfg *Config) start(ctx context.Context, name string) (*stack, error) {
 		if err != nil {
 			return st, err
 		}
+		p.readyURL = healthz(maddr)
 		// Stopped in reverse order, the gateway goes first: it drains with
 		// the worker still delivering.
 		st.procs = append(st.procs[:len(st.procs)-1], p, st.procs[len(st.procs)-1])

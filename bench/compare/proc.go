@@ -24,6 +24,11 @@ type proc struct {
 	log  *os.File
 	done chan struct{} // closed when Wait returned
 	err  error
+
+	// exe, args and readyURL start the component again (Stack.Restart).
+	exe      string
+	args     []string
+	readyURL string
 }
 
 // startProc runs exe with args, its output going to logDir/name.log.
@@ -32,6 +37,11 @@ func startProc(name, exe string, args []string, logDir string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startProcLog(name, exe, args, f)
+}
+
+// startProcLog runs exe with args, its output going to f (which it owns).
+func startProcLog(name, exe string, args []string, f *os.File) (*proc, error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Components read their configuration from flags only.
@@ -40,7 +50,7 @@ func startProc(name, exe string, args []string, logDir string) (*proc, error) {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: f, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, log: f, done: make(chan struct{}), exe: exe, args: args}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)

@@ -49,6 +49,9 @@ func colName(p *results.Path) string {
 	if p.Name == "echo" {
 		return "echo (floor)"
 	}
+	if p.Fault != "" {
+		return p.Name + " · " + p.Fault
+	}
 	return p.Name
 }
 
@@ -192,6 +195,9 @@ func sections(run *results.Run) []section {
 		return ms(p.ScheduleLag.P99)
 	})
 	out := []section{lat, led, res}
+	if fs, ok := faultSection(run); ok {
+		out = append([]section{fs}, out...)
+	}
 	if cs := hopClasses(paths); len(cs) > 0 {
 		paths := slices.DeleteFunc(slices.Clone(paths), func(p *results.Path) bool { return len(p.Hops) == 0 })
 		hop := section{title: "Hop breakdown, ms: median / p99", header: []string{"class / hop"}}

@@ -80,6 +80,36 @@ type Path struct {
 	Series []Second `json:"series"`
 	// Components lists each process's CPU time and peak memory.
 	Components []Component `json:"components"`
+	// Fault names the fault scenario injected during this replay
+	// (`chatbench chaos`, docs/reliability.md); empty for a clean run.
+	Fault string `json:"fault,omitempty"`
+	// FaultWindow is when the fault was in effect (nil without a fault, or
+	// for a fault lasting the whole run).
+	FaultWindow *FaultWindow `json:"fault_window,omitempty"`
+	// RecoverySeconds is the time from the fault's end until the path was
+	// back to its pre-fault behaviour (docs/reliability.md); -1 if it never
+	// was before the replay ended.
+	RecoverySeconds float64 `json:"recovery_seconds,omitempty"`
+	// FaultLatency is the latency from scheduled send during and after the
+	// fault window, from the per-second series.
+	FaultLatency *FaultLatency `json:"fault_latency,omitempty"`
+}
+
+// FaultWindow bounds the time a fault was in effect.
+type FaultWindow struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// FaultLatency summarises latency from scheduled send, µs, of deliveries
+// arriving during the fault window and after it. P50s are the delivery-
+// weighted median of the per-second medians; P99s the highest per-second
+// p99 (an upper bound of the window's p99).
+type FaultLatency struct {
+	DuringP50 int64 `json:"during_p50_us"`
+	DuringP99 int64 `json:"during_p99_us"`
+	AfterP50  int64 `json:"after_p50_us"`
+	AfterP99  int64 `json:"after_p99_us"`
 }
 
 // Messages counts the inbound messages of a path's replay.

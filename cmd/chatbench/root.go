@@ -53,6 +53,7 @@ A flag given on the command line wins over the environment.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newCompareCmd(g),
+		newChaosCmd(g),
 		newServeCmd(g),
 		newMLCmd(g),
 		newTokenCmd(g),
@@ -63,6 +64,7 @@ A flag given on the command line wins over the environment.`,
 		newBenchCmd(g),
 		newReportCmd(g),
 		newGateCmd(g),
+		newSoakCmd(g),
 		newVersionCmd(),
 	)
 	documentEnv(root)
