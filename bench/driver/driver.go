@@ -227,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	start := time.Now().Add(20 * time.Millisecond)
 	led.Begin(start, warm)
 
-	s := &scheduler{cfg: &cfg, led: led, peers: byUser, start: start, warmEnd: start.Add(warm), lag: results.NewHDR(), stop: make(chan struct{})}
+	s := &scheduler{cfg: &cfg, led: led, peers: byUser, start: start, warmEnd: start.Add(warm), lag: results.NewHDR(), stop: make(chan struct{}), retryWake: make(chan struct{}, 1)}
 	dialCtx, cancelDial := context.WithCancel(ctx)
 	defer cancelDial()
 	s.dialCtx = dialCtx
@@ -237,6 +237,13 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 		go func() {
 			defer readers.Done()
 			s.read(p)
+		}()
+	}
+	if !cfg.NoResend {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			s.runRetries()
 		}()
 	}
 	progCtx, stopProgress := context.WithCancel(ctx)
@@ -257,7 +264,9 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	}
 	log.Info("replaying", "speed", cfg.Speed, "span", span, "warmup", warm)
 	s.runAll(ctx, recs, cfg.Senders)
-	lastSend := s.lastSend
+	s.mu.Lock()
+	lastSend := s.lastSend // held leaves may still be sent later; this ends the schedule
+	s.mu.Unlock()
 	log.Info("draining", "outstanding", led.Outstanding(), "deadline", cfg.Drain)
 	if ctx.Err() == nil {
 		t := time.NewTimer(cfg.Drain)
@@ -288,6 +297,7 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	p.Messages.HeldLeaves = int(s.heldTotal.Load())
 	p.Messages.Resent = int(s.resent.Load())
 	p.Messages.Reconnects = int(s.reconnects.Load())
+	p.Messages.Retried = int(s.retried.Load())
 	measured := lastSend.Sub(p.Start).Seconds()
 	if measured > 0 {
 		p.Messages.PerSecond = float64(p.Messages.Sent-p.Messages.Warmup) / measured
@@ -457,10 +467,14 @@ func (s *scheduler) read(p *peer) {
 			p.answered(f.ReplyTo, true)
 			led.Acked(p.user, f.ReplyTo, f.Members)
 		case chat.OpError:
-			if f.ReplyTo != "" {
-				p.answered(f.ReplyTo, false)
-				led.Rejected(p.user, f.ReplyTo, f.Code)
+			if f.ReplyTo == "" {
+				break
 			}
+			if f.Retryable && !s.cfg.NoResend && s.retryLater(p, f.ReplyTo) {
+				break // still unanswered: the retry (or a reconnect) sends it again
+			}
+			p.answered(f.ReplyTo, false)
+			led.Rejected(p.user, f.ReplyTo, f.Code)
 		}
 		if s.heldNow.Load() > 0 {
 			s.releaseHeld()
@@ -493,6 +507,11 @@ type scheduler struct {
 	dialCtx    context.Context // cancelled with stop
 	resent     atomic.Int64    // frames resent after a reconnect
 	reconnects atomic.Int64    // connections re-established
+
+	retryMu   sync.Mutex
+	retries   retryHeap     // refused frames waiting to be sent again (retry.go)
+	retryWake chan struct{} // a new retry may be due sooner
+	retried   atomic.Int64  // refusals answered by a retry
 }
 
 // hold keeps a leave back until its user is owed nothing in that

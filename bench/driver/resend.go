@@ -40,11 +40,12 @@ func internal(id string) bool { return strings.HasPrefix(id, InternalIDPrefix) }
 
 // resendState is what a reconnect must redo for one peer.
 type resendState struct {
-	mu      sync.Mutex
-	pending map[string]trace.Record // sent, not answered
-	order   []string                // pending ids in first-send order (may hold answered ones)
-	joined  map[string]bool         // conversations whose join was acked and no leave since
-	rejoins int                     // internal ids used
+	mu       sync.Mutex
+	pending  map[string]trace.Record // sent, not answered
+	order    []string                // pending ids in first-send order (may hold answered ones)
+	joined   map[string]bool         // conversations whose join was acked and no leave since
+	rejoins  int                     // internal ids used
+	attempts map[string]int          // retries after retryable refusals, by id (retry.go)
 }
 
 // track records that r was sent and awaits its answer.

@@ -124,6 +124,10 @@ type Messages struct {
 	// received what they were owed (a leave's events are otherwise lost
 	// to the user by the protocol); held leaves are left out of the
 	// schedule lag, and those still held at the end are not sent.
+	// Retried counts retryable refusals (overloaded, unavailable,
+	// shutting_down, rate_limited) answered by sending the frame again
+	// with the same id after a backoff.
+	Retried    int `json:"retried"`
 	HeldLeaves int `json:"held_leaves"`
 	// Resent counts frames the driver resent with their original ids after
 	// reconnecting a dropped connection (the resend protocol; 0 with
