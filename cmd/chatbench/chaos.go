@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,16 +85,7 @@ report.md, plus each component's log, to the output folder it names.`,
 			if run == nil {
 				return runErr
 			}
-			if err := writeReports(outDir, run); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if err := report.FaultTable(out, run); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "\nresults: %s\nreport:  %s\nlogs:    %s\n",
-				filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html"), cc.LogDir)
-			return runErr
+			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cc.LogDir, run, report.FaultTable, "docs/reliability.md"))
 		},
 	}
 	f := cmd.Flags()

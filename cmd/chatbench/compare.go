@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,16 +79,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 			if run == nil {
 				return runErr
 			}
-			if err := writeReports(outDir, run); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if err := report.Table(out, run); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "\nresults: %s\nreport:  %s\nlogs:    %s\n",
-				filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html"), cfg.LogDir)
-			return runErr
+			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.LogDir, run, report.Table, "docs/methodology.md"))
 		},
 	}
 	f := cmd.Flags()
@@ -107,6 +100,20 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.StringVar(&cfg.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
 	return cmd
+}
+
+// publish writes the run's reports into outDir, prints it with table, and
+// names the files, the logs and the document that explains the figures.
+func publish(out io.Writer, outDir, logDir string, run *results.Run, table func(io.Writer, *results.Run) error, doc string) error {
+	if err := writeReports(outDir, run); err != nil {
+		return err
+	}
+	if err := table(out, run); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "\nresults: %s\nreport:  %s\nlogs:    %s\nhow to read these figures: %s\n",
+		filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html"), logDir, doc)
+	return err
 }
 
 // writeReports writes results.json, report.html and report.md into dir.
