@@ -196,6 +196,9 @@ func EncodeError(e *ProtocolError) []byte {
 // DecodeServerFrame parses one server frame (used by clients such as the
 // benchmark driver). Event fields are nil unless Op is OpEvent.
 func DecodeServerFrame(data []byte) (*ServerFrame, error) {
+	if f, ok := decodeServerFrameFast(data); ok {
+		return f, nil
+	}
 	var f ServerFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("decode server frame: %w", err)
