@@ -125,6 +125,7 @@ type shard struct {
 	left     map[convUser]bool             // leave acked
 	order    map[orderKey]int64            // last gateway_in seen
 	groups   map[string]*group
+	groupsJC map[[2]string][]*group // groupsOf's answers, by job and class
 	hops     map[string]map[string]*hdrhistogram.Histogram
 	stats    Stats
 	rejected map[string]int
@@ -200,6 +201,7 @@ func New(cfg Config) *Ledger {
 		sh.left = make(map[convUser]bool)
 		sh.order = make(map[orderKey]int64)
 		sh.groups = make(map[string]*group)
+		sh.groupsJC = make(map[[2]string][]*group)
 		sh.hops = make(map[string]map[string]*hdrhistogram.Histogram)
 		sh.rejected = make(map[string]int)
 	}
@@ -243,7 +245,21 @@ func (m *message) scheduled(l *Ledger) time.Time { return l.start.Add(m.offset) 
 // takes no lock. Call it before the frame is written, so no answer can
 // arrive first. It reports false for a message not planned.
 func (l *Ledger) Sent(from, id string, sent time.Time) bool {
-	m := l.msgs[msgKey{from, id}]
+	return l.SentHandle(l.Handle(from, id), sent)
+}
+
+// Handle names a planned message, so that a sender that looks it up once
+// before the replay records its send without a lookup (SentHandle). The
+// zero Handle names no message.
+type Handle struct{ m *message }
+
+// Handle returns the handle of planned message id of user from (the zero
+// Handle if it was not planned). It must not run concurrently with Expect.
+func (l *Ledger) Handle(from, id string) Handle { return Handle{l.msgs[msgKey{from, id}]} }
+
+// SentHandle is Sent for the message h names.
+func (l *Ledger) SentHandle(h Handle, sent time.Time) bool {
+	m := h.m
 	if m == nil || l.finished.Load() || !m.sent.CompareAndSwap(0, sent.UnixNano()) {
 		return false
 	}
@@ -563,8 +579,13 @@ func (l *Ledger) role(user string) chat.Role {
 	return chat.RolePatient
 }
 
-// groupsOf returns the groups a delivery of job (of class) counts in.
+// groupsOf returns the groups a delivery of job in class counts in: all,
+// its class and its job. The caller must not modify the slice.
 func (sh *shard) groupsOf(job, class string) []*group {
+	k := [2]string{job, class}
+	if out, ok := sh.groupsJC[k]; ok {
+		return out
+	}
 	out := make([]*group, 0, 3)
 	out = append(out, sh.group("all"))
 	if class != "" {
@@ -573,6 +594,7 @@ func (sh *shard) groupsOf(job, class string) []*group {
 	if job != "" {
 		out = append(out, sh.group("job:"+job))
 	}
+	sh.groupsJC[k] = out
 	return out
 }
 

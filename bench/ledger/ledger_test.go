@@ -174,3 +174,23 @@ func TestRejected(t *testing.T) {
 		t.Fatalf("messages %+v", p.Messages)
 	}
 }
+
+// TestSentHandle checks that sending by handle counts as Sent does: once
+// per planned message, never for one not planned.
+func TestSentHandle(t *testing.T) {
+	l := newLedger()
+	l.Expect("p1", "m1", "c1", "typing", chat.RolePatient, 0)
+	if l.SentHandle(l.Handle("p1", "nope"), t0) {
+		t.Fatal("SentHandle accepted a message that was not planned")
+	}
+	h := l.Handle("p1", "m1")
+	if !l.SentHandle(h, t0) {
+		t.Fatal("SentHandle refused a planned message")
+	}
+	if l.SentHandle(h, t0) || l.Sent("p1", "m1", t0) {
+		t.Fatal("a message was sent twice")
+	}
+	if st := l.Stats(); st.Sent != 1 {
+		t.Fatalf("sent %d, want 1", st.Sent)
+	}
+}
