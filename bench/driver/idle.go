@@ -31,7 +31,8 @@ func OpenIdle(ctx context.Context, target string, secret []byte, n int) (*Idle, 
 		closeAll(idle.peers)
 		return nil, err
 	}
-	s := &scheduler{led: ledger.New(ledger.Config{Expect: ledger.EchoExpect})}
+	cfg.NoResend = true // a closed idle connection stays closed
+	s := &scheduler{cfg: &cfg, led: ledger.New(ledger.Config{Expect: ledger.EchoExpect})}
 	for _, p := range idle.peers {
 		idle.readers.Add(1)
 		go func() {
