@@ -5,16 +5,15 @@
 package driver
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -93,6 +92,14 @@ type Config struct {
 	// Senders is the number of goroutines sending, each owning a share of
 	// the participants. Zero means 1, which measured best on 2 cores.
 	Senders int
+	// Quantum is the shortest a sender sleeps: messages due within a
+	// quantum of the last send go out together when it wakes. Each sleep
+	// costs a context switch and a timer (on a virtual machine about 10 µs
+	// of CPU, and a wake-up 20–60 µs late anyway); at 20,000 messages/s,
+	// sleeping for every 50 µs gap took about half the sender's CPU and put
+	// the schedule-lag p99 over 1 ms (docs/performance.md). Zero means
+	// 50µs; negative means sleep exactly until each message.
+	Quantum time.Duration
 	// ConnectParallel bounds connection attempts in flight. Zero means 32.
 	ConnectParallel int
 	// TLS configures wss:// targets (trusted CAs, or no verification).
@@ -255,6 +262,11 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 			progress(progCtx, &cfg, s, led, len(recs))
 		}()
 	}
+	// Each sender sleeps in a system call between messages; one more P
+	// per sender lets it return without queueing for a P behind the
+	// readers (the runtime otherwise preempted the sender every 10 ms or
+	// so, for up to several ms: docs/performance.md).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Senders))
 	if cfg.GCPercent >= 0 {
 		gcp := cfg.GCPercent
 		if gcp == 0 {
@@ -298,6 +310,7 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	p.Messages.Resent = int(s.resent.Load())
 	p.Messages.Reconnects = int(s.reconnects.Load())
 	p.Messages.Retried = int(s.retried.Load())
+	p.SenderNice = s.nice
 	measured := lastSend.Sub(p.Start).Seconds()
 	if measured > 0 {
 		p.Messages.PerSecond = float64(p.Messages.Sent-p.Messages.Warmup) / measured
@@ -349,6 +362,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Senders <= 0 {
 		c.Senders = 1
+	}
+	switch {
+	case c.Quantum == 0:
+		c.Quantum = 50 * time.Microsecond
+	case c.Quantum < 0:
+		c.Quantum = 0
 	}
 	if c.ConnectParallel <= 0 {
 		c.ConnectParallel = 32
@@ -446,8 +465,10 @@ func (s *scheduler) read(p *peer) {
 	p.wmu.Lock()
 	ws := p.ws
 	p.wmu.Unlock()
+	var data []byte // reused: the decoder copies what it keeps
 	for {
-		_, data, err := ws.ReadMessage()
+		var err error
+		data, err = readMessage(ws, data[:0])
 		if err != nil {
 			p.dead.Store(true)
 			if ws = s.reconnect(p); ws == nil {
@@ -482,6 +503,28 @@ func (s *scheduler) read(p *peer) {
 	}
 }
 
+// readMessage appends ws's next message to buf, which it grows as needed
+// (gorilla's ReadMessage allocates a new slice per message instead).
+func readMessage(ws *websocket.Conn, buf []byte) ([]byte, error) {
+	_, r, err := ws.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
 // scheduler sends the records open loop, split among Config.Senders
 // goroutines by user (so each user's messages keep their order).
 type scheduler struct {
@@ -499,14 +542,17 @@ type scheduler struct {
 	lastSend time.Time
 
 	heldMu    sync.Mutex
-	held      []trace.Record // leaves waiting for their users' deliveries
-	heldNow   atomic.Int64   // len(held), read without the lock
-	heldTotal atomic.Int64   // leaves ever held
+	held      []*planned   // leaves waiting for their users' deliveries
+	heldNow   atomic.Int64 // len(held), read without the lock
+	heldTotal atomic.Int64 // leaves ever held
 
 	stop       chan struct{}   // closed when the replay ends: no more reconnects
 	dialCtx    context.Context // cancelled with stop
 	resent     atomic.Int64    // frames resent after a reconnect
 	reconnects atomic.Int64    // connections re-established
+
+	niceOnce sync.Once
+	nice     int // the senders' nice value (pinThread)
 
 	retryMu   sync.Mutex
 	retries   retryHeap     // refused frames waiting to be sent again (retry.go)
@@ -516,10 +562,10 @@ type scheduler struct {
 
 // hold keeps a leave back until its user is owed nothing in that
 // conversation; the ledger counts it outstanding meanwhile.
-func (s *scheduler) hold(r trace.Record) {
+func (s *scheduler) hold(pl *planned) {
 	s.led.Hold()
 	s.heldMu.Lock()
-	s.held = append(s.held, r)
+	s.held = append(s.held, pl)
 	s.heldNow.Store(int64(len(s.held)))
 	s.heldMu.Unlock()
 	s.heldTotal.Add(1)
@@ -530,32 +576,41 @@ func (s *scheduler) releaseHeld() {
 	s.heldMu.Lock()
 	defer s.heldMu.Unlock()
 	kept := s.held[:0]
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, r := range s.held {
-		if s.led.Owes(r.User, r.Conv) {
-			kept = append(kept, r)
+	var buf []byte
+	for _, pl := range s.held {
+		if s.led.Owes(pl.r.User, pl.r.Conv) {
+			kept = append(kept, pl)
 			continue
 		}
-		s.send(r, time.Time{}, &buf, enc)
+		buf = s.send(pl, time.Time{}, buf)
 		s.led.Release()
 	}
 	s.held = kept
 	s.heldNow.Store(int64(len(kept)))
 }
 
+// planned is one record with what its send needs worked out before the
+// replay starts, so the sender does no lookups at the scheduled instant.
+type planned struct {
+	r   *trace.Record
+	at  time.Duration // offset from the start (Config.at)
+	p   *peer
+	led ledger.Handle
+}
+
 // runAll partitions recs among n senders and runs them until done or ctx
 // ends.
 func (s *scheduler) runAll(ctx context.Context, recs []trace.Record, n int) {
-	parts := make([][]trace.Record, n)
+	parts := make([][]planned, n)
 	idx := map[string]int{}
-	for _, r := range recs {
+	for k := range recs {
+		r := &recs[k]
 		i, ok := idx[r.User]
 		if !ok {
 			i = len(idx) % n
 			idx[r.User] = i
 		}
-		parts[i] = append(parts[i], r)
+		parts[i] = append(parts[i], planned{r: r, at: s.cfg.at(*r), p: s.peers[r.User], led: s.led.Handle(r.User, r.ID)})
 	}
 	var wg sync.WaitGroup
 	for _, part := range parts {
@@ -568,48 +623,48 @@ func (s *scheduler) runAll(ctx context.Context, recs []trace.Record, n int) {
 	wg.Wait()
 }
 
-// run sends recs, each at its instant.
-func (s *scheduler) run(ctx context.Context, recs []trace.Record) {
-	pinThread() // never unlocked: the thread retires with this goroutine
+// run sends the planned records, each at its instant.
+func (s *scheduler) run(ctx context.Context, plan []planned) {
+	nice := pinThread() // never unlocked: the thread retires with this goroutine
+	s.niceOnce.Do(func() { s.nice = nice })
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, r := range recs {
-		due := s.start.Add(s.cfg.at(r))
+	var buf []byte
+	for k := range plan {
+		pl := &plan[k]
+		r := pl.r
+		due := s.start.Add(pl.at)
 		if !s.waitUntil(ctx, timer, due) {
 			return
 		}
 		s.scheduled.Add(1)
 		if r.Type == chat.OpLeave && !s.cfg.SendLeavesOnTime && s.led.Owes(r.User, r.Conv) {
-			s.hold(r)
+			s.hold(pl)
 			continue
 		}
-		s.send(r, due, &buf, enc)
+		buf = s.send(pl, due, buf)
 	}
 }
 
-// send writes r's frame now, encoding it with enc into buf; due is its
-// scheduled instant (zero for a held leave, which is left out of the
-// schedule lag).
-func (s *scheduler) send(r trace.Record, due time.Time, buf *bytes.Buffer, enc *json.Encoder) {
-	p := s.peers[r.User]
-	f := frameOf(r)
+// send writes pl's frame now, encoding it into buf (returned for reuse);
+// due is its scheduled instant (zero for a held leave, which is left out of
+// the schedule lag).
+func (s *scheduler) send(pl *planned, due time.Time, buf []byte) []byte {
+	p, r := pl.p, pl.r
+	f := frameOf(*r)
 	p.wmu.Lock()
 	now := time.Now()
 	f.SentAt = now.UnixMicro()
-	buf.Reset()
-	_ = enc.Encode(&f) // cannot fail
-	s.led.Sent(r.User, r.ID, now)
+	buf = chat.AppendClientFrame(buf[:0], &f)
+	s.led.SentHandle(pl.led, now)
 	if !s.cfg.NoResend {
 		// Until answered, a reconnect resends it (resend.go); while the
 		// connection is down it waits for that.
-		p.track(r)
+		p.track(*r)
 	}
 	_ = p.ws.SetWriteDeadline(now.Add(5 * time.Second))
-	if p.dead.Load() || p.ws.WriteMessage(websocket.TextMessage, buf.Bytes()) != nil {
+	if p.dead.Load() || p.ws.WriteMessage(websocket.TextMessage, buf) != nil {
 		p.dead.Store(true)
 		if s.cfg.NoResend {
 			s.led.Rejected(r.User, r.ID, "send_failed")
@@ -627,6 +682,7 @@ func (s *scheduler) send(r trace.Record, due time.Time, buf *bytes.Buffer, enc *
 		s.lastSend = now
 	}
 	s.mu.Unlock()
+	return buf
 }
 
 // coarse is how far ahead of a message the scheduler stops relying on the
@@ -651,7 +707,7 @@ func (s *scheduler) waitUntil(ctx context.Context, timer *time.Timer, due time.T
 				return false
 			}
 		default:
-			preciseSleep(d)
+			preciseSleep(max(d, s.cfg.Quantum))
 		}
 	}
 }

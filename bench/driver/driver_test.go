@@ -290,7 +290,7 @@ func (c cancelOn) WithGroup(string) slog.Handler      { return c }
 // server in another process and reports the driver's memory per
 // connection (heap in use + stacks).
 func BenchmarkMemPerConn(b *testing.B) {
-	url, stop := startChild(b, "echo")
+	url, stop := startChild(b, "echo", false)
 	defer stop()
 	const conns = 2000
 	var before, after runtime.MemStats
@@ -311,7 +311,7 @@ func BenchmarkMemPerConn(b *testing.B) {
 
 // startChild runs a server ("echo" or "direct") in a child process, so its
 // memory and CPU are its own.
-func startChild(tb testing.TB, kind string) (string, func()) {
+func startChild(tb testing.TB, kind string, pinned bool) (string, func()) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	// The child runs with the runtime's defaults, whatever the driver's.
 	for _, e := range os.Environ() {
@@ -329,7 +329,11 @@ func startChild(tb testing.TB, kind string) (string, func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if pinned {
+		start = func() error { return startOnLastCPU(cmd) }
+	}
+	if err := start(); err != nil {
 		tb.Fatal(err)
 	}
 	url, err := bufio.NewReader(out).ReadString('\n')
@@ -391,25 +395,45 @@ func steadyTrace(convs, rate, seconds int) []trace.Record {
 // with CHATBENCH_BENCH_RATE (messages/s, default 20000),
 // CHATBENCH_BENCH_SECONDS (default 10) and CHATBENCH_BENCH_CONVS (default
 // 500; two connections each), CHATBENCH_BENCH_SENDERS (Config.Senders),
-// CHATBENCH_BENCH_GCPERCENT (Config.GCPercent; -1 keeps GOGC) and
-// CHATBENCH_BENCH_PATH=echo. Run it with -benchtime=1x.
+// CHATBENCH_BENCH_GCPERCENT (Config.GCPercent; -1 keeps GOGC),
+// CHATBENCH_BENCH_QUANTUM (Config.Quantum, e.g. -1ns for none),
+// CHATBENCH_BENCH_PATH=echo and CHATBENCH_BENCH_PIN=0 (below). Run it with
+// -benchtime=1x.
+//
+// On Linux with two or more CPUs it gives the driver a core of its own, as
+// a load generator on its own machine would have: the server runs on the
+// last CPU and this process on the others (CHATBENCH_BENCH_PIN=0 lets them
+// share every CPU). docs/performance.md has the figures both ways.
 func BenchmarkReplayDirect(b *testing.B) {
 	rate := envInt("CHATBENCH_BENCH_RATE", 20000)
 	secs := envInt("CHATBENCH_BENCH_SECONDS", 10)
 	convs := envInt("CHATBENCH_BENCH_CONVS", 500)
 	recs := steadyTrace(convs, rate, secs)
-	gcPercent, _ := strconv.Atoi(os.Getenv("CHATBENCH_BENCH_GCPERCENT")) // 0 = the driver's default
+	gcPercent, _ := strconv.Atoi(os.Getenv("CHATBENCH_BENCH_GCPERCENT"))   // 0 = the driver's default
+	quantum, _ := time.ParseDuration(os.Getenv("CHATBENCH_BENCH_QUANTUM")) // 0 = the driver's default
 	path := driver.PathDirect
 	if os.Getenv("CHATBENCH_BENCH_PATH") == driver.PathEcho {
 		path = driver.PathEcho
 	}
-	url, stop := startChild(b, path)
+	pin := os.Getenv("CHATBENCH_BENCH_PIN") != "0"
+	if _, _, err := lastCPU(); pin && err != nil {
+		b.Logf("driver and server share the CPUs: %v", err)
+		pin = false
+	}
+	url, stop := startChild(b, path, pin)
 	defer stop()
+	if pin {
+		unpin, err := pinProcessAwayFromLastCPU()
+		if err != nil {
+			b.Fatalf("giving the driver its own CPUs: %v (CHATBENCH_BENCH_PIN=0 runs without)", err)
+		}
+		defer unpin()
+	}
 	for b.Loop() {
 		p, err := driver.Run(context.Background(), driver.Config{
 			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
 			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: envInt("CHATBENCH_BENCH_SENDERS", 0),
-			GCPercent: gcPercent,
+			GCPercent: gcPercent, Quantum: quantum,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -419,6 +443,13 @@ func BenchmarkReplayDirect(b *testing.B) {
 		b.ReportMetric(float64(p.ScheduleLag.P50), "lag-p50-µs")
 		b.ReportMetric(float64(p.ScheduleLag.P99), "lag-p99-µs")
 		b.ReportMetric(float64(p.ScheduleLag.Max), "lag-max-µs")
+		b.ReportMetric(float64(p.ScheduleLag.P999), "lag-p99.9-µs")
+		b.ReportMetric(float64(p.SenderNice), "sender-nice")
+		pinned := 0.0
+		if pin {
+			pinned = 1
+		}
+		b.ReportMetric(pinned, "pinned")
 		b.ReportMetric(float64(p.FromScheduled["all"].P99), "latency-p99-µs")
 		b.ReportMetric(float64(all.Lost), "lost")
 		b.ReportMetric(float64(all.Delivered), "delivered")

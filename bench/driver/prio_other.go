@@ -7,9 +7,13 @@ import (
 	"time"
 )
 
-// pinThread locks the calling goroutine to its OS thread; the goroutine
-// ends without unlocking it.
-func pinThread() { runtime.LockOSThread() }
+// pinThread locks the calling goroutine to its OS thread (the goroutine
+// ends without unlocking it) and returns its nice value, which it leaves
+// alone on this platform.
+func pinThread() int {
+	runtime.LockOSThread()
+	return 0
+}
 
 // preciseSleep sleeps for d.
 func preciseSleep(d time.Duration) { time.Sleep(d) }

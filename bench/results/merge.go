@@ -61,7 +61,7 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 			}
 			dst := out.Path(p.Name)
 			if dst == nil {
-				dst = &Path{Name: p.Name, Target: p.Target}
+				dst = &Path{Name: p.Name, Target: p.Target, SenderNice: p.SenderNice}
 				out.Paths = append(out.Paths, dst)
 			}
 			if err := mergePath(dst, p); err != nil {
@@ -89,6 +89,8 @@ func mergePath(dst, p *Path) error {
 	if p.End.After(dst.End) {
 		dst.End = p.End
 	}
+
+	dst.SenderNice = max(dst.SenderNice, p.SenderNice) // a shard at the default priority makes the merge "not raised"
 
 	m := &dst.Messages
 	m.Scheduled += p.Messages.Scheduled

@@ -69,6 +69,10 @@ type Path struct {
 	FromSent      map[string]*Histogram `json:"latency_from_sent"`
 	// ScheduleLag is actual send − scheduled send, µs, per message.
 	ScheduleLag *Histogram `json:"schedule_lag"`
+	// SenderNice is the nice value the driver's sender threads ran at:
+	// -10 when the driver could raise their priority (root or
+	// CAP_SYS_NICE), else 0 (docs/performance.md).
+	SenderNice int `json:"sender_nice"`
 	// Connect is the time to open and authenticate each connection, µs.
 	Connect *Histogram `json:"connect"`
 	// Ledger counts every expected delivery by outcome, by group (as the

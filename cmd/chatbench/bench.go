@@ -31,7 +31,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var (
 		target, tracePath, path, secret, out, progress string
 		speed, pace                                    float64
-		warmup, drain, duration                        time.Duration
+		warmup, drain, duration, quantum               time.Duration
 		limit                                          int
 		tlsCA                                          string
 		tlsInsecure                                    bool
@@ -87,7 +87,7 @@ The driver never logs message bodies.`,
 			cfg := driver.Config{
 				TLS: tlsCfg, Target: target, Secret: []byte(secret), Path: path, Header: h, Records: recs,
 				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
-				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend,
+				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend, Quantum: quantum,
 			}
 			switch progress {
 			case "auto":
@@ -102,7 +102,7 @@ The driver never logs message bodies.`,
 			}
 			meta := results.NewMeta(name, raw, len(recs), speed, loopback(target), map[string]string{
 				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
-				"duration": duration.String(), "limit": fmt.Sprint(limit),
+				"duration": duration.String(), "limit": fmt.Sprint(limit), "send_quantum": quantum.String(),
 			})
 			p, runErr := driver.Run(cmd.Context(), cfg)
 			if p == nil {
@@ -129,6 +129,7 @@ The driver never logs message bodies.`,
 	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost")
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
+	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
 	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections and resend unanswered messages (see docs/protocol.md, Resending)")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
