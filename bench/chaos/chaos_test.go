@@ -3,8 +3,6 @@ package chaos_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/chatbench/chatbench/bench/compare"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/internal/wstest"
 )
 
 // TestWorkerKill builds chatbench, runs the queue path as real processes,
@@ -24,12 +23,7 @@ func TestWorkerKill(t *testing.T) {
 		t.Skip("-short: builds chatbench and starts 4 processes")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "chatbench")
-	build := exec.Command("go", "build", "-o", exe, "github.com/chatbench/chatbench/cmd/chatbench")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := wstest.BuildChatbench(t)
 	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 300, Conversations: 12, Seed: 5})
 	if err != nil {
 		t.Fatal(err)

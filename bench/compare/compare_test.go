@@ -3,8 +3,6 @@ package compare_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/chatbench/chatbench/bench/compare"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/internal/wstest"
 )
 
 // TestCompareAllPaths builds chatbench, runs every path as real processes
@@ -23,12 +22,7 @@ func TestCompareAllPaths(t *testing.T) {
 		t.Skip("-short: builds chatbench and starts 8 processes")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "chatbench")
-	build := exec.Command("go", "build", "-o", exe, "github.com/chatbench/chatbench/cmd/chatbench")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := wstest.BuildChatbench(t)
 	// Half an hour of traffic, 20 visits, played fast.
 	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 500, Conversations: 20, Seed: 3})
 	if err != nil {
