@@ -491,7 +491,7 @@ func (s *scheduler) read(p *peer) {
 			if f.ReplyTo == "" {
 				break
 			}
-			if f.Retryable && !s.cfg.NoResend && s.retryLater(p, f.ReplyTo) {
+			if !s.cfg.NoResend && p.retryable(f.ReplyTo, f.Code, f.Retryable) && s.retryLater(p, f.ReplyTo) {
 				break // still unanswered: the retry (or a reconnect) sends it again
 			}
 			p.answered(f.ReplyTo, false)

@@ -8,11 +8,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/chat"
 )
 
 // Retrying refused frames (docs/protocol.md, "Relays, refusals and
 // resending"): a frame refused with a retryable code (overloaded,
-// unavailable, shutting_down, rate_limited) is sent again with the same id
+// unavailable, shutting_down, rate_limited), or a send refused not_joined
+// while its conversation's join awaits an answer, is sent again with the same id
 // after a backoff — 50 ms doubling up to 2 s, for at most retryAttempts
 // sends — instead of being counted as rejected at once. Latency stays
 // measured from the scheduled instant. Config.NoResend turns it off with
@@ -41,6 +43,33 @@ func (h *retryHeap) Pop() any {
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return it
+}
+
+// retryable reports whether a refusal of id with code is worth a retry: a
+// retryable code, or not_joined for a send whose conversation's join is
+// itself still unanswered — refused for a passing cause and waiting for
+// its own retry, or in flight. A client app queues such a send behind its
+// join; refusing it for good would turn every retried join into a cascade
+// of not_joined (docs/reliability.md, sqs-down).
+func (p *peer) retryable(id, code string, retryableCode bool) bool {
+	if retryableCode {
+		return true
+	}
+	if code != chat.CodeNotJoined {
+		return false
+	}
+	p.rs.mu.Lock()
+	defer p.rs.mu.Unlock()
+	r, ok := p.rs.pending[id]
+	if !ok {
+		return false
+	}
+	for _, q := range p.rs.pending {
+		if q.Type == chat.OpJoin && q.Conv == r.Conv {
+			return true
+		}
+	}
+	return false
 }
 
 // retryLater schedules r's next send after a refusal; it reports false
