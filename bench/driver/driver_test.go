@@ -454,6 +454,9 @@ func BenchmarkReplayDirect(b *testing.B) {
 		b.ReportMetric(float64(all.Lost), "lost")
 		b.ReportMetric(float64(all.Delivered), "delivered")
 		b.Logf("messages %+v ledger %+v", p.Messages, *all)
+		if all.Lost != 0 || all.Duplicates != 0 || all.Unexpected != 0 || p.Messages.Acked != p.Messages.Sent {
+			b.Errorf("a clean replay lost, duplicated or left unanswered something: %+v, %+v", p.Messages, *all)
+		}
 	}
 }
 
