@@ -374,26 +374,9 @@ func (s *Server) deleteMessageBatch(c *call, body []byte) (any, *apiError) {
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkBatchIDs(ids); err != nil {
-		return nil, err
-	}
-	out := idBatchOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
-	now := s.now()
-	for _, e := range in.Entries {
-		if err := s.deleteByHandle(q, e.ReceiptHandle, now); err != nil {
-			out.Failed = append(out.Failed, failed(e.Id, err))
-			continue
-		}
-		c.messages++
-		out.Successful = append(out.Successful, batchIDEntry{Id: e.Id})
-	}
-	return out, nil
+	return s.idBatch(c, in.QueueUrl, ids, func(q *queue, i int, now time.Time) *apiError {
+		return s.deleteByHandle(q, in.Entries[i].ReceiptHandle, now)
+	})
 }
 
 func (s *Server) changeMessageVisibility(c *call, body []byte) (any, *apiError) {
@@ -423,9 +406,19 @@ func (s *Server) changeMessageVisibilityBatch(c *call, body []byte) (any, *apiEr
 	for i, e := range in.Entries {
 		ids[i] = e.Id
 	}
+	return s.idBatch(c, in.QueueUrl, ids, func(q *queue, i int, now time.Time) *apiError {
+		e := in.Entries[i]
+		return s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout, now)
+	})
+}
+
+// idBatch runs one batch call whose answer lists entry ids (delete and
+// change visibility): it checks the ids, applies op to each entry in turn
+// and reports each one as successful or failed, as SQS does.
+func (s *Server) idBatch(c *call, queueURL string, ids []string, op func(q *queue, i int, now time.Time) *apiError) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
+	q, err := s.queueByURL(c, queueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -434,13 +427,13 @@ func (s *Server) changeMessageVisibilityBatch(c *call, body []byte) (any, *apiEr
 	}
 	out := idBatchOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
 	now := s.now()
-	for _, e := range in.Entries {
-		if err := s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout, now); err != nil {
-			out.Failed = append(out.Failed, failed(e.Id, err))
+	for i, id := range ids {
+		if err := op(q, i, now); err != nil {
+			out.Failed = append(out.Failed, failed(id, err))
 			continue
 		}
 		c.messages++
-		out.Successful = append(out.Successful, batchIDEntry{Id: e.Id})
+		out.Successful = append(out.Successful, batchIDEntry{Id: id})
 	}
 	return out, nil
 }

@@ -920,3 +920,39 @@ func TestUnsupportedAndUnknownActions(t *testing.T) {
 		t.Errorf("AddPermission: %v", err)
 	}
 }
+
+// TestChangeVisibilityBatchPartial checks a batch with one good and one bad
+// receipt handle: the good entry takes effect, the bad one is reported
+// failed (ReceiptHandleIsInvalid, sender's fault), and a repeated entry id
+// fails the whole call.
+func TestChangeVisibilityBatchPartial(t *testing.T) {
+	e := newEnv(t, Config{})
+	url := e.createQueue("cvb", nil)
+	e.send(url, "x")
+	m := e.receive(url, 1, 0, nil)[0]
+	out, err := e.sqs.ChangeMessageVisibilityBatch(e.ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &url,
+		Entries: []types.ChangeMessageVisibilityBatchRequestEntry{
+			{Id: aws.String("good"), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0},
+			{Id: aws.String("bad"), ReceiptHandle: aws.String("not-a-handle"), VisibilityTimeout: 0},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Successful) != 1 || aws.ToString(out.Successful[0].Id) != "good" ||
+		len(out.Failed) != 1 || aws.ToString(out.Failed[0].Id) != "bad" ||
+		aws.ToString(out.Failed[0].Code) != "ReceiptHandleIsInvalid" || !out.Failed[0].SenderFault {
+		t.Fatalf("successful %+v failed %+v", out.Successful, out.Failed)
+	}
+	// The good entry released the message at once.
+	if ms := e.receive(url, 1, 0, nil); len(ms) != 1 || ms[0].Attributes["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("after the batch released it: %v", ms)
+	}
+	_, err = e.sqs.ChangeMessageVisibilityBatch(e.ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &url,
+		Entries: []types.ChangeMessageVisibilityBatchRequestEntry{
+			{Id: aws.String("a"), ReceiptHandle: m.ReceiptHandle}, {Id: aws.String("a"), ReceiptHandle: m.ReceiptHandle},
+		}})
+	var notDistinct *types.BatchEntryIdsNotDistinct
+	if !errors.As(err, &notDistinct) {
+		t.Fatalf("repeated ids: %v, want BatchEntryIdsNotDistinct", err)
+	}
+}
