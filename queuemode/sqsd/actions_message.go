@@ -161,26 +161,19 @@ func (q *queue) expireDedup(now time.Time) {
 
 func (s *Server) sendMessage(c *call, body []byte) (any, *apiError) {
 	var in sendMessageInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	p := sendParams{body: in.MessageBody, delay: in.DelaySeconds, attrs: in.MessageAttributes,
-		sysAttrs: in.MessageSystemAttributes, dedupID: in.MessageDeduplicationId, groupID: in.MessageGroupId}
-	if _, err := validateSend(q, p); err != nil {
-		return nil, err
-	}
-	out, added := s.send(q, p, c.senderID, s.now())
-	if added {
-		c.messages = 1
-		q.wake(1)
-	}
-	return out, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		p := sendParams{body: in.MessageBody, delay: in.DelaySeconds, attrs: in.MessageAttributes,
+			sysAttrs: in.MessageSystemAttributes, dedupID: in.MessageDeduplicationId, groupID: in.MessageGroupId}
+		if _, err := validateSend(q, p); err != nil {
+			return nil, err
+		}
+		out, added := s.send(q, p, c.senderID, s.now())
+		if added {
+			c.messages = 1
+			q.wake(1)
+		}
+		return out, nil
+	})
 }
 
 // checkBatchIDs applies the rules every batch action shares.
@@ -210,26 +203,24 @@ func failed(id string, err *apiError) batchResultErrorEntry {
 
 func (s *Server) sendMessageBatch(c *call, body []byte) (any, *apiError) {
 	var in sendMessageBatchInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		return s.sendBatch(c, q, in.Entries)
+	})
+}
+
+// sendBatch sends a SendMessageBatch's entries to q.
+func (s *Server) sendBatch(c *call, q *queue, entries []sendMessageBatchEntry) (any, *apiError) {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
 		ids[i] = e.Id
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
 	}
 	if err := checkBatchIDs(ids); err != nil {
 		return nil, err
 	}
-	params := make([]sendParams, len(in.Entries))
-	errs := make([]*apiError, len(in.Entries))
+	params := make([]sendParams, len(entries))
+	errs := make([]*apiError, len(entries))
 	total := 0
-	for i, e := range in.Entries {
+	for i, e := range entries {
 		params[i] = sendParams{body: e.MessageBody, delay: e.DelaySeconds, attrs: e.MessageAttributes,
 			sysAttrs: e.MessageSystemAttributes, dedupID: e.MessageDeduplicationId, groupID: e.MessageGroupId}
 		var size int
@@ -245,7 +236,7 @@ func (s *Server) sendMessageBatch(c *call, body []byte) (any, *apiError) {
 	}
 	out := sendMessageBatchOutput{Successful: []sendMessageBatchResultEntry{}, Failed: []batchResultErrorEntry{}}
 	now := s.now()
-	for i, e := range in.Entries {
+	for i, e := range entries {
 		if errs[i] != nil {
 			out.Failed = append(out.Failed, failed(e.Id, errs[i]))
 			continue
@@ -349,86 +340,65 @@ func (s *Server) changeVisibility(q *queue, handle string, timeout *int, now tim
 
 func (s *Server) deleteMessage(c *call, body []byte) (any, *apiError) {
 	var in deleteMessageInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.deleteByHandle(q, in.ReceiptHandle, s.now()); err != nil {
-		return nil, err
-	}
-	c.messages = 1
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		if err := s.deleteByHandle(q, in.ReceiptHandle, s.now()); err != nil {
+			return nil, err
+		}
+		c.messages = 1
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) deleteMessageBatch(c *call, body []byte) (any, *apiError) {
 	var in deleteMessageBatchInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	return s.idBatch(c, in.QueueUrl, ids, func(q *queue, i int, now time.Time) *apiError {
-		return s.deleteByHandle(q, in.Entries[i].ReceiptHandle, now)
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		ids := make([]string, len(in.Entries))
+		for i, e := range in.Entries {
+			ids[i] = e.Id
+		}
+		now := s.now()
+		return idBatch(c, ids, func(i int) *apiError {
+			return s.deleteByHandle(q, in.Entries[i].ReceiptHandle, now)
+		})
 	})
 }
 
 func (s *Server) changeMessageVisibility(c *call, body []byte) (any, *apiError) {
 	var in changeVisibilityInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.changeVisibility(q, in.ReceiptHandle, in.VisibilityTimeout, s.now()); err != nil {
-		return nil, err
-	}
-	c.messages = 1
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		if err := s.changeVisibility(q, in.ReceiptHandle, in.VisibilityTimeout, s.now()); err != nil {
+			return nil, err
+		}
+		c.messages = 1
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) changeMessageVisibilityBatch(c *call, body []byte) (any, *apiError) {
 	var in changeVisibilityBatchInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	return s.idBatch(c, in.QueueUrl, ids, func(q *queue, i int, now time.Time) *apiError {
-		e := in.Entries[i]
-		return s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout, now)
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		ids := make([]string, len(in.Entries))
+		for i, e := range in.Entries {
+			ids[i] = e.Id
+		}
+		now := s.now()
+		return idBatch(c, ids, func(i int) *apiError {
+			e := in.Entries[i]
+			return s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout, now)
+		})
 	})
 }
 
 // idBatch runs one batch call whose answer lists entry ids (delete and
 // change visibility): it checks the ids, applies op to each entry in turn
 // and reports each one as successful or failed, as SQS does.
-func (s *Server) idBatch(c *call, queueURL string, ids []string, op func(q *queue, i int, now time.Time) *apiError) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, queueURL)
-	if err != nil {
-		return nil, err
-	}
+func idBatch(c *call, ids []string, op func(i int) *apiError) (any, *apiError) {
 	if err := checkBatchIDs(ids); err != nil {
 		return nil, err
 	}
 	out := idBatchOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
-	now := s.now()
 	for i, id := range ids {
-		if err := op(q, i, now); err != nil {
+		if err := op(i); err != nil {
 			out.Failed = append(out.Failed, failed(id, err))
 			continue
 		}

@@ -27,6 +27,22 @@ func (s *Server) queueByURL(c *call, u string) (*queue, *apiError) {
 	return q, nil
 }
 
+// onQueue runs an action on the one queue its request names: it decodes
+// body into in, takes the server's lock, resolves in's QueueUrl and calls
+// f with the queue, the lock still held.
+func (s *Server) onQueue(c *call, body []byte, in interface{ queueURL() string }, f func(q *queue) (any, *apiError)) (any, *apiError) {
+	if err := decode(body, in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, err := s.queueByURL(c, in.queueURL())
+	if err != nil {
+		return nil, err
+	}
+	return f(q)
+}
+
 // queueByARN resolves a queue ARN of this server's region and account, or
 // returns nil. s.mu must be held.
 func (s *Server) queueByARN(arn string) *queue {
@@ -158,20 +174,13 @@ func (s *Server) listQueues(c *call, body []byte) (any, *apiError) {
 
 func (s *Server) deleteQueue(c *call, body []byte) (any, *apiError) {
 	var in queueURLInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	q.deleted = true
-	delete(s.queues, q.name)
-	q.purge()
-	q.wakeAll()
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		q.deleted = true
+		delete(s.queues, q.name)
+		q.purge()
+		q.wakeAll()
+		return emptyOutput{}, nil
+	})
 }
 
 var queueAttributeNames = map[string]bool{
@@ -219,43 +228,29 @@ func (s *Server) getQueueAttributes(c *call, body []byte) (any, *apiError) {
 
 func (s *Server) setQueueAttributes(c *call, body []byte) (any, *apiError) {
 	var in setQueueAttributesInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := parseAttrs(in.Attributes, q.fifo, false, s.queueByARN)
-	if err != nil {
-		return nil, err
-	}
-	for _, ch := range changes {
-		ch.apply(&q.attrs)
-	}
-	q.modified = s.now()
-	// A new redrive policy may make messages at the head movable, and
-	// waiters re-evaluate cheaply.
-	q.wakeAll()
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		changes, err := parseAttrs(in.Attributes, q.fifo, false, s.queueByARN)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range changes {
+			ch.apply(&q.attrs)
+		}
+		q.modified = s.now()
+		// A new redrive policy may make messages at the head movable, and
+		// waiters re-evaluate cheaply.
+		q.wakeAll()
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) purgeQueue(c *call, body []byte) (any, *apiError) {
 	var in queueURLInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	c.messages = len(q.msgs)
-	q.purge()
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		c.messages = len(q.msgs)
+		q.purge()
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) listDeadLetterSourceQueues(c *call, body []byte) (any, *apiError) {
@@ -291,52 +286,31 @@ func (s *Server) listDeadLetterSourceQueues(c *call, body []byte) (any, *apiErro
 
 func (s *Server) tagQueue(c *call, body []byte) (any, *apiError) {
 	var in tagQueueInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range in.Tags {
-		q.tags[k] = v
-	}
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		for k, v := range in.Tags {
+			q.tags[k] = v
+		}
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) untagQueue(c *call, body []byte) (any, *apiError) {
 	var in untagQueueInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range in.TagKeys {
-		delete(q.tags, k)
-	}
-	return emptyOutput{}, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		for _, k := range in.TagKeys {
+			delete(q.tags, k)
+		}
+		return emptyOutput{}, nil
+	})
 }
 
 func (s *Server) listQueueTags(c *call, body []byte) (any, *apiError) {
 	var in queueURLInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, err := s.queueByURL(c, in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	out := tagsOutput{Tags: map[string]string{}}
-	for k, v := range q.tags {
-		out.Tags[k] = v
-	}
-	return out, nil
+	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
+		out := tagsOutput{Tags: map[string]string{}}
+		for k, v := range q.tags {
+			out.Tags[k] = v
+		}
+		return out, nil
+	})
 }

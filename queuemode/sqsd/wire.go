@@ -27,9 +27,13 @@ type getQueueURLInput struct {
 	QueueOwnerAWSAccountId string
 }
 
+// queueURLInput is the QueueUrl of a request that acts on one queue;
+// embedded, it lets Server.onQueue find the queue of any such request.
 type queueURLInput struct {
 	QueueUrl string
 }
+
+func (in queueURLInput) queueURL() string { return in.QueueUrl }
 
 type listQueuesInput struct {
 	QueueNamePrefix string
@@ -63,18 +67,18 @@ type attributesOutput struct {
 }
 
 type setQueueAttributesInput struct {
-	QueueUrl   string
+	queueURLInput
 	Attributes map[string]string
 }
 
 type tagQueueInput struct {
-	QueueUrl string
-	Tags     map[string]string
+	queueURLInput
+	Tags map[string]string
 }
 
 type untagQueueInput struct {
-	QueueUrl string
-	TagKeys  []string
+	queueURLInput
+	TagKeys []string
 }
 
 type tagsOutput struct {
@@ -82,7 +86,7 @@ type tagsOutput struct {
 }
 
 type sendMessageInput struct {
-	QueueUrl                string
+	queueURLInput
 	MessageBody             *string
 	DelaySeconds            *int
 	MessageAttributes       map[string]attributeValue
@@ -110,8 +114,8 @@ type sendMessageBatchEntry struct {
 }
 
 type sendMessageBatchInput struct {
-	QueueUrl string
-	Entries  []sendMessageBatchEntry
+	queueURLInput
+	Entries []sendMessageBatchEntry
 }
 
 type sendMessageBatchResultEntry struct {
@@ -157,27 +161,27 @@ type receiveMessageOutput struct {
 }
 
 type deleteMessageInput struct {
-	QueueUrl      string
+	queueURLInput
 	ReceiptHandle string
 }
 
 type changeVisibilityInput struct {
-	QueueUrl          string
+	queueURLInput
 	ReceiptHandle     string
 	VisibilityTimeout *int
 }
 
 type deleteMessageBatchInput struct {
-	QueueUrl string
-	Entries  []struct {
+	queueURLInput
+	Entries []struct {
 		Id            string
 		ReceiptHandle string
 	}
 }
 
 type changeVisibilityBatchInput struct {
-	QueueUrl string
-	Entries  []struct {
+	queueURLInput
+	Entries []struct {
 		Id                string
 		ReceiptHandle     string
 		VisibilityTimeout *int
