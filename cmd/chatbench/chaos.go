@@ -14,7 +14,6 @@ import (
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/report"
 	"github.com/chatbench/chatbench/bench/trace"
-	"github.com/chatbench/chatbench/chat/jobs"
 )
 
 func newChaosCmd(g *globals) *cobra.Command {
@@ -72,15 +71,9 @@ report.md, plus each component's log, to the output folder it names.`,
 				}
 				cc.TraceName, cc.TraceBytes = "generated two hours (seed 1)", b.Bytes()
 			}
-			if outDir == "" {
-				outDir = filepath.Join("out", "chaos-"+time.Now().Format("20060102-150405"))
+			if outDir, err = prepareStack(cmd, cc, outDir, "chaos", log); err != nil {
+				return err
 			}
-			cc.LogDir = filepath.Join(outDir, "logs")
-			if cc.Exe, err = os.Executable(); err != nil {
-				return fmt.Errorf("locate the chatbench binary to start components: %w", err)
-			}
-			cc.Catalog, cc.Logger = jobs.Catalog(), log
-			cc.Progress, cc.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
 			run, runErr := chaos.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,15 +67,9 @@ report.md, plus each component's log, to the output folder it names at the end.`
 				}
 				cfg.TraceName = filepath.Base(tracePath)
 			}
-			if outDir == "" {
-				outDir = filepath.Join("out", "compare-"+time.Now().Format("20060102-150405"))
+			if outDir, err = prepareStack(cmd, &cfg, outDir, "compare", log); err != nil {
+				return err
 			}
-			cfg.LogDir = filepath.Join(outDir, "logs")
-			if cfg.Exe, err = os.Executable(); err != nil {
-				return fmt.Errorf("locate the chatbench binary to start components: %w", err)
-			}
-			cfg.Catalog, cfg.Logger = jobs.Catalog(), log
-			cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
 			run, runErr := compare.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr
@@ -100,6 +95,24 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.StringVar(&cfg.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
 	return cmd
+}
+
+// prepareStack fills in what compare and chaos set alike before starting
+// the stack: the output folder (out/<kind>-<time> unless given), the log
+// folder inside it, this binary to start the components with, the
+// catalog, the logger and progress on stderr. It returns the output folder.
+func prepareStack(cmd *cobra.Command, cfg *compare.Config, outDir, kind string, log *slog.Logger) (string, error) {
+	if outDir == "" {
+		outDir = filepath.Join("out", kind+"-"+time.Now().Format("20060102-150405"))
+	}
+	cfg.LogDir = filepath.Join(outDir, "logs")
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locate the chatbench binary to start components: %w", err)
+	}
+	cfg.Exe, cfg.Catalog, cfg.Logger = exe, jobs.Catalog(), log
+	cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+	return outDir, nil
 }
 
 // publish writes the run's reports into outDir, prints it with table, and
