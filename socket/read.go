@@ -37,10 +37,17 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
+		select {
+		case <-c.closing: // closed from elsewhere (slow consumer, shutdown, auth timeout)
+			c.awaitPeerClose()
+			return
+		default:
+		}
 		gatewayIn := chat.NowMicros()
 		// Any frame shows the peer is alive, not only a pong.
 		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
 		if ok, end := c.allowFrame(data); end {
+			c.awaitPeerClose()
 			return
 		} else if !ok {
 			continue
@@ -55,6 +62,24 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		if !c.handle(f, gatewayIn) {
+			c.awaitPeerClose()
+			return
+		}
+	}
+}
+
+// awaitPeerClose finishes the closing handshake after the server has asked
+// to close: it reads and discards whatever the client still sends until the
+// client's close frame (or any read error) arrives, at most closeGrace. Were
+// the socket closed with client frames unread, the kernel would answer with
+// a TCP reset, and the client could lose our close frame — and its code,
+// which tells it why — before reading it. Frames read here are not acted on
+// and not acked, so a resending client sends them again elsewhere.
+func (c *Conn) awaitPeerClose() {
+	c.ws.SetPongHandler(nil)
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		if _, _, err := c.ws.ReadMessage(); err != nil {
 			return
 		}
 	}
