@@ -98,6 +98,10 @@ func mergePath(dst, p *Path) error {
 	m.Acked += p.Messages.Acked
 	m.Unacked += p.Messages.Unacked
 	m.Warmup += p.Messages.Warmup
+	m.Retried += p.Messages.Retried
+	m.HeldLeaves += p.Messages.HeldLeaves
+	m.Resent += p.Messages.Resent
+	m.Reconnects += p.Messages.Reconnects
 	m.PerSecond += p.Messages.PerSecond
 	for code, n := range p.Messages.Rejected {
 		if m.Rejected == nil {

@@ -2,6 +2,7 @@ package results_test
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,18 @@ func TestMergeRuns(t *testing.T) {
 	a, b := resultstest.Run(1), resultstest.Run(2)
 	b.Paths[0].Start = b.Paths[0].Start.Add(10 * time.Second) // shard b started 10 s later
 	b.Paths[0].End = b.Paths[0].End.Add(10 * time.Second)
+	// Every integer count of Messages gets its own value in each shard, so
+	// that a count the merge forgets shows.
+	for _, r := range []*results.Run{a, b} {
+		for _, p := range r.Paths {
+			v := reflect.ValueOf(&p.Messages).Elem()
+			for i := range v.NumField() {
+				if f := v.Field(i); f.Kind() == reflect.Int {
+					f.SetInt(f.Int() + int64(i+1)*int64(r.Meta.Shards+1))
+				}
+			}
+		}
+	}
 	m, err := results.MergeRuns(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +85,12 @@ func TestMergeRuns(t *testing.T) {
 		if got, want := p.Ledger["all"].Expected, pa.Ledger["all"].Expected+pb.Ledger["all"].Expected; got != want {
 			t.Errorf("%s ledger expected %d want %d", p.Name, got, want)
 		}
-		if got, want := p.Messages.Sent, pa.Messages.Sent+pb.Messages.Sent; got != want {
-			t.Errorf("%s sent %d want %d", p.Name, got, want)
+		got, va, vb := reflect.ValueOf(p.Messages), reflect.ValueOf(pa.Messages), reflect.ValueOf(pb.Messages)
+		for i := range got.NumField() {
+			if got.Field(i).Kind() == reflect.Int && got.Field(i).Int() != va.Field(i).Int()+vb.Field(i).Int() {
+				t.Errorf("%s messages.%s: merged %d, shards %d + %d", p.Name, got.Type().Field(i).Name,
+					got.Field(i).Int(), va.Field(i).Int(), vb.Field(i).Int())
+			}
 		}
 		if got, want := p.Components[0].CPUSeconds, pa.Components[0].CPUSeconds+pb.Components[0].CPUSeconds; got != want {
 			t.Errorf("%s cpu %v want %v", p.Name, got, want)
