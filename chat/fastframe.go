@@ -51,6 +51,16 @@ func decodeServerFrameFast(data []byte) (*ServerFrame, bool) {
 			ok = p.str(&f.Message)
 		case "retryable":
 			ok = p.boolean(&f.Retryable)
+		case "last_seq":
+			ok = p.unsigned(&f.LastSeq)
+		case "replayed":
+			n, ok2 := p.integer()
+			ok = ok2 && n == int64(int(n))
+			f.Replayed = int(n)
+		case "gap":
+			ok = p.boolean(&f.Gap)
+		case "seq":
+			ok = p.unsigned(&f.Event.Seq)
 		case "event":
 			ok = p.str(&f.Event.Name)
 		case "job":
@@ -88,7 +98,7 @@ func decodeServerFrameFast(data []byte) (*ServerFrame, bool) {
 // eventKey reports whether key names a field of the embedded Event.
 func eventKey(key []byte) bool {
 	switch string(key) {
-	case "event", "job", "conv", "from", "type", "status", "error_code", "hops", "data":
+	case "event", "job", "conv", "seq", "from", "type", "status", "error_code", "hops", "data":
 		return true
 	}
 	return false
@@ -261,6 +271,18 @@ func (p *fastParser) integer() (int64, bool) {
 	return n, true
 }
 
+// unsigned parses a non-negative integer into dst (encoding/json refuses a
+// minus sign, even on 0, for an unsigned field).
+func (p *fastParser) unsigned(dst *uint64) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		return false
+	}
+	n, ok := p.integer()
+	*dst = uint64(n)
+	return ok
+}
+
 // hops parses the hop stamps; an object replaces only the keys it names,
 // as encoding/json does.
 func (p *fastParser) hops(h *Hops) bool {
@@ -367,6 +389,10 @@ func AppendClientFrame(dst []byte, f *ClientFrame) []byte {
 	if f.Body != "" {
 		dst = append(dst, `,"body":`...)
 		dst = appendJSONString(dst, f.Body)
+	}
+	if f.Since != 0 {
+		dst = append(dst, `,"since":`...)
+		dst = strconv.AppendUint(dst, f.Since, 10)
 	}
 	return append(dst, '}')
 }

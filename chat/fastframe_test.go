@@ -9,7 +9,7 @@ import (
 
 // serverFrameSeeds are frames as the encoders write them, and near misses.
 func serverFrameSeeds() [][]byte {
-	ev := &Event{Name: "typing", Job: RelayJob, Conv: "c1", From: "p1", Type: "typing", Status: StatusOK, ReplyTo: "p1-7",
+	ev := &Event{Name: "typing", Job: RelayJob, Conv: "c1", Seq: 1764200000000001, From: "p1", Type: "typing", Status: StatusOK, ReplyTo: "p1-7",
 		Data: json.RawMessage(`{"body":"caf\u00e9 \"x\"","n":[1,2.5e3,{"k":null}]}`),
 		Hops: Hops{ClientSent: 1700000000000001, GatewayIn: 1700000000000002, Emitted: 1700000000000003}}
 	evb, _ := EncodeEvent(ev)
@@ -21,6 +21,7 @@ func serverFrameSeeds() [][]byte {
 		EncodeAck("p1-7", "", []string{"p1", "d1"}),
 		EncodeAck("auth", "p1", nil),
 		EncodeAck("m", "", []string{}),
+		EncodeJoinAck("~driver-rejoin-1", []string{"d1", "p1"}, Resume{LastSeq: 1764200000000042, Replayed: 3, Gap: true}),
 		EncodeError(Errorf(CodeRateLimited, "p1-9", "slow down")),
 		[]byte(`{"v":1,"op":"event","reply_to":"x","event":"e","data":{"a":1},"hops":{}}`),
 		[]byte(`{"data":null}`), []byte(`{"data":"s"}`), []byte(`{"data":[1,}`), []byte(`{"data":{"a":"}"}}`), []byte(`{"data":{"a":"\"}"}}`),
@@ -28,6 +29,7 @@ func serverFrameSeeds() [][]byte {
 		[]byte(`{"v":1,"op":"ack","reply_to":"caf\u00e9"}`),
 		[]byte(`{"v":1.0}`), []byte(`{"v":01}`), []byte(`{"V":1}`), []byte(`{"v":null}`),
 		[]byte(`{"retryable":truex}`), []byte(`{"v":1}x`), []byte(`{"hops":{"emitted":1e3}}`),
+		[]byte(`{"seq":-1}`), []byte(`{"last_seq":-0}`), []byte(`{"seq":0}`), []byte(`{"replayed":-2}`), []byte(`{"gap":1}`),
 		[]byte(`{"members":["a"],"members":[]}`), []byte(`{"hops":{"emitted":1},"hops":{"enqueued":2}}`),
 		[]byte("{\"op\":\"caf\xc3\xa9\"}"), []byte(`{"v":99999999999999999999}`), []byte(`{}`), []byte(``),
 	}
@@ -68,7 +70,7 @@ func FuzzDecodeServerFrame(f *testing.F) {
 // TestDecodeServerFrameFastCovers checks that the frames the server writes
 // take the fast path (else the driver silently pays for encoding/json).
 func TestDecodeServerFrameFastCovers(t *testing.T) {
-	for _, s := range serverFrameSeeds()[:7] {
+	for _, s := range serverFrameSeeds()[:8] {
 		if _, ok := decodeServerFrameFast(s); !ok {
 			t.Errorf("fast decoder refused the encoder's own frame %s", s)
 		}
@@ -98,11 +100,11 @@ func BenchmarkDecodeServerFrame(b *testing.B) {
 
 // FuzzAppendClientFrame checks AppendClientFrame against encoding/json.
 func FuzzAppendClientFrame(f *testing.F) {
-	f.Add(1, "send", "p1-1", "", "c1", "text", int64(1700000000000000), "I have had a headache for three days")
-	f.Add(0, "join", "j", "", "c", "", int64(0), "")
-	f.Add(0, "auth", "", "a.b", "", "", int64(-5), "\"\\\b\f\n\r\t\x00\x1f\x7f<>&\u2028\u2029é\xff\xc3")
-	f.Fuzz(func(t *testing.T, v int, op, id, token, conv, typ string, sentAt int64, body string) {
-		fr := &ClientFrame{V: v, Op: op, ID: id, Token: token, Conv: conv, Type: typ, SentAt: sentAt, Body: body}
+	f.Add(1, "send", "p1-1", "", "c1", "text", int64(1700000000000000), "I have had a headache for three days", uint64(0))
+	f.Add(0, "join", "j", "", "c", "", int64(0), "", uint64(1764200000000042))
+	f.Add(0, "auth", "", "a.b", "", "", int64(-5), "\"\\\b\f\n\r\t\x00\x1f\x7f<>&\u2028\u2029é\xff\xc3", uint64(1<<63))
+	f.Fuzz(func(t *testing.T, v int, op, id, token, conv, typ string, sentAt int64, body string, since uint64) {
+		fr := &ClientFrame{V: v, Op: op, ID: id, Token: token, Conv: conv, Type: typ, SentAt: sentAt, Body: body, Since: since}
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)

@@ -39,6 +39,11 @@ type ClientFrame struct {
 	SentAt int64 `json:"sent_at,omitempty"`
 	// Body is the message content. It is never logged.
 	Body string `json:"body,omitempty"`
+	// Since, on join, asks the server to resume the conversation: to send
+	// first the buffered events of conv with a seq above it, which the
+	// client missed while it was disconnected (docs/protocol.md, "Resuming").
+	// 0 asks for nothing.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // Limits on client frames.
@@ -135,6 +140,17 @@ type ServerFrame struct {
 	// go to (see Message.Members). Clients use it to know exactly which
 	// deliveries to expect.
 	Members []string `json:"members,omitempty"`
+	// LastSeq, on the ack of join, is the seq of the conversation's latest
+	// event when the connection joined: the client has (now) seen every
+	// event up to it that was addressed to it, except where Gap says so.
+	LastSeq uint64 `json:"last_seq,omitempty"`
+	// Replayed, on the ack of a join with since, counts the missed events
+	// sent before the ack.
+	Replayed int `json:"replayed,omitempty"`
+	// Gap, on the ack of a join with since, reports that events after since
+	// are no longer buffered (too old, too many, or lost with a server
+	// restart) and could not be replayed.
+	Gap bool `json:"gap,omitempty"`
 
 	// Event fields (see Event).
 	*Event `json:",omitempty"`
@@ -149,9 +165,16 @@ type ServerFrame struct {
 // It is delivered to every connection in Conv whose user is in the job's
 // audience.
 type Event struct {
-	Name string `json:"event"`          // event name, from the catalog
-	Job  string `json:"job"`            // job that produced it ("relay" for relays)
-	Conv string `json:"conv"`           // conversation
+	Name string `json:"event"` // event name, from the catalog
+	Job  string `json:"job"`   // job that produced it ("relay" for relays)
+	Conv string `json:"conv"`  // conversation
+	// Seq numbers the events of Conv in the order they were emitted. It
+	// only grows, across server restarts too (it follows the server's
+	// clock in µs, and adds 1 where that has not moved), but is not
+	// contiguous. Clients keep
+	// the last one they saw per conversation and join with it as since to
+	// resume.
+	Seq  uint64 `json:"seq,omitempty"`
 	From string `json:"from"`           // user who sent the causing message
 	Type string `json:"type,omitempty"` // type of the causing message
 	// Status is "ok", or "error" when the job failed; then ErrCode says why.
@@ -184,6 +207,21 @@ func EncodeEvent(ev *Event) ([]byte, error) {
 // set on the ack of auth, members on the ack of a message.
 func EncodeAck(id, user string, members []string) []byte {
 	b, _ := json.Marshal(ServerFrame{V: ProtocolVersion, Op: OpAck, ReplyTo: id, User: user, Members: members})
+	return b
+}
+
+// Resume is what a join did to resume a conversation (ServerFrame.LastSeq,
+// Replayed, Gap).
+type Resume struct {
+	LastSeq  uint64
+	Replayed int
+	Gap      bool
+}
+
+// EncodeJoinAck encodes the ack of a join, with where the conversation
+// stands and what the join replayed.
+func EncodeJoinAck(id string, members []string, r Resume) []byte {
+	b, _ := json.Marshal(ServerFrame{V: ProtocolVersion, Op: OpAck, ReplyTo: id, Members: members, LastSeq: r.LastSeq, Replayed: r.Replayed, Gap: r.Gap})
 	return b
 }
 

@@ -92,6 +92,7 @@ func TestErrorFrame(t *testing.T) {
 func FuzzDecodeClientFrame(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"send","id":"m1","conv":"c1","type":"text","body":"hello","sent_at":1700000000000000}`))
 	f.Add([]byte(`{"op":"auth","token":"a.b"}`))
+	f.Add([]byte(`{"op":"join","id":"j1","conv":"c1","since":1764200000000042}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := chat.DecodeClientFrame(data)
 		if err != nil {

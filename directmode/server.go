@@ -32,7 +32,7 @@ func Start(addr string, front socket.Config, direct Config, gatherer prometheus.
 	if direct.Catalog == nil {
 		return nil, errors.New("directmode: Config.Catalog is required")
 	}
-	hub := socket.NewHub(direct.Catalog, front.Registerer)
+	hub := socket.NewHub(direct.Catalog, front.Registerer, front.Resume)
 	direct.Emitter = hub
 	d, err := New(direct)
 	if err != nil {

@@ -91,7 +91,7 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	hub := socket.NewHub(cfg.Catalog, cfg.Front.Registerer)
+	hub := socket.NewHub(cfg.Catalog, cfg.Front.Registerer, cfg.Front.Resume)
 	cb, err := NewCallback(CallbackConfig{Secret: cfg.CallbackSecret, Emitter: hub, Metrics: cfg.Metrics,
 		Logger: cfg.Logger.With("component", "callback")})
 	if err != nil {

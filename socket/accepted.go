@@ -88,14 +88,14 @@ func (a *acceptedSet) get(from, id string, now time.Time) ([]string, bool) {
 // accepted: the same ack, with the members it listed, and nothing else —
 // no relay, no jobs. It reports false for a message not accepted before,
 // which the caller then dispatches.
-func (c *Conn) ackDuplicate(from, id string) bool {
+func (c *Conn) ackDuplicate(from, id string, res *chat.Resume) bool {
 	members, ok := c.srv.accepted.get(from, id, time.Now())
 	if !ok {
 		return false
 	}
 	c.srv.accepted.resends.WithLabelValues(resendDuplicateAcked).Inc()
 	c.srv.log.Debug("resend of an accepted message acked again", "conn", c.id, "id_len", len(id))
-	c.enqueue(chat.EncodeAck(id, "", members))
+	c.enqueue(encodeAck(id, members, res))
 	return true
 }
 

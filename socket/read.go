@@ -102,13 +102,17 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			c.sendError(chat.Errorf(chat.CodeForbidden, f.ID, "your token does not allow conversation %q; mint one that lists it", f.Conv))
 			return true
 		}
-		if !hub.join(c, f.Conv) {
+		added, res := hub.join(c, f.Conv, f.Since)
+		if !added {
 			// Joining twice is harmless and causes no jobs.
-			c.enqueue(chat.EncodeAck(f.ID, "", hub.members(f.Conv)))
+			c.enqueue(chat.EncodeJoinAck(f.ID, hub.members(f.Conv), res))
 			return true
 		}
 		c.joined[f.Conv] = true
-		if !c.dispatch(c.message(f, chat.OpJoin, gatewayIn)) {
+		if res.Gap || res.Replayed > 0 {
+			c.srv.log.Debug("resumed", "conn", c.id, "conv", f.Conv, "replayed", res.Replayed, "gap", res.Gap)
+		}
+		if !c.dispatch(c.message(f, chat.OpJoin, gatewayIn), &res) {
 			hub.leave(c, f.Conv)
 			delete(c.joined, f.Conv)
 		}
@@ -118,7 +122,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			return true
 		}
 		delete(c.joined, f.Conv)
-		c.dispatch(c.message(f, chat.OpLeave, gatewayIn))
+		c.dispatch(c.message(f, chat.OpLeave, gatewayIn), nil)
 	case chat.OpSend:
 		t := cat.Type(f.Type)
 		switch {
@@ -144,7 +148,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 		if t.Relay && !c.srv.relayed.add(msg.From+"\x00"+msg.ID, time.Now()) {
 			hub.Emit(chat.RelayEvent(msg))
 		}
-		c.dispatch(msg)
+		c.dispatch(msg, nil)
 	}
 	return true
 }
@@ -186,9 +190,10 @@ func (c *Conn) message(f *chat.ClientFrame, typ string, gatewayIn int64) *chat.M
 	}
 }
 
-// dispatch hands msg to the dispatcher and acks it, or sends the error.
-func (c *Conn) dispatch(msg *chat.Message) bool {
-	if c.ackDuplicate(msg.From, msg.ID) { // a resend of an accepted message (accepted.go)
+// dispatch hands msg to the dispatcher and acks it, or sends the error. A
+// join's ack carries what joining did to resume the conversation (res).
+func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume) bool {
+	if c.ackDuplicate(msg.From, msg.ID, res) { // a resend of an accepted message (accepted.go)
 		return true
 	}
 	if err := c.srv.cfg.Dispatcher.Dispatch(c.ctx, msg); err != nil {
@@ -199,6 +204,15 @@ func (c *Conn) dispatch(msg *chat.Message) bool {
 	}
 	c.srv.cfg.Recorder.Record(msg)
 	c.remember(msg.From, msg.ID, msg.Members)
-	c.enqueue(chat.EncodeAck(msg.ID, "", msg.Members))
+	c.enqueue(encodeAck(msg.ID, msg.Members, res))
 	return true
+}
+
+// encodeAck encodes the ack of a message; res, when not nil, is what its
+// join did to resume the conversation.
+func encodeAck(id string, members []string, res *chat.Resume) []byte {
+	if res != nil {
+		return chat.EncodeJoinAck(id, members, *res)
+	}
+	return chat.EncodeAck(id, "", members)
 }

@@ -75,6 +75,10 @@ type Config struct {
 	// MaxConnsPerUser caps each user's open connections (too_many_connections).
 	// Zero means DefaultMaxConnsPerUser; negative means no cap.
 	MaxConnsPerUser int
+	// Resume sizes the event buffer of each conversation from which clients
+	// resume after a reconnect. The Hub is built with it (NewHub); the
+	// Server does not read it.
+	Resume ResumeConfig
 }
 
 func (c *Config) setDefaults() {

@@ -309,6 +309,8 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	p.Messages.HeldLeaves = int(s.heldTotal.Load())
 	p.Messages.Resent = int(s.resent.Load())
 	p.Messages.Reconnects = int(s.reconnects.Load())
+	p.Messages.Replayed = int(s.replayed.Load())
+	p.Messages.ResumeGaps = int(s.resumeGaps.Load())
 	p.Messages.Retried = int(s.retried.Load())
 	p.SenderNice = s.nice
 	measured := lastSend.Sub(p.Start).Seconds()
@@ -478,7 +480,13 @@ func (s *scheduler) read(p *peer) {
 		}
 		now := time.Now()
 		f, err := chat.DecodeServerFrame(data)
-		if err != nil || internal(f.ReplyTo) {
+		if err != nil {
+			continue
+		}
+		if f.LastSeq != 0 || (f.Event != nil && f.Event.Seq != 0) {
+			s.sawSeq(p, f)
+		}
+		if internal(f.ReplyTo) {
 			continue // the driver's own re-joins are not part of the trace
 		}
 		switch f.Op {
@@ -550,6 +558,8 @@ type scheduler struct {
 	dialCtx    context.Context // cancelled with stop
 	resent     atomic.Int64    // frames resent after a reconnect
 	reconnects atomic.Int64    // connections re-established
+	replayed   atomic.Int64    // events replayed to re-joins, as their acks said
+	resumeGaps atomic.Int64    // re-joins whose ack reported a gap
 
 	niceOnce sync.Once
 	nice     int // the senders' nice value (pinThread)

@@ -40,6 +40,12 @@ func internal(id string) bool { return strings.HasPrefix(id, InternalIDPrefix) }
 
 // resendState is what a reconnect must redo for one peer.
 type resendState struct {
+	// seen is the highest event seq seen per conversation, which a re-join
+	// asks to resume from. Only the reader goroutine touches it (redo runs
+	// there too).
+	seen       map[string]uint64
+	rejoinConv map[string]string // internal re-join id → conversation, until its ack
+
 	mu       sync.Mutex
 	pending  map[string]trace.Record // sent, not answered
 	order    []string                // pending ids in first-send order (may hold answered ones)
@@ -98,9 +104,14 @@ func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
 		convs = append(convs, c)
 	}
 	slices.Sort(convs)
+	if p.rs.rejoinConv == nil {
+		p.rs.rejoinConv = map[string]string{}
+	}
 	for _, c := range convs {
 		p.rs.rejoins++
-		frames = append(frames, chat.ClientFrame{Op: chat.OpJoin, ID: InternalIDPrefix + "rejoin-" + strconv.Itoa(p.rs.rejoins), Conv: c})
+		id := InternalIDPrefix + "rejoin-" + strconv.Itoa(p.rs.rejoins)
+		p.rs.rejoinConv[id] = c
+		frames = append(frames, chat.ClientFrame{Op: chat.OpJoin, ID: id, Conv: c, Since: p.rs.seen[c]})
 	}
 	kept := p.rs.order[:0]
 	for _, id := range p.rs.order {
@@ -112,6 +123,42 @@ func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
 	}
 	p.rs.order = kept
 	return frames, resent
+}
+
+// sawSeq keeps the highest event seq p has seen per conversation, from
+// events and from join acks (a join ack's last_seq covers the events before
+// the join, which were not addressed to the joining connection), and counts
+// what re-joins replayed.
+func (s *scheduler) sawSeq(p *peer, f *chat.ServerFrame) {
+	if f.Event != nil {
+		if f.Event.Seq > p.rs.seen[f.Event.Conv] {
+			if p.rs.seen == nil {
+				p.rs.seen = map[string]uint64{}
+			}
+			p.rs.seen[f.Event.Conv] = f.Event.Seq
+		}
+		return
+	}
+	p.rs.mu.Lock()
+	conv, rejoin := p.rs.rejoinConv[f.ReplyTo]
+	if rejoin {
+		delete(p.rs.rejoinConv, f.ReplyTo)
+	} else if r, ok := p.rs.pending[f.ReplyTo]; ok && r.Type == chat.OpJoin {
+		conv = r.Conv
+	}
+	if conv != "" && f.LastSeq > p.rs.seen[conv] {
+		if p.rs.seen == nil {
+			p.rs.seen = map[string]uint64{}
+		}
+		p.rs.seen[conv] = f.LastSeq
+	}
+	p.rs.mu.Unlock()
+	if rejoin {
+		s.replayed.Add(int64(f.Replayed))
+		if f.Gap {
+			s.resumeGaps.Add(1)
+		}
+	}
 }
 
 // reconnect replaces p's dropped connection and redoes what the old one

@@ -102,6 +102,8 @@ func mergePath(dst, p *Path) error {
 	m.HeldLeaves += p.Messages.HeldLeaves
 	m.Resent += p.Messages.Resent
 	m.Reconnects += p.Messages.Reconnects
+	m.Replayed += p.Messages.Replayed
+	m.ResumeGaps += p.Messages.ResumeGaps
 	m.PerSecond += p.Messages.PerSecond
 	for code, n := range p.Messages.Rejected {
 		if m.Rejected == nil {

@@ -139,6 +139,12 @@ type Messages struct {
 	Resent int `json:"resent"`
 	// Reconnects counts connections the driver re-established after a drop.
 	Reconnects int `json:"reconnects"`
+	// Replayed counts events the server sent again to re-established
+	// connections that joined with since (docs/protocol.md, "Resuming"),
+	// as its join acks reported; ResumeGaps counts such joins whose ack
+	// said some missed events were no longer buffered.
+	Replayed   int `json:"replayed"`
+	ResumeGaps int `json:"resume_gaps"`
 	// PerSecond is Sent divided by the measured duration.
 	PerSecond float64 `json:"per_second"`
 }

@@ -38,6 +38,8 @@ type frontFlags struct {
 	rateLimit      float64
 	rateBurst      int
 	maxConnsUser   int
+	resumeEvents   int
+	resumeWindow   time.Duration
 	tls            tlsFlags
 }
 
@@ -64,6 +66,8 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.rateLimit, "rate-limit", socket.DefaultRateLimit, "client frames per second each connection may send (token bucket); more are refused with rate_limited (negative = no limit)")
 	fl.IntVar(&f.rateBurst, "rate-burst", socket.DefaultRateBurst, "token bucket size of --rate-limit: frames a connection may send at once")
 	fl.IntVar(&f.maxConnsUser, "max-conns-per-user", socket.DefaultMaxConnsPerUser, "open connections per user; more are refused with too_many_connections (negative = no limit)")
+	fl.IntVar(&f.resumeEvents, "resume-events", socket.DefaultResumeEvents, "recent events kept per conversation for clients that reconnect and join with since (negative = resuming off)")
+	fl.DurationVar(&f.resumeWindow, "resume-window", socket.DefaultResumeWindow, "how long an event stays available to resuming clients")
 	f.tls.register(cmd, "the client-facing listener")
 }
 
@@ -100,6 +104,7 @@ func (f *frontFlags) config(log *slog.Logger) socket.Config {
 		Secret: []byte(f.secret), AllowedOrigins: f.allowedOrigins,
 		SendQueue: f.sendQueue, MaxFrameBytes: f.maxFrame, Logger: log.With("component", "socket"),
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, MaxConnsPerUser: f.maxConnsUser,
+		Resume: socket.ResumeConfig{Events: f.resumeEvents, Window: f.resumeWindow},
 	}
 }
 
