@@ -67,10 +67,17 @@ type Hub struct {
 type room struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
-	seq     uint64     // seq of the latest event (the room's start before the first)
-	dropped uint64     // highest seq no longer in log (the room's start before any)
-	log     []buffered // oldest first
+	seq     uint64 // seq of the latest event (the room's start before the first)
+	dropped uint64 // highest seq no longer in log (the room's start before any)
+	// buf[head:] are the buffered events, oldest first. Trimming moves
+	// head; the slice is compacted once head passes half of it, so each
+	// event is moved at most once on average, not once per emit.
+	buf  []buffered
+	head int
 }
+
+// events returns r's buffered events, oldest first. r is locked.
+func (r *room) events() []buffered { return r.buf[r.head:] }
 
 // buffered is one emitted event as kept for resuming: its encoded frame
 // (shared with the send queues) and what decides who may have it.
@@ -161,9 +168,11 @@ func (h *Hub) join(c *Conn, conv string, since uint64) (added bool, res chat.Res
 		if since == 0 || h.resume.Events < 0 {
 			return
 		}
+		h.trim(r, time.Now())
 		res.Gap = since < r.dropped
-		for i := range r.log {
-			if b := &r.log[i]; b.seq > since && b.mayHave(c) && c.enqueue(b.frame) {
+		log := r.events()
+		for i := range log {
+			if b := &log[i]; b.seq > since && b.mayHave(c) && c.enqueue(b.frame) {
 				res.Replayed++
 			}
 		}
@@ -204,9 +213,10 @@ func (h *Hub) Emit(ev *chat.Event) int {
 		now := time.Now()
 		// The seq follows the clock in µs where it can, so that it keeps
 		// growing across a restart and a room's removal.
-		r.seq = max(r.seq+1, uint64(now.UnixMicro()))
+		us := now.UnixMicro()
+		r.seq = max(r.seq+1, uint64(us))
 		ev.Seq = r.seq
-		ev.Hops.Emitted = chat.NowMicros()
+		ev.Hops.Emitted = us
 		frame, err := chat.EncodeEvent(ev)
 		if err != nil {
 			// Only an invalid RawMessage from a handler can get here.
@@ -220,7 +230,7 @@ func (h *Hub) Emit(ev *chat.Event) int {
 			}
 		}
 		if h.resume.Events >= 0 {
-			r.log = append(r.log, b)
+			r.buf = append(r.buf, b)
 			h.trim(r, now)
 		}
 	})
@@ -236,16 +246,22 @@ func (h *Hub) Emit(ev *chat.Event) int {
 
 // trim drops the events of r that are too old or too many. r is locked.
 func (h *Hub) trim(r *room, now time.Time) {
-	cut := max(0, len(r.log)-h.resume.Events)
-	for cut < len(r.log) && now.Sub(r.log[cut].at) > h.resume.Window {
+	log := r.events()
+	cut := max(0, len(log)-h.resume.Events)
+	for cut < len(log) && now.Sub(log[cut].at) > h.resume.Window {
 		cut++
 	}
 	if cut == 0 {
 		return
 	}
-	r.dropped = r.log[cut-1].seq
-	clear(r.log[:cut]) // let the frames go
-	r.log = slices.Delete(r.log, 0, cut)
+	r.dropped = log[cut-1].seq
+	clear(log[:cut]) // let the frames go
+	r.head += cut
+	if r.head > len(r.buf)/2 {
+		n := copy(r.buf, r.buf[r.head:])
+		clear(r.buf[n:])
+		r.buf, r.head = r.buf[:n], 0
+	}
 }
 
 // maybeSweep removes, at most once per resume window, the rooms nobody is
@@ -268,7 +284,7 @@ func (h *Hub) maybeSweep() {
 	for conv, r := range h.rooms {
 		r.mu.Lock()
 		h.trim(r, now)
-		idle := len(r.conns) == 0 && len(r.log) == 0
+		idle := len(r.conns) == 0 && len(r.events()) == 0
 		r.mu.Unlock()
 		if idle {
 			delete(h.rooms, conv)
