@@ -104,9 +104,8 @@ func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
 		convs = append(convs, c)
 	}
 	slices.Sort(convs)
-	if p.rs.rejoinConv == nil {
-		p.rs.rejoinConv = map[string]string{}
-	}
+	// Acks of the previous connection's re-joins can no longer come.
+	p.rs.rejoinConv = make(map[string]string, len(convs))
 	for _, c := range convs {
 		p.rs.rejoins++
 		id := InternalIDPrefix + "rejoin-" + strconv.Itoa(p.rs.rejoins)
@@ -117,7 +116,12 @@ func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
 	for _, id := range p.rs.order {
 		if r, ok := p.rs.pending[id]; ok {
 			kept = append(kept, id)
-			frames = append(frames, frameOf(r))
+			f := frameOf(r)
+			if f.Op == chat.OpJoin {
+				// It may have been accepted with its ack lost: resume too.
+				f.Since = p.rs.seen[f.Conv]
+			}
+			frames = append(frames, f)
 			resent++
 		}
 	}
@@ -153,11 +157,10 @@ func (s *scheduler) sawSeq(p *peer, f *chat.ServerFrame) {
 		p.rs.seen[conv] = f.LastSeq
 	}
 	p.rs.mu.Unlock()
-	if rejoin {
-		s.replayed.Add(int64(f.Replayed))
-		if f.Gap {
-			s.resumeGaps.Add(1)
-		}
+	// Only joins with since (re-joins, resent joins) replay or report gaps.
+	s.replayed.Add(int64(f.Replayed))
+	if f.Gap {
+		s.resumeGaps.Add(1)
 	}
 }
 
