@@ -68,7 +68,7 @@ type room struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
 	seq     uint64 // seq of the latest event (the room's start before the first)
-	dropped uint64 // highest seq no longer in log (the room's start before any)
+	dropped uint64 // highest seq no longer buffered (the room's start before any)
 	// buf[head:] are the buffered events, oldest first. Trimming moves
 	// head; the slice is compacted once head passes half of it, so each
 	// event is moved at most once on average, not once per emit.
@@ -121,8 +121,9 @@ func NewHub(catalog *chat.Catalog, reg prometheus.Registerer, resume ResumeConfi
 	return h
 }
 
-// inRoomLocked runs fn on conv's room with h.mu held for reading and the
-// room locked; with create, a missing room is made first. It reports false
+// inRoomLocked runs fn on conv's room with the room locked and h.mu held
+// (for reading; for writing when it had to make the room, which it does
+// only with create). It reports false
 // (without running fn) when the room does not exist and create is false.
 func (h *Hub) inRoomLocked(conv string, create bool, fn func(r *room)) bool {
 	h.mu.RLock()
