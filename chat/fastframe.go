@@ -34,9 +34,7 @@ func decodeServerFrameFast(data []byte) (*ServerFrame, bool) {
 		}
 		switch string(key) {
 		case "v":
-			n, ok2 := p.integer()
-			ok = ok2 && n == int64(int(n))
-			f.V = int(n)
+			ok = p.int(&f.V)
 		case "op":
 			ok = p.str(&f.Op)
 		case "reply_to":
@@ -54,9 +52,7 @@ func decodeServerFrameFast(data []byte) (*ServerFrame, bool) {
 		case "last_seq":
 			ok = p.unsigned(&f.LastSeq)
 		case "replayed":
-			n, ok2 := p.integer()
-			ok = ok2 && n == int64(int(n))
-			f.Replayed = int(n)
+			ok = p.int(&f.Replayed)
 		case "gap":
 			ok = p.boolean(&f.Gap)
 		case "seq":
@@ -269,6 +265,13 @@ func (p *fastParser) integer() (int64, bool) {
 		n = -n // 18 digits cannot overflow
 	}
 	return n, true
+}
+
+// int parses an integer that fits an int into dst.
+func (p *fastParser) int(dst *int) bool {
+	n, ok := p.integer()
+	*dst = int(n)
+	return ok && n == int64(int(n))
 }
 
 // unsigned parses a non-negative integer into dst (encoding/json refuses a
