@@ -352,13 +352,9 @@ func (s *Server) deleteMessage(c *call, body []byte) (any, *apiError) {
 func (s *Server) deleteMessageBatch(c *call, body []byte) (any, *apiError) {
 	var in deleteMessageBatchInput
 	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
-		ids := make([]string, len(in.Entries))
-		for i, e := range in.Entries {
-			ids[i] = e.Id
-		}
 		now := s.now()
-		return idBatch(c, ids, func(i int) *apiError {
-			return s.deleteByHandle(q, in.Entries[i].ReceiptHandle, now)
+		return idBatch(c, in.Entries, func(e deleteBatchEntry) *apiError {
+			return s.deleteByHandle(q, e.ReceiptHandle, now)
 		})
 	})
 }
@@ -377,13 +373,8 @@ func (s *Server) changeMessageVisibility(c *call, body []byte) (any, *apiError) 
 func (s *Server) changeMessageVisibilityBatch(c *call, body []byte) (any, *apiError) {
 	var in changeVisibilityBatchInput
 	return s.onQueue(c, body, &in, func(q *queue) (any, *apiError) {
-		ids := make([]string, len(in.Entries))
-		for i, e := range in.Entries {
-			ids[i] = e.Id
-		}
 		now := s.now()
-		return idBatch(c, ids, func(i int) *apiError {
-			e := in.Entries[i]
+		return idBatch(c, in.Entries, func(e changeVisibilityBatchEntry) *apiError {
 			return s.changeVisibility(q, e.ReceiptHandle, e.VisibilityTimeout, now)
 		})
 	})
@@ -392,13 +383,17 @@ func (s *Server) changeMessageVisibilityBatch(c *call, body []byte) (any, *apiEr
 // idBatch runs one batch call whose answer lists entry ids (delete and
 // change visibility): it checks the ids, applies op to each entry in turn
 // and reports each one as successful or failed, as SQS does.
-func idBatch(c *call, ids []string, op func(i int) *apiError) (any, *apiError) {
+func idBatch[E batchEntry](c *call, entries []E, op func(E) *apiError) (any, *apiError) {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.entryID()
+	}
 	if err := checkBatchIDs(ids); err != nil {
 		return nil, err
 	}
 	out := idBatchOutput{Successful: []batchIDEntry{}, Failed: []batchResultErrorEntry{}}
 	for i, id := range ids {
-		if err := op(i); err != nil {
+		if err := op(entries[i]); err != nil {
 			out.Failed = append(out.Failed, failed(id, err))
 			continue
 		}

@@ -173,20 +173,30 @@ type changeVisibilityInput struct {
 
 type deleteMessageBatchInput struct {
 	queueURLInput
-	Entries []struct {
-		Id            string
-		ReceiptHandle string
-	}
+	Entries []deleteBatchEntry
+}
+
+type deleteBatchEntry struct {
+	Id            string
+	ReceiptHandle string
 }
 
 type changeVisibilityBatchInput struct {
 	queueURLInput
-	Entries []struct {
-		Id                string
-		ReceiptHandle     string
-		VisibilityTimeout *int
-	}
+	Entries []changeVisibilityBatchEntry
 }
+
+type changeVisibilityBatchEntry struct {
+	Id                string
+	ReceiptHandle     string
+	VisibilityTimeout *int
+}
+
+// batchEntry is an entry of a batch call answered by entry id (idBatch).
+type batchEntry interface{ entryID() string }
+
+func (e deleteBatchEntry) entryID() string           { return e.Id }
+func (e changeVisibilityBatchEntry) entryID() string { return e.Id }
 
 type batchIDEntry struct {
 	Id string
