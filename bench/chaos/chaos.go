@@ -9,7 +9,6 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,20 +177,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}
 		scens = append(scens, s)
 	}
-	tr, err := trace.NewReader(bytes.NewReader(cc.TraceBytes))
+	hdr, recs, err := trace.ReadAll(cc.TraceBytes)
 	if err != nil {
 		return nil, fmt.Errorf("trace %s: %w", cc.TraceName, err)
-	}
-	var recs []trace.Record
-	for {
-		rec, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("trace %s: %w", cc.TraceName, err)
-		}
-		recs = append(recs, rec)
 	}
 	if cc.Limit > 0 && len(recs) > cc.Limit {
 		recs = recs[:cc.Limit]
@@ -211,7 +199,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 			if !slices.Contains(s.Paths, path) {
 				continue
 			}
-			p, err := runOne(ctx, cc, s, path, tr.Header(), recs, time.Duration(cfg.FaultAt*float64(span)))
+			p, err := runOne(ctx, cc, s, path, hdr, recs, time.Duration(cfg.FaultAt*float64(span)))
 			if p != nil {
 				run.Paths = append(run.Paths, p)
 			}

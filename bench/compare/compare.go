@@ -7,7 +7,6 @@
 package compare
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,20 +95,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if len(paths) == 0 {
 		paths = Paths
 	}
-	tr, err := trace.NewReader(bytes.NewReader(cfg.TraceBytes))
+	hdr, recs, err := trace.ReadAll(cfg.TraceBytes)
 	if err != nil {
 		return nil, fmt.Errorf("trace %s: %w", cfg.TraceName, err)
-	}
-	var recs []trace.Record
-	for {
-		rec, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("trace %s: %w (run `chatbench trace validate`)", cfg.TraceName, err)
-		}
-		recs = append(recs, rec)
 	}
 	if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
 		return nil, err
@@ -123,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}),
 	}
 	for _, name := range paths {
-		p, err := cfg.runPath(ctx, name, tr.Header(), recs)
+		p, err := cfg.runPath(ctx, name, hdr, recs)
 		if p != nil {
 			run.Paths = append(run.Paths, p)
 		}

@@ -191,6 +191,26 @@ type rawRecord struct {
 	Body string     `json:"body"`
 }
 
+// ReadAll decodes a whole trace held in memory (plain or gzip), stopping at
+// the first bad line, whose error names it and points to `trace validate`.
+func ReadAll(raw []byte) (Header, []Record, error) {
+	r, err := NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return Header{}, nil, err
+	}
+	var recs []Record
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return r.Header(), recs, nil
+		}
+		if err != nil {
+			return Header{}, nil, fmt.Errorf("%w (check it with `chatbench trace validate`)", err)
+		}
+		recs = append(recs, rec)
+	}
+}
+
 // Next returns the next message. It returns io.EOF at the end of the trace,
 // a *LineError for a line that is wrong (reading may continue with the next
 // line), or another error when the trace cannot be read further (that error

@@ -323,3 +323,23 @@ func TestDayIsEmbedded(t *testing.T) {
 		t.Fatal("embedded day differs from " + dayFile)
 	}
 }
+
+// TestReadAll reads the shipped day whole, and stops a broken trace at its
+// bad line with a pointer to trace validate.
+func TestReadAll(t *testing.T) {
+	h, recs, err := ReadAll(Day())
+	if err != nil || len(recs) != h.Messages || len(recs) == 0 {
+		t.Fatalf("day: %d records, header says %d, err %v", len(recs), h.Messages, err)
+	}
+	h.Messages = 2
+	var buf bytes.Buffer
+	if err := Write(&buf, h, recs[:2], false); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteString("{\"t\":1}\n") // line 4: no conversation, sender, type
+	_, _, err = ReadAll(buf.Bytes())
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 4 || !strings.Contains(err.Error(), "trace validate") {
+		t.Fatalf("broken trace: %v, want a LineError on line 4 naming trace validate", err)
+	}
+}

@@ -141,25 +141,14 @@ The driver never logs message bodies.`,
 
 // readTrace decodes a whole trace, stopping at the first bad line.
 func readTrace(raw []byte) (trace.Header, []trace.Record, error) {
-	r, err := trace.NewReader(bytes.NewReader(raw))
+	h, recs, err := trace.ReadAll(raw)
 	if err != nil {
 		return trace.Header{}, nil, err
-	}
-	var recs []trace.Record
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return trace.Header{}, nil, fmt.Errorf("%w (check it with `chatbench trace validate`)", err)
-		}
-		recs = append(recs, rec)
 	}
 	if len(recs) == 0 {
 		return trace.Header{}, nil, errors.New("the trace holds no messages")
 	}
-	return r.Header(), recs, nil
+	return h, recs, nil
 }
 
 // loopback reports whether target's host is a loopback address (the driver
