@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/chatbench/chatbench/bench/results"
 )
@@ -99,13 +98,7 @@ func FaultTable(w io.Writer, run *results.Run) error {
 		fmt.Fprintln(ew, "\nno fault scenarios in this run")
 		return ew.err
 	}
-	fmt.Fprintf(ew, "\n%s\n", s.title)
-	tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(s.header, "\t"))
-	for _, r := range s.rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
+	if err := s.writeText(ew); err != nil {
 		return err
 	}
 	return ew.err

@@ -260,17 +260,22 @@ func Table(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench results: %s\n", summary(run))
 	for _, s := range sections(run) {
-		fmt.Fprintf(ew, "\n%s\n", s.title)
-		tw := tabwriter.NewWriter(ew, 0, 0, 3, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(s.header, "\t"))
-		for _, r := range s.rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := s.writeText(ew); err != nil {
 			return err
 		}
 	}
 	return ew.err
+}
+
+// writeText writes s as a titled terminal table with aligned columns.
+func (s section) writeText(w io.Writer) error {
+	fmt.Fprintf(w, "\n%s\n", s.title)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(s.header, "\t"))
+	for _, r := range s.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }
 
 // Markdown writes the table as GitHub-flavoured Markdown, compact enough
