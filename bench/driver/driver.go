@@ -119,7 +119,8 @@ type Config struct {
 	// NoResend turns off the client resend protocol (see resend.go and
 	// docs/protocol.md, "Resending"). By default a dropped connection is
 	// reconnected with backoff, its user's conversations are joined again
-	// and every message sent but not answered is resent with the same id.
+	// with since (resuming the events missed meanwhile, "Resuming") and
+	// every message sent but not answered is resent with the same id.
 	NoResend bool
 }
 

@@ -130,7 +130,7 @@ The driver never logs message bodies.`,
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
 	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
-	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections and resend unanswered messages (see docs/protocol.md, Resending)")
+	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
 	f.StringVar(&tlsCA, "tls-ca", "", "PEM CA bundle to trust for a wss:// --target (default: the system roots)")

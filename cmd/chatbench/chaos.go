@@ -93,7 +93,7 @@ report.md, plus each component's log, to the output folder it names.`,
 	f.IntVar(&cfg.Compare.Workers, "workers", 4, "queue path: worker pollers")
 	f.DurationVar(&cfg.Compare.Drain, "drain", 35*time.Second, "how long to wait for outstanding deliveries after the last send (35 s: beyond the SQS visibility timeout, 30 s, so redelivered jobs count)")
 	f.IntVar(&cfg.Compare.Limit, "limit", 0, "replay at most this many messages (0 = all)")
-	f.BoolVar(&cfg.Compare.NoResend, "no-resend", false, "driver: do not reconnect and resend (see docs/protocol.md, Resending)")
+	f.BoolVar(&cfg.Compare.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Compare.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/chaos-<time>)")
 	return cmd

@@ -91,7 +91,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.DurationVar(&cfg.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
 	f.DurationVar(&cfg.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
 	f.IntVar(&cfg.Limit, "limit", 0, "replay at most this many messages (0 = all)")
-	f.BoolVar(&cfg.NoResend, "no-resend", false, "driver: do not reconnect dropped connections and resend unanswered messages (see docs/protocol.md, Resending)")
+	f.BoolVar(&cfg.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
 	return cmd
