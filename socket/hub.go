@@ -3,6 +3,7 @@ package socket
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,7 +60,7 @@ type Hub struct {
 	// h.mu for writing, never removes a room somebody is using.
 	mu        sync.RWMutex
 	rooms     map[string]*room
-	lastSweep time.Time
+	lastSweep atomic.Int64 // UnixNano of the last sweep (maybeSweep)
 }
 
 // room is one conversation: the connections that joined it and the events
@@ -112,9 +113,9 @@ func NewHub(catalog *chat.Catalog, reg prometheus.Registerer, resume ResumeConfi
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatbench_resume_gaps_total", Help: "Joins with since that asked for events no longer buffered.",
 		}),
-		rooms:     make(map[string]*room),
-		lastSweep: now,
+		rooms: make(map[string]*room),
 	}
+	h.lastSweep.Store(now.UnixNano())
 	if reg != nil {
 		reg.MustRegister(h.eventsOut, h.replayed, h.gaps)
 	}
@@ -208,7 +209,7 @@ func (h *Hub) inRoom(c *Conn, conv string) bool {
 // ev.Audience. A connection whose send queue is full is closed as a slow
 // consumer and not counted.
 func (h *Hub) Emit(ev *chat.Event) int {
-	h.maybeSweep()
+	h.maybeSweep(time.Now())
 	n := 0
 	h.inRoomLocked(ev.Conv, h.resume.Events >= 0, func(r *room) {
 		now := time.Now()
@@ -268,20 +269,13 @@ func (h *Hub) trim(r *room, now time.Time) {
 // maybeSweep removes, at most once per resume window, the rooms nobody is
 // in whose buffered events have all expired, so that a server that has
 // seen many conversations does not keep one room for each.
-func (h *Hub) maybeSweep() {
-	now := time.Now()
-	h.mu.RLock()
-	due := now.Sub(h.lastSweep) > h.resume.Window
-	h.mu.RUnlock()
-	if !due {
-		return
+func (h *Hub) maybeSweep(now time.Time) {
+	last := h.lastSweep.Load()
+	if now.UnixNano()-last <= int64(h.resume.Window) || !h.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return // not due, or another Emit is sweeping
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if now.Sub(h.lastSweep) <= h.resume.Window {
-		return // another Emit swept first
-	}
-	h.lastSweep = now
 	for conv, r := range h.rooms {
 		r.mu.Lock()
 		h.trim(r, now)
