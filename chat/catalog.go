@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Role is a participant's role, named in their token.
@@ -141,13 +142,34 @@ type MessageType struct {
 	// Roles that may send it; empty means any role.
 	Roles []Role
 	// Op is the client op that produces it: OpSend, or OpJoin/OpLeave for the
-	// membership types.
+	// membership types (which must then be named "join" and "leave").
 	Op  string
 	Doc string
+	// Example is a body a client would send, valid for every job the type
+	// triggers ("" = an empty body). Tests and the shared end-to-end visit
+	// send it, so a new type is exercised without being listed anywhere
+	// else. It is public (docs/catalog.md shows it): never real patient data.
+	Example string
 }
 
 // RelayJob is the pseudo-job name of relay events.
 const RelayJob = "relay"
+
+// ValidName reports whether name can name a message type, job, event or
+// model: lower_snake (a-z, 0-9, _), starting with a letter, at most
+// MaxTypeLen bytes — safe as a wire field, a URL path segment and a metric
+// label.
+func ValidName(name string) bool {
+	if name == "" || len(name) > MaxTypeLen || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // Catalog is the registry of message types and jobs. It is immutable after
 // NewCatalog and safe for concurrent use.
@@ -159,9 +181,12 @@ type Catalog struct {
 }
 
 // NewCatalog checks and indexes types and jobs; it keeps copies, so the
-// caller's slices may be reused. It fails on duplicate names, triggers
-// naming unknown types or a role that may not send the type, ML jobs
-// without a model and jobs without a handler.
+// caller's slices may be reused. Its errors name the type or job at fault
+// and the fix. It fails on names that are not lower_snake (ValidName) or are
+// duplicated, membership types not named for their op, unknown roles,
+// triggers naming unknown types or a role that may not send the type, ML
+// jobs without a model, sync jobs with one, unknown classes and audiences,
+// and jobs without a handler, an event or a trigger.
 func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 	types = append([]MessageType(nil), types...)
 	jobs = append([]Job(nil), jobs...)
@@ -172,43 +197,15 @@ func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 	}
 	for i := range types {
 		t := &types[i]
-		if t.Name == "" || c.types[t.Name] != nil {
-			return nil, fmt.Errorf("catalog: message type %q is empty or duplicated", t.Name)
-		}
-		if t.Op == "" {
-			t.Op = OpSend
-		}
-		if t.Op != OpSend && t.Op != OpJoin && t.Op != OpLeave {
-			return nil, fmt.Errorf("catalog: message type %s: op %q is not send, join or leave", t.Name, t.Op)
+		if err := c.checkType(t); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		c.types[t.Name] = t
 	}
 	for i := range jobs {
 		j := &jobs[i]
-		switch {
-		case j.Name == "" || j.Name == RelayJob || c.jobs[j.Name] != nil:
-			return nil, fmt.Errorf("catalog: job name %q is empty, reserved or duplicated", j.Name)
-		case j.Class != ClassSync && j.Class != ClassML:
-			return nil, fmt.Errorf("catalog: job %s: class %q is not sync or ml", j.Name, j.Class)
-		case j.Class == ClassML && j.Model == "":
-			return nil, fmt.Errorf("catalog: ml job %s names no model", j.Name)
-		case j.Handler == nil:
-			return nil, fmt.Errorf("catalog: job %s has no handler", j.Name)
-		case j.Event == "" || len(j.Triggers) == 0:
-			return nil, fmt.Errorf("catalog: job %s needs an event name and at least one trigger", j.Name)
-		}
-		switch j.Audience {
-		case AudienceSender, AudienceOthers, AudienceAll, AudienceProviders, AudiencePatients:
-		default:
-			return nil, fmt.Errorf("catalog: job %s: unknown audience %q", j.Name, j.Audience)
-		}
-		for _, tr := range j.Triggers {
-			if c.types[tr.Type] == nil {
-				return nil, fmt.Errorf("catalog: job %s: trigger names unknown type %q", j.Name, tr.Type)
-			}
-			if tr.Role != "" && (!ValidRole(tr.Role) || !c.types[tr.Type].CanSend(tr.Role)) {
-				return nil, fmt.Errorf("catalog: job %s: trigger role %q is unknown or may not send %s", j.Name, tr.Role, tr.Type)
-			}
+		if err := c.checkJob(j); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		c.jobs[j.Name] = j
 		c.order = append(c.order, j)
@@ -223,6 +220,115 @@ func NewCatalog(types []MessageType, jobs []Job) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// nameRule is the fix quoted by errors about names.
+const nameRule = "use lower_snake (a-z, 0-9, _), starting with a letter, at most 64 bytes"
+
+// checkType checks t (defaulting its Op) against the types indexed so far.
+func (c *Catalog) checkType(t *MessageType) error {
+	switch {
+	case !ValidName(t.Name):
+		return fmt.Errorf("message type %q: %s", clipName(t.Name), nameRule)
+	case c.types[t.Name] != nil:
+		return fmt.Errorf("message type %s is declared twice; declare each type once", t.Name)
+	}
+	if t.Op == "" {
+		t.Op = OpSend
+	}
+	switch t.Op {
+	case OpSend:
+		if t.Name == OpJoin || t.Name == OpLeave {
+			return fmt.Errorf("message type %s: the name is the %s op's; set Op: chat.Op%s%s or rename the type", t.Name, t.Name, strings.ToUpper(t.Name[:1]), t.Name[1:])
+		}
+	case OpJoin, OpLeave:
+		// The front door produces membership messages with the op as their
+		// type; a type of another name would never fire.
+		if t.Name != t.Op {
+			return fmt.Errorf("message type %s: op %s produces messages of type %q; name the type %q or use op send", t.Name, t.Op, t.Op, t.Op)
+		}
+	default:
+		return fmt.Errorf("message type %s: op %q is not send, join or leave; leave Op empty for send", t.Name, t.Op)
+	}
+	for _, r := range t.Roles {
+		if !ValidRole(r) {
+			return fmt.Errorf("message type %s: role %q is unknown; use %s or %s (or no Roles for any role)", t.Name, r, RolePatient, RoleProvider)
+		}
+	}
+	return nil
+}
+
+// checkJob checks j against the types and the jobs indexed so far.
+func (c *Catalog) checkJob(j *Job) error {
+	switch {
+	case j.Name == RelayJob:
+		return fmt.Errorf("job name %q is the front door's relay; pick another name", j.Name)
+	case !ValidName(j.Name):
+		return fmt.Errorf("job name %q: %s", clipName(j.Name), nameRule)
+	case c.jobs[j.Name] != nil:
+		return fmt.Errorf("job %s is registered twice; register each job once, under a unique name", j.Name)
+	case j.Class != ClassSync && j.Class != ClassML:
+		return fmt.Errorf("job %s: class %q is not sync or ml; set Class to chat.ClassSync or chat.ClassML", j.Name, j.Class)
+	case j.Class == ClassML && j.Model == "":
+		return fmt.Errorf("job %s: an ml job must name the model it calls; set Model", j.Name)
+	case j.Class == ClassML && !ValidName(j.Model):
+		return fmt.Errorf("job %s: model %q: %s", j.Name, clipName(j.Model), nameRule)
+	case j.Class == ClassSync && j.Model != "":
+		return fmt.Errorf("job %s: a sync job calls no model but names %q; drop Model or make the job chat.ClassML", j.Name, clipName(j.Model))
+	case isNilHandler(j.Handler):
+		return fmt.Errorf("job %s has no handler; set Handler", j.Name)
+	case j.Event == "":
+		return fmt.Errorf("job %s names no event; set Event to the name of the event it emits", j.Name)
+	case !ValidName(j.Event):
+		return fmt.Errorf("job %s: event %q: %s", j.Name, clipName(j.Event), nameRule)
+	case len(j.Triggers) == 0:
+		return fmt.Errorf("job %s has no trigger, so it would never run; add Triggers", j.Name)
+	}
+	switch j.Audience {
+	case AudienceSender, AudienceOthers, AudienceAll, AudienceProviders, AudiencePatients:
+	default:
+		return fmt.Errorf("job %s: audience %q is unknown; use sender, others, all, providers or patients", j.Name, j.Audience)
+	}
+	for _, tr := range j.Triggers {
+		t := c.types[tr.Type]
+		switch {
+		case t == nil:
+			return fmt.Errorf("job %s: trigger names type %q, which is not declared; declare it or use one of %s", j.Name, clipName(tr.Type), strings.Join(c.typeNames(), ", "))
+		case tr.Role != "" && !ValidRole(tr.Role):
+			return fmt.Errorf("job %s: trigger %s: role %q is unknown; use %s, %s or \"\" (any)", j.Name, tr.Type, tr.Role, RolePatient, RoleProvider)
+		case tr.Role != "" && !t.CanSend(tr.Role):
+			return fmt.Errorf("job %s: trigger %s:%s can never fire, since a %s may not send %s; change the role or the type's Roles", j.Name, tr.Type, tr.Role, tr.Role, tr.Type)
+		}
+	}
+	return nil
+}
+
+// isNilHandler reports whether h is nil or a nil HandlerFunc (which would
+// panic when the job runs).
+func isNilHandler(h Handler) bool {
+	if h == nil {
+		return true
+	}
+	f, ok := h.(HandlerFunc)
+	return ok && f == nil
+}
+
+// typeNames returns the names of the types indexed so far, sorted.
+func (c *Catalog) typeNames() []string {
+	names := make([]string, 0, len(c.types))
+	for n := range c.types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// clipName shortens a name quoted back in an error.
+func clipName(s string) string {
+	if len(s) <= 2*MaxTypeLen {
+		return s
+	}
+	return s[:2*MaxTypeLen] + "…"
 }
 
 // Type returns the message type named name, or nil. Do not modify it.
@@ -243,6 +349,20 @@ func (c *Catalog) Job(name string) *Job { return c.jobs[name] }
 
 // Jobs returns all jobs in registration order.
 func (c *Catalog) Jobs() []*Job { return append([]*Job(nil), c.order...) }
+
+// Models returns the models the catalog's ML jobs call, sorted, each once.
+func (c *Catalog) Models() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, j := range c.order {
+		if j.Class == ClassML && !seen[j.Model] {
+			seen[j.Model] = true
+			out = append(out, j.Model)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // JobsFor returns the jobs a message of type typ sent by a user with role
 // runs, in registration order.
