@@ -20,4 +20,10 @@
 // A Client calls a Server and implements chat.ML. Profiles come from
 // DefaultProfiles, a preset ("default", "fast", "zero") or a flag-friendly
 // spec parsed by ParseProfiles; docs/ml-profiles.md explains the defaults.
+//
+// The defaults cover every model the telehealth catalog (chat/jobs) calls:
+// a model without figures of its own gets DefaultModelProfile. That is why
+// this package imports chat/jobs: a job naming a new model is served
+// without an edit here, and a test, not a run, shows every job's model is
+// served.
 package mlservice

@@ -8,11 +8,8 @@ import (
 )
 
 func TestDefaultProfiles(t *testing.T) {
-	want := []string{"attachment_classify", "differential", "entities", "intent", "reply_suggest", "safety", "summary", "translate", "triage"}
 	ps := DefaultProfiles()
-	if got := sortedNames(ps); !reflect.DeepEqual(got, want) {
-		t.Fatalf("models = %v, want %v", got, want)
-	}
+	ps["new_model"] = DefaultModelProfile() // checked like the built-in ones
 	for m, p := range ps {
 		if err := p.Validate(); err != nil {
 			t.Errorf("%s: %v", m, err)
@@ -48,6 +45,27 @@ func TestPresets(t *testing.T) {
 		if zero[m] != (Profile{}) {
 			t.Errorf("zero %s = %v, want the zero Profile", m, zero[m])
 		}
+	}
+	// A model of another catalog gets the new-model profile, under each
+	// preset's rule.
+	for name, want := range map[string]Profile{
+		PresetDefault: DefaultModelProfile(),
+		PresetFast:    DefaultModelProfile().Scale(0.1),
+		PresetZero:    {},
+	} {
+		ps, err := PresetFor(name, []string{ModelTriage, "new_model"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps["new_model"] != want || len(ps) != len(def)+1 {
+			t.Errorf("PresetFor(%s): new_model = %v among %d models, want %v among %d", name, ps["new_model"], len(ps), want, len(def)+1)
+		}
+	}
+	// A leading preset keeps base's models.
+	base, _ := PresetFor(PresetDefault, []string{"new_model"})
+	ps, err := MergeProfiles(base, "zero;new_model=median:10ms")
+	if err != nil || ps["new_model"].Median != 10*time.Millisecond {
+		t.Errorf("zero;new_model=median:10ms onto a base with new_model: %v, %v", ps["new_model"], err)
 	}
 	if _, err := Preset("slow"); err == nil || !strings.Contains(err.Error(), `"slow"`) || !strings.Contains(err.Error(), "fast") {
 		t.Errorf("Preset(slow) error = %v, want it to name the input and the presets", err)

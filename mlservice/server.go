@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chatbench/chatbench/chat"
 )
 
 // MaxBodyBytes is the largest predict request body the server reads.
@@ -22,10 +24,12 @@ const MaxBodyBytes = 64 << 10
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
 	// Profiles maps model names to their behaviour. Nil or empty means
-	// DefaultProfiles(). Names must be lower_snake (a-z, 0-9, _), start with
-	// a letter and be at most 64 bytes.
+	// DefaultProfiles(): every model of the telehealth catalog. Names must
+	// be lower_snake (a-z, 0-9, _), start with a letter and be at most 64
+	// bytes (chat.ValidName).
 	Profiles map[string]Profile
-	// Seed seeds the latency and failure draws. Zero means 1.
+	// Seed seeds the latency and failure draws. Zero means 1; negative is
+	// an error.
 	Seed int64
 	// Logger receives one debug record per call (model, input size,
 	// outcome, duration; never the input). Nil means discard.
@@ -66,7 +70,10 @@ func New(cfg Config) (*Server, error) {
 		profiles = DefaultProfiles()
 	}
 	seed := cfg.Seed
-	if seed == 0 {
+	switch {
+	case seed < 0:
+		return nil, fmt.Errorf("mlservice: seed %d is negative; use 1 or more (0 means 1)", seed)
+	case seed == 0:
 		seed = 1
 	}
 	log := cfg.Logger
@@ -80,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	needCPU := false
 	for m, p := range profiles {
-		if !validModelName(m) {
+		if !chat.ValidName(m) {
 			return nil, fmt.Errorf("mlservice: model name %q: use lower_snake (a-z, 0-9, _), starting with a letter, at most 64 bytes", clip(m))
 		}
 		if err := p.Validate(); err != nil {

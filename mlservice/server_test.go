@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,8 +291,13 @@ func TestListAndHealth(t *testing.T) {
 	if err := json.Unmarshal(body, &list); status != 200 || err != nil {
 		t.Fatalf("models: %d %s %v", status, body, err)
 	}
-	if len(list.Models) != 9 || list.Models[0].Name != ModelAttachmentClassify {
-		t.Fatalf("models = %+v, want the 9 defaults in name order", list.Models)
+	want := sortedNames(DefaultProfiles())
+	var got []string
+	for _, m := range list.Models {
+		got = append(got, m.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("models = %v, want the defaults in name order %v", got, want)
 	}
 	for _, m := range list.Models {
 		ps, err := ParseProfiles(m.Spec)
@@ -324,14 +330,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	cases := []struct {
 		name     string
 		profiles map[string]Profile
+		seed     int64
 		want     string
 	}{
-		{"bad name", map[string]Profile{"Triage Model": {}}, `"Triage Model"`},
-		{"invalid profile", map[string]Profile{"triage": {Median: time.Second, P99: time.Millisecond}}, "model triage"},
+		{"bad name", map[string]Profile{"Triage Model": {}}, 0, `"Triage Model"`},
+		{"invalid profile", map[string]Profile{"triage": {Median: time.Second, P99: time.Millisecond}}, 0, "model triage"},
+		{"negative median", map[string]Profile{"triage": {Median: -time.Second}}, 0, "median -1s is negative"},
+		{"negative timeout", map[string]Profile{"triage": {Timeout: -time.Second}}, 0, "timeout -1s is negative"},
+		{"negative cpu", map[string]Profile{"triage": {CPUWork: -time.Millisecond}}, 0, "cpu -1ms is negative"},
+		{"negative failure rate", map[string]Profile{"triage": {FailureRate: -0.1}}, 0, "fail -0.1 is out of range"},
+		{"negative seed", nil, -3, "seed -3 is negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(Config{Profiles: tc.profiles})
+			_, err := New(Config{Profiles: tc.profiles, Seed: tc.seed})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("New error = %v, want one naming %s", err, tc.want)
 			}

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/mlservice"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/catalog.md from the catalog")
@@ -51,6 +53,8 @@ func catalogDoc(c *chat.Catalog) []byte {
 
 	p("# Message catalog\n\n")
 	p("<!-- Generated from package chat/jobs by `go test ./chat/jobs -run TestCatalogDoc -update`. Do not edit. -->\n\n")
+	p("Adding a job, a message type or a model: [CONTRIBUTING.md](../CONTRIBUTING.md). After any change to\n")
+	p("`chat/jobs`, regenerate this page with `go test ./chat/jobs -run TestCatalogDoc -update`.\n\n")
 	p("The telehealth message types and the jobs they trigger, run identically by the direct and the queue path.\n")
 	p("A message causes its relay to the others in the conversation (if the type relays) and one event per\n")
 	p("triggered job to every member of the job's audience who was in the conversation when the message was\n")
@@ -60,7 +64,8 @@ func catalogDoc(c *chat.Catalog) []byte {
 	p("Audiences: `sender`; `others` (everyone but the sender); `all`; `providers` and `patients` (by role, sender included).\n\n")
 
 	p("## Message types\n\n")
-	p("| type | op | relay | roles | doc |\n|---|---|---|---|---|\n")
+	p("The example body is what the tests and the shared end-to-end visit send.\n\n")
+	p("| type | op | relay | roles | doc | example body |\n|---|---|---|---|---|---|\n")
 	for _, t := range c.Types() {
 		relay, roles := "no", "any"
 		if t.Relay {
@@ -73,7 +78,7 @@ func catalogDoc(c *chat.Catalog) []byte {
 			}
 			roles = strings.Join(rs, ", ")
 		}
-		p("| %s | %s | %s | %s | %s |\n", code(t.Name), t.Op, relay, roles, cell(t.Doc))
+		p("| %s | %s | %s | %s | %s | %s |\n", code(t.Name), t.Op, relay, roles, cell(t.Doc), orDash(codeOrEmpty(t.Example)))
 	}
 
 	p("\n## Jobs\n\n")
@@ -119,5 +124,35 @@ func catalogDoc(c *chat.Catalog) []byte {
 				orDash(strings.Join(sync, ", ")), orDash(strings.Join(ml, ", ")))
 		}
 	}
+
+	p("\n## Models\n\n")
+	p("The models the ML jobs call, and the profile the ML service gives each by default\n")
+	p("([ML profiles](ml-profiles.md); `--ml-profile` overrides it for a run).\n\n")
+	p("| model | called by | default profile |\n|---|---|---|\n")
+	defaults := mlservice.DefaultProfiles()
+	for _, m := range c.Models() {
+		var callers []string
+		for _, j := range c.Jobs() {
+			if j.Model == m {
+				callers = append(callers, code(j.Name))
+			}
+		}
+		// mlservice's tests check every model of the catalog has one.
+		prof := defaults[m]
+		figures := fmt.Sprintf("median %v, p99 %v, fail %s %%, timeout %v", prof.Median, prof.P99,
+			strconv.FormatFloat(prof.FailureRate*100, 'g', 3, 64), prof.Timeout)
+		if prof == mlservice.DefaultModelProfile() {
+			figures += " (the new-model profile)"
+		}
+		p("| %s | %s | %s |\n", code(m), strings.Join(callers, ", "), figures)
+	}
 	return b.Bytes()
+}
+
+// codeOrEmpty formats s as inline code, or "" for "".
+func codeOrEmpty(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }

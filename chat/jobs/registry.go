@@ -4,7 +4,10 @@
 // path and the queue path run exactly these handlers.
 //
 // Each job lives in its own file, named for the job, as a function returning
-// its chat.Job. Adding a job is that file plus one line in Jobs.
+// its chat.Job. Adding a job is that file plus one line in Jobs (and
+// regenerating docs/catalog.md); adding a message type is its entry in
+// Types. The tests derive what they check from the catalog, so neither
+// needs a test edited. CONTRIBUTING.md has the recipe, models included.
 //
 // Sync jobs are pure functions of the message: they keep no state and give
 // the same answer in any process, since the queue path runs them in workers.

@@ -123,11 +123,11 @@ func TestSyncHandlersNoBody(t *testing.T) {
 		if j.Class != chat.ClassSync || j.Name == "read_state" {
 			continue
 		}
-		for _, typ := range []string{jobs.TypeText, jobs.TypeJoin, jobs.TypeEndVisit, jobs.TypeWaitTimeRequest} {
-			msg := &chat.Message{ID: "m1", Conv: "c1", From: "p1", Role: chat.RolePatient, Type: typ, Body: secret}
+		for _, tr := range j.Triggers {
+			msg := &chat.Message{ID: "m1", Conv: "c1", From: "p1", Role: chat.RolePatient, Type: tr.Type, Body: secret}
 			got, _ := j.Handler.Handle(context.Background(), msg, chat.Deps{})
 			if strings.Contains(string(got), "chest") {
-				t.Errorf("%s on %s: data %s contains the body", j.Name, typ, got)
+				t.Errorf("%s on %s: data %s contains the body", j.Name, tr.Type, got)
 			}
 		}
 	}
@@ -137,15 +137,17 @@ func TestSyncHandlersNoBody(t *testing.T) {
 // it catches shared mutable state.
 func TestHandlersConcurrent(t *testing.T) {
 	ml := &fakeML{}
+	c := jobs.Catalog()
 	var wg sync.WaitGroup
-	for _, j := range jobs.Jobs() {
+	for _, j := range c.Jobs() {
 		for g := 0; g < 8; g++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for i := 0; i < 50; i++ {
+					typ := j.Triggers[i%len(j.Triggers)].Type
 					msg := &chat.Message{ID: "m", Conv: "c" + strconv.Itoa(i), From: "p1", Role: chat.RolePatient,
-						Type: j.Triggers[0].Type, Body: attachment("a.png", "image/png", int64(i))}
+						Type: typ, Body: c.Type(typ).Example}
 					_, _ = j.Handler.Handle(context.Background(), msg, chat.Deps{ML: ml})
 				}
 			}()

@@ -21,20 +21,22 @@ const (
 	TypeEndVisit        = "end_visit"         // the provider ends the visit (providers)
 )
 
-// Types returns the message types of the telehealth catalog, sorted by name.
+// Types returns the message types of the telehealth catalog, sorted by name:
+// the one declaration of the types (CONTRIBUTING.md says how to add one).
 // Each call returns a new slice, so callers (and chat.NewCatalog) may keep or
 // modify it.
 func Types() []chat.MessageType {
 	patients := []chat.Role{chat.RolePatient}
 	providers := []chat.Role{chat.RoleProvider}
 	return []chat.MessageType{
-		{Name: TypeAttachment, Op: chat.OpSend, Relay: true, Doc: `file shared; body is JSON {"name","mime","size"} (size in bytes)`},
+		{Name: TypeAttachment, Op: chat.OpSend, Relay: true, Doc: `file shared; body is JSON {"name","mime","size"} (size in bytes)`,
+			Example: `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`},
 		{Name: TypeEndVisit, Op: chat.OpSend, Roles: providers, Doc: "the provider ends the visit"},
 		{Name: TypeJoin, Op: chat.OpJoin, Doc: "produced by the join op"},
 		{Name: TypeLeave, Op: chat.OpLeave, Doc: "produced by the leave op"},
-		{Name: TypeRead, Op: chat.OpSend, Doc: "read receipt; body is the id of the last message read"},
-		{Name: TypeSymptomForm, Op: chat.OpSend, Roles: patients, Doc: "structured intake form"},
-		{Name: TypeText, Op: chat.OpSend, Relay: true, Doc: "a chat message"},
+		{Name: TypeRead, Op: chat.OpSend, Doc: "read receipt; body is the id of the last message read", Example: "m001"},
+		{Name: TypeSymptomForm, Op: chat.OpSend, Roles: patients, Doc: "structured intake form", Example: `{"pain":7}`},
+		{Name: TypeText, Op: chat.OpSend, Relay: true, Doc: "a chat message", Example: "I have had chest pain since this morning"},
 		{Name: TypeTyping, Op: chat.OpSend, Relay: true, Doc: "typing indicator"},
 		{Name: TypeWaitTimeRequest, Op: chat.OpSend, Roles: patients, Doc: "the patient asks how long until a provider joins"},
 	}
