@@ -129,36 +129,38 @@ func IsGoingAway(err error) bool {
 }
 
 // Visit runs, on the server at url, the visit both paths' end-to-end tests
-// share: providers d1 and d2 and patient p1 in conversation c1, patient p9
-// alone in c2, every message type sent so that every job of the telehealth
-// catalog runs, d2 leaving at the end, and p9 trying to join c1 (refused).
-// It returns the participants; shut the server down gracefully, then call
-// CheckDrained.
+// share, built from the catalog so that it covers every type and every job
+// without a list: providers d1 and d2 and patient p1 join conversation c1,
+// patient p9 joins c2 and is alone there; then, type by type, every send
+// type is sent with its example body into c1 by p1 and by d1 (each if its
+// role may send it) and into c2 by p9; finally d2 and p9 leave (a leave
+// from each role) and p9 tries to join c1 (refused). So every trigger —
+// type and role — fires. It returns the participants; shut the server down
+// gracefully, then call CheckDrained.
 func (s *Script) Visit(url string, secret []byte) []*Participant {
 	s.t.Helper()
 	d1 := DialAs(s.t, url, secret, "d1", chat.RoleProvider, "c1")
 	d2 := DialAs(s.t, url, secret, "d2", chat.RoleProvider, "c1")
 	p1 := DialAs(s.t, url, secret, "p1", chat.RolePatient, "c1")
 	p9 := DialAs(s.t, url, secret, "p9", chat.RolePatient, "c2")
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(d2, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
-	s.Do(p9, chat.OpJoin, "c2", "", "")
-	s.Do(p1, chat.OpSend, "c1", "text", "I have had chest pain since this morning")
-	s.Do(p1, chat.OpSend, "c1", "typing", "")
-	s.Do(p1, chat.OpSend, "c1", "read", "m001")
-	s.Do(p1, chat.OpSend, "c1", "attachment", `{"name":"rash.jpg","mime":"image/jpeg","size":204800}`)
-	s.Do(p1, chat.OpSend, "c1", "symptom_form", `{"pain":7}`)
-	s.Do(p1, chat.OpSend, "c1", "wait_time_request", "")
-	s.Do(d1, chat.OpSend, "c1", "text", "Is the pain sharp or dull?")
-	s.Do(d1, chat.OpSend, "c1", "read", "m005")
-	s.Do(p9, chat.OpSend, "c2", "text", "hello?")
-	s.Do(d1, chat.OpSend, "c1", "end_visit", "")
-	// Events for messages accepted while d2 was present reach d2 only if it
-	// is still there when they are emitted: let them arrive before d2
+	home := map[*Participant]string{d1: "c1", d2: "c1", p1: "c1", p9: "c2"}
+	for _, p := range []*Participant{d1, d2, p1, p9} {
+		s.Do(p, chat.OpJoin, home[p], "", "")
+	}
+	for _, typ := range s.Cat.Types() {
+		for _, p := range []*Participant{p1, d1, p9} {
+			if typ.Op == chat.OpSend && typ.CanSend(p.Role) {
+				s.Do(p, chat.OpSend, home[p], typ.Name, typ.Example)
+			}
+		}
+	}
+	// Events for messages accepted while a member was present reach it only
+	// if it is still there when they are emitted: let them arrive before it
 	// leaves, so the expectation is exact on any path.
-	s.Settle(d2)
-	s.Do(d2, chat.OpLeave, "c1", "", "")
+	for _, p := range []*Participant{d2, p9} {
+		s.Settle(p)
+		s.Do(p, chat.OpLeave, home[p], "", "")
+	}
 	// The outsider tries to get into c1 and is refused.
 	p9.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "sneak", Conv: "c1"})
 	r, evs := p9.C.AwaitReply("sneak")
