@@ -18,21 +18,36 @@ import (
 // mlFlags configure the ML service, run standalone (`chatbench ml`) or
 // embedded in a server process when no --ml-url is given.
 type mlFlags struct {
+	prefix  string // of the flag names: "" for `chatbench ml`, "ml-" in a server
 	profile string
 	seed    int64
 }
 
 func (f *mlFlags) register(cmd *cobra.Command, prefix string) {
+	f.prefix = prefix
 	cmd.Flags().StringVar(&f.profile, prefix+"profile", mlservice.PresetDefault,
 		`latency/failure profiles: a preset (default, fast, zero) then overrides, e.g. "fast;triage=median:40ms,p99:200ms,fail:5%" (see docs/ml-profiles.md)`)
-	cmd.Flags().Int64Var(&f.seed, prefix+"seed", 1, "seed of the latency and failure draws (same seed, same sequence)")
+	cmd.Flags().Int64Var(&f.seed, prefix+"seed", 1, "seed of the latency and failure draws (same seed, same sequence; 0 = 1)")
 }
 
-// startML starts the ML service on addr with its /metrics and /healthz.
-func (f *mlFlags) start(addr string, reg *prometheus.Registry, log *slog.Logger) (*serve.Server, error) {
-	profiles, err := mlservice.MergeProfiles(mlservice.DefaultProfiles(), f.profile)
+// profiles checks the flags and returns the profiles they select: every
+// model the catalog's jobs call, with the spec's overrides.
+func (f *mlFlags) profiles() (map[string]mlservice.Profile, error) {
+	if f.seed < 0 {
+		return nil, fmt.Errorf("--%sseed %d: must be ≥ 0 (0 = 1)", f.prefix, f.seed)
+	}
+	ps, err := mlservice.MergeProfiles(mlservice.DefaultProfiles(), f.profile)
 	if err != nil {
-		return nil, fmt.Errorf("--ml-profile: %w", err)
+		return nil, fmt.Errorf("--%sprofile: %w", f.prefix, err)
+	}
+	return ps, nil
+}
+
+// start starts the ML service on addr with its /metrics and /healthz.
+func (f *mlFlags) start(addr string, reg *prometheus.Registry, log *slog.Logger) (*serve.Server, error) {
+	profiles, err := f.profiles()
+	if err != nil {
+		return nil, err
 	}
 	ms, err := mlservice.New(mlservice.Config{Profiles: profiles, Seed: f.seed, Logger: log, Registerer: reg})
 	if err != nil {
@@ -82,8 +97,12 @@ calls. GET /v1/models lists the profiles; /metrics and /healthz are served too.`
 
 // mlClient returns a client for the ML service at url, or, when url is
 // empty, starts one in this process on loopback (still over real HTTP) and
-// returns a stop function for it.
+// returns a stop function for it. timeout is --ml-timeout (0 = the
+// client's default).
 func mlClient(url string, timeout time.Duration, f *mlFlags, reg *prometheus.Registry, log *slog.Logger) (chat.ML, func(context.Context), error) {
+	if timeout < 0 {
+		return nil, nil, fmt.Errorf("--ml-timeout %v: must be ≥ 0 (0 = %v)", timeout, mlservice.DefaultClientTimeout)
+	}
 	stop := func(context.Context) {}
 	if url == "" {
 		s, err := f.start("127.0.0.1:0", reg, log.With("component", "ml"))

@@ -38,6 +38,12 @@ The server and this command must use the same --secret.`,
 			if !chat.ValidRole(chat.Role(role)) {
 				return fmt.Errorf("--role %q: use patient or provider", role)
 			}
+			if ttl <= 0 {
+				return fmt.Errorf("--ttl %v: must be > 0 (e.g. 1h), or the token is born expired", ttl)
+			}
+			if len(secret) < socket.MinSecretLen {
+				return fmt.Errorf("--secret: %d bytes; use at least %d, the same as the server's", len(secret), socket.MinSecretLen)
+			}
 			tok, err := socket.MintToken([]byte(secret), socket.Claims{
 				User: user, Role: chat.Role(role), Convs: convs, Exp: time.Now().Add(ttl).Unix(),
 			})
