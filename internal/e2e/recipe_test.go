@@ -30,16 +30,17 @@ var (
 
 // What CONTRIBUTING.md's recipe adds, written as a contributor would in
 // chat/jobs: a sync job on an existing type, and a new type with a sync
-// job and an ML job on a model the ML service has no figures for.
+// job and an ML job on a model the ML service has no figures for. The
+// names start with recipe_ so that no real addition collides with them.
 const (
-	typeMood  = "mood_check"
-	modelMood = "mood_model"
+	typeMood  = "recipe_mood"
+	modelMood = "recipe_model"
 )
 
 // textSize is a new sync job on text: the providers learn each text's size.
 func textSize() chat.Job {
 	return chat.Job{
-		Name: "text_size", Class: chat.ClassSync, Event: "text_size", Audience: chat.AudienceProviders,
+		Name: "recipe_text_size", Class: chat.ClassSync, Event: "recipe_text_size", Audience: chat.AudienceProviders,
 		Triggers: []chat.Trigger{{Type: jobs.TypeText}},
 		Doc:      "tells the providers how long each text is",
 		Handler: chat.HandlerFunc(func(_ context.Context, msg *chat.Message, _ chat.Deps) (json.RawMessage, error) {
@@ -56,7 +57,7 @@ func moodType() chat.MessageType {
 // moodAck is a new sync job on the new type: the sender gets a receipt.
 func moodAck() chat.Job {
 	return chat.Job{
-		Name: "mood_ack", Class: chat.ClassSync, Event: "mood_recorded", Audience: chat.AudienceSender,
+		Name: "recipe_mood_ack", Class: chat.ClassSync, Event: "recipe_mood_recorded", Audience: chat.AudienceSender,
 		Triggers: []chat.Trigger{{Type: typeMood}},
 		Doc:      "tells the patient their mood was recorded",
 		Handler: chat.HandlerFunc(func(_ context.Context, msg *chat.Message, _ chat.Deps) (json.RawMessage, error) {
@@ -68,7 +69,7 @@ func moodAck() chat.Job {
 // moodScore is a new ML job on the new type, calling a new model.
 func moodScore() chat.Job {
 	return chat.Job{
-		Name: "mood_score", Class: chat.ClassML, Model: modelMood, Event: "mood_score", Audience: chat.AudienceProviders,
+		Name: "recipe_mood_score", Class: chat.ClassML, Model: modelMood, Event: "recipe_mood_score", Audience: chat.AudienceProviders,
 		Triggers: []chat.Trigger{{Type: typeMood}},
 		Doc:      "scores the patient's mood for the providers",
 		Handler: chat.HandlerFunc(func(ctx context.Context, msg *chat.Message, deps chat.Deps) (json.RawMessage, error) {
@@ -119,21 +120,21 @@ func TestRecipeRunsOnBothPaths(t *testing.T) {
 					t.Errorf("%s: %s/%s status %s (%s)", user, f.ReplyTo, ev.Job, ev.Status, ev.ErrCode)
 				}
 				switch ev.Job {
-				case "text_size", "mood_ack", "mood_score":
+				case "recipe_text_size", "recipe_mood_ack", "recipe_mood_score":
 					got[ev.Job] = append(got[ev.Job], user)
 				}
-				if ev.Job == "mood_score" {
+				if ev.Job == "recipe_mood_score" {
 					var out struct{ Label string }
 					if err := json.Unmarshal(ev.Data, &out); err != nil || out.Label == "" {
-						t.Errorf("%s: mood_score data %s is not the ML service's answer", user, ev.Data)
+						t.Errorf("%s: recipe_mood_score data %s is not the ML service's answer", user, ev.Data)
 					}
 				}
 			})
 			// d1, d2: providers in c1; p1: patient in c1; p9: patient alone in c2.
 			want := map[string][]string{
-				"text_size":  {"d1", "d2"}, // providers only, whoever sent the text
-				"mood_ack":   {"p1", "p9"}, // each sender of a mood_check
-				"mood_score": {"d1", "d2"}, // providers of c1; none in c2
+				"recipe_text_size":  {"d1", "d2"}, // providers only, whoever sent the text
+				"recipe_mood_ack":   {"p1", "p9"}, // each sender of a recipe_mood
+				"recipe_mood_score": {"d1", "d2"}, // providers of c1; none in c2
 			}
 			for job, users := range want {
 				g := slices.Compact(sorted(got[job]))
