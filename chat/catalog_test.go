@@ -34,122 +34,63 @@ func small() ([]chat.MessageType, []chat.Job) {
 	return types, jobs
 }
 
+// parts are the arguments of NewCatalog, for a test to break.
+type parts struct {
+	types []chat.MessageType
+	jobs  []chat.Job
+}
+
 // TestNewCatalogRejects breaks one field of the small catalog per case; the
 // error must name what is at fault and say how to fix it.
 func TestNewCatalogRejects(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(types []chat.MessageType, jobs []chat.Job) ([]chat.MessageType, []chat.Job)
+		mutate func(c *parts)
 		want   []string // substrings of the error
 	}{
-		{"empty type name", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[1].Name = ""
-			return ts, js
-		}, []string{`message type ""`, "lower_snake"}},
-		{"type name not lower_snake", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[1].Name = "Note"
-			return ts, js
-		}, []string{`"Note"`, "lower_snake"}},
-		{"type name too long", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[1].Name = strings.Repeat("n", chat.MaxTypeLen+1)
-			return ts, js
-		}, []string{"at most 64 bytes"}},
-		{"duplicate type", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			return append(ts, chat.MessageType{Name: "note"}), js
-		}, []string{"message type note is declared twice"}},
-		{"unknown op", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[1].Op = "post"
-			return ts, js
-		}, []string{"note", `op "post"`, "send, join or leave"}},
+		{"empty type name", func(c *parts) { c.types[1].Name = "" }, []string{`message type ""`, "lower_snake"}},
+		{"type name not lower_snake", func(c *parts) { c.types[1].Name = "Note" }, []string{`"Note"`, "lower_snake"}},
+		{"type name too long", func(c *parts) { c.types[1].Name = strings.Repeat("n", chat.MaxTypeLen+1) }, []string{"at most 64 bytes"}},
+		{"duplicate type", func(c *parts) { c.types = append(c.types, chat.MessageType{Name: "note"}) }, []string{"message type note is declared twice"}},
+		{"unknown op", func(c *parts) { c.types[1].Op = "post" }, []string{"note", `op "post"`, "send, join or leave"}},
 		// The front door names membership messages after the op: a join
 		// type of another name would never fire.
-		{"join type misnamed", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[0].Name = "enter"
-			js[0].Triggers[0].Type = "enter"
-			return ts, js
+		{"join type misnamed", func(c *parts) {
+			c.types[0].Name = "enter"
+			c.jobs[0].Triggers[0].Type = "enter"
 		}, []string{"message type enter", `name the type "join"`}},
-		{"join name without its op", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[0].Op = ""
-			return ts, js
-		}, []string{"message type join", "chat.OpJoin"}},
-		{"unknown role of a type", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			ts[2].Roles = []chat.Role{"doctor"}
-			return ts, js
-		}, []string{"message type close", `"doctor"`, "patient or provider"}},
-		{"empty job name", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Name = ""
-			return ts, js
-		}, []string{`job name ""`, "lower_snake"}},
-		{"job named relay", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Name = chat.RelayJob
-			return ts, js
-		}, []string{`"relay"`, "pick another name"}},
-		{"duplicate job", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			return ts, append(js, js[1])
-		}, []string{"job seen is registered twice"}},
-		{"unknown class", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Class = "fast"
-			return ts, js
-		}, []string{"job seen", `class "fast"`, "chat.ClassSync"}},
-		{"ml job without model", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[2].Model = ""
-			return ts, js
-		}, []string{"job score", "set Model"}},
-		{"model name not lower_snake", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[2].Model = "scorer/v2"
-			return ts, js
-		}, []string{"job score", `model "scorer/v2"`, "lower_snake"}},
-		{"sync job with a model", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Model = "scorer"
-			return ts, js
-		}, []string{"job seen", `"scorer"`, "drop Model"}},
-		{"no handler", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Handler = nil
-			return ts, js
-		}, []string{"job seen has no handler"}},
+		{"join name without its op", func(c *parts) { c.types[0].Op = "" }, []string{"message type join", "chat.OpJoin"}},
+		{"unknown role of a type", func(c *parts) { c.types[2].Roles = []chat.Role{"doctor"} }, []string{"message type close", `"doctor"`, "patient or provider"}},
+		{"empty job name", func(c *parts) { c.jobs[1].Name = "" }, []string{`job name ""`, "lower_snake"}},
+		{"job named relay", func(c *parts) { c.jobs[1].Name = chat.RelayJob }, []string{`"relay"`, "pick another name"}},
+		{"duplicate job", func(c *parts) { c.jobs = append(c.jobs, c.jobs[1]) }, []string{"job seen is registered twice"}},
+		{"unknown class", func(c *parts) { c.jobs[1].Class = "fast" }, []string{"job seen", `class "fast"`, "chat.ClassSync"}},
+		{"ml job without model", func(c *parts) { c.jobs[2].Model = "" }, []string{"job score", "set Model"}},
+		{"model name not lower_snake", func(c *parts) { c.jobs[2].Model = "scorer/v2" }, []string{"job score", `model "scorer/v2"`, "lower_snake"}},
+		{"sync job with a model", func(c *parts) { c.jobs[1].Model = "scorer" }, []string{"job seen", `"scorer"`, "drop Model"}},
+		{"no handler", func(c *parts) { c.jobs[1].Handler = nil }, []string{"job seen has no handler"}},
 		// A nil function in a non-nil interface would panic at run time.
-		{"nil HandlerFunc", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Handler = chat.HandlerFunc(nil)
-			return ts, js
-		}, []string{"job seen has no handler"}},
-		{"no event", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Event = ""
-			return ts, js
-		}, []string{"job seen names no event"}},
-		{"event not lower_snake", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Event = "seen by"
-			return ts, js
-		}, []string{"job seen", `event "seen by"`}},
-		{"no trigger", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Triggers = nil
-			return ts, js
-		}, []string{"job seen has no trigger"}},
-		{"unknown audience", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Audience = "everyone"
-			return ts, js
-		}, []string{"job seen", `audience "everyone"`, "sender, others"}},
-		{"trigger of an unknown type", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Triggers[0].Type = "notes"
-			return ts, js
-		}, []string{"job seen", `"notes"`, "not declared", "close, join, note"}},
-		{"trigger of an unknown role", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[1].Triggers[0].Role = "nurse"
-			return ts, js
-		}, []string{"job seen", `role "nurse"`}},
+		{"nil HandlerFunc", func(c *parts) { c.jobs[1].Handler = chat.HandlerFunc(nil) }, []string{"job seen has no handler"}},
+		{"no event", func(c *parts) { c.jobs[1].Event = "" }, []string{"job seen names no event"}},
+		{"event not lower_snake", func(c *parts) { c.jobs[1].Event = "seen by" }, []string{"job seen", `event "seen by"`}},
+		{"no trigger", func(c *parts) { c.jobs[1].Triggers = nil }, []string{"job seen has no trigger"}},
+		{"unknown audience", func(c *parts) { c.jobs[1].Audience = "everyone" }, []string{"job seen", `audience "everyone"`, "sender, others"}},
+		{"trigger of an unknown type", func(c *parts) { c.jobs[1].Triggers[0].Type = "notes" }, []string{"job seen", `"notes"`, "not declared", "close, join, note"}},
+		{"trigger of an unknown role", func(c *parts) { c.jobs[1].Triggers[0].Role = "nurse" }, []string{"job seen", `role "nurse"`}},
 		// Only providers may send close: a patient trigger can never fire.
-		{"trigger that can never fire", func(ts []chat.MessageType, js []chat.Job) ([]chat.MessageType, []chat.Job) {
-			js[4].Triggers[0].Role = chat.RolePatient
-			return ts, js
-		}, []string{"job bye", "close:patient can never fire"}},
+		{"trigger that can never fire", func(c *parts) { c.jobs[4].Triggers[0].Role = chat.RolePatient }, []string{"job bye", "close:patient can never fire"}},
 	}
 	if _, err := chat.NewCatalog(small()); err != nil {
 		t.Fatalf("the unbroken catalog: %v", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := chat.NewCatalog(tc.mutate(small()))
+			var c parts
+			c.types, c.jobs = small()
+			tc.mutate(&c)
+			cat, err := chat.NewCatalog(c.types, c.jobs)
 			if err == nil {
-				t.Fatalf("NewCatalog accepted it: %d jobs", len(c.Jobs()))
+				t.Fatalf("NewCatalog accepted it: %d jobs", len(cat.Jobs()))
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
