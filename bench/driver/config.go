@@ -60,13 +60,10 @@ type Config struct {
 	TTY bool
 	// Logger logs the run's phases (nil = discard). Bodies are never logged.
 	Logger *slog.Logger
-	// GCPercent is the garbage collector's percent (debug.SetGCPercent)
-	// while the replay runs: collections pause the scheduler's goroutine
-	// and show up as schedule lag, so Run collects less often. Zero means
-	// 800; negative leaves the process's setting alone.
-	GCPercent int
 	// Senders is the number of goroutines sending, each owning a share of
 	// the participants. Zero means 1, which measured best on 2 cores.
+	// Each sender wants a P of its own: run with GOMAXPROCS of at least
+	// Procs (runtime.go).
 	Senders int
 	// Quantum is the shortest a sender sleeps: messages due within a
 	// quantum of the last send go out together when it wakes. Each sleep

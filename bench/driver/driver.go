@@ -8,7 +8,8 @@
 // scheduler.go (the replay's shared state), sender.go (sending on time),
 // hold.go (leaves held back), read.go (frames coming back), resend.go and
 // retry.go (the client's resend protocol), progress.go, and run.go, which
-// puts them together.
+// puts them together. runtime.go says what the program running a replay
+// must set, which Run leaves alone.
 package driver
 
 // Paths the driver knows. Only PathEcho changes what is expected.

@@ -3,8 +3,6 @@ package driver
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -45,18 +43,6 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	s := newScheduler(ctx, &cfg, led, cast.byUser, start, sch.warm)
 	defer s.cancelDial()
 	w := s.startWorkers(ctx, cast.peers, len(sch.recs))
-	// Each sender sleeps in a system call between messages; one more P
-	// per sender lets it return without queueing for a P behind the
-	// readers (the runtime otherwise preempted the sender every 10 ms or
-	// so, for up to several ms: docs/performance.md).
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Senders))
-	if cfg.GCPercent >= 0 {
-		gcp := cfg.GCPercent
-		if gcp == 0 {
-			gcp = 800
-		}
-		defer debug.SetGCPercent(debug.SetGCPercent(gcp))
-	}
 	log.Info("replaying", "speed", cfg.Speed, "span", sch.span, "warmup", sch.warm)
 	s.runAll(ctx, sch.recs, cfg.Senders)
 	lastSend := s.lastSent() // held leaves may still be sent later; this ends the schedule

@@ -104,7 +104,9 @@ The driver never logs message bodies.`,
 				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
 				"duration": duration.String(), "limit": fmt.Sprint(limit), "send_quantum": quantum.String(),
 			})
+			restore := tuneRuntimeForDriver(cfg.Senders)
 			p, runErr := driver.Run(cmd.Context(), cfg)
+			restore()
 			if p == nil {
 				return runErr
 			}
