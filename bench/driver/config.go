@@ -2,10 +2,10 @@ package driver
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +14,9 @@ import (
 	"github.com/chatbench/chatbench/socket"
 )
 
-// Config configures a replay.
+// Config configures a replay. Zero values mean the defaults each field
+// states; a negative duration, count or rate is an error (Validate) except
+// where a field says what negative means (Warmup, Quantum).
 type Config struct {
 	// Target is the server's WebSocket URL, e.g. ws://127.0.0.1:8080/ws.
 	Target string
@@ -97,24 +99,65 @@ type Config struct {
 	NoResend bool
 }
 
-func (c *Config) defaults() error {
+// ConfigError is a Config field whose value Run cannot use. A command
+// that builds Config from its flags can name the flag instead of the field
+// (Field, Value and Want are the parts of the message).
+type ConfigError struct {
+	Field string // the Config field, e.g. "Drain"
+	Value string // the value given (for Secret, only its length)
+	Want  string // what it must be, and what zero means: "must be ≥ 0 (0 = 10s)"
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("driver: Config.%s %s: %s", e.Field, e.Value, e.Want)
+}
+
+// maxSenders bounds Config.Senders: each sender holds an OS thread.
+const maxSenders = 1024
+
+// Validate checks c's values and returns a *ConfigError for the first
+// that is wrong. Zero values are valid: they mean the documented
+// defaults. Run validates c itself.
+func (c *Config) Validate() error {
+	bad := func(field string, v any, want string) error {
+		return &ConfigError{Field: field, Value: fmt.Sprint(v), Want: want}
+	}
 	switch {
 	case c.Target == "":
-		return errors.New("driver: Config.Target (the server's ws:// URL) is required")
+		return bad("Target", `""`, "is required: the server's ws:// or wss:// URL")
 	case !strings.HasPrefix(c.Target, "ws://") && !strings.HasPrefix(c.Target, "wss://"):
-		return fmt.Errorf("driver: target %q is not a ws:// or wss:// URL", c.Target)
+		return bad("Target", fmt.Sprintf("%q", c.Target), "must be a ws:// or wss:// URL")
 	case len(c.Secret) < socket.MinSecretLen:
-		return fmt.Errorf("driver: token secret is %d bytes; use at least %d", len(c.Secret), socket.MinSecretLen)
+		return bad("Secret", fmt.Sprintf("(%d bytes)", len(c.Secret)), fmt.Sprintf("must be at least %d bytes", socket.MinSecretLen))
 	case c.Path != PathEcho && c.Catalog == nil:
-		return errors.New("driver: Config.Catalog is required (except for the echo path)")
-	case c.Speed < 0:
-		return errors.New("driver: speed must be positive")
+		return bad("Catalog", "nil", "is required (except for the echo path)")
+	case !finite(c.Speed) || c.Speed < 0:
+		return bad("Speed", c.Speed, "must be a positive number (0 = 1)")
+	case !finite(c.Pace) || c.Pace < 0:
+		return bad("Pace", c.Pace, "must be a positive number (0 = Speed)")
+	case c.Drain < 0:
+		return bad("Drain", c.Drain, "must be ≥ 0 (0 = 10s)")
+	case c.Duration < 0:
+		return bad("Duration", c.Duration, "must be ≥ 0 (0 = the whole trace)")
+	case c.Limit < 0:
+		return bad("Limit", c.Limit, "must be ≥ 0 (0 = all)")
+	case c.Senders < 0 || c.Senders > maxSenders:
+		return bad("Senders", c.Senders, fmt.Sprintf("must be between 0 and %d (0 = 1)", maxSenders))
+	case c.ConnectParallel < 0:
+		return bad("ConnectParallel", c.ConnectParallel, "must be ≥ 0 (0 = 32)")
+	}
+	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// defaults validates c and fills in its defaults.
+func (c *Config) defaults() error {
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if c.Speed == 0 {
 		c.Speed = 1
-	}
-	if c.Pace < 0 {
-		return errors.New("driver: pace must be positive")
 	}
 	if c.Pace == 0 {
 		c.Pace = c.Speed
@@ -122,10 +165,10 @@ func (c *Config) defaults() error {
 	if c.Path == "" {
 		c.Path = PathDirect
 	}
-	if c.Drain <= 0 {
+	if c.Drain == 0 {
 		c.Drain = 10 * time.Second
 	}
-	if c.Senders <= 0 {
+	if c.Senders == 0 {
 		c.Senders = 1
 	}
 	switch {
@@ -134,7 +177,7 @@ func (c *Config) defaults() error {
 	case c.Quantum < 0:
 		c.Quantum = 0
 	}
-	if c.ConnectParallel <= 0 {
+	if c.ConnectParallel == 0 {
 		c.ConnectParallel = 32
 	}
 	if c.Logger == nil {

@@ -86,7 +86,10 @@ func planLedger(cfg *Config, sch *schedule, roles map[string]chat.Role) (*ledger
 	if cfg.Path == PathEcho {
 		lcfg.Expect = ledger.EchoExpect
 	}
-	led := ledger.New(lcfg)
+	led, err := ledger.New(lcfg)
+	if err != nil {
+		return nil, fmt.Errorf("driver: %w", err)
+	}
 	for _, r := range sch.recs {
 		if !led.Expect(r.User, r.ID, r.Conv, r.Type, r.Role, cfg.at(r)) {
 			return nil, fmt.Errorf("driver: message id %q of user %s appears twice: ids must be unique per user (run `chatbench trace validate`)", r.ID, r.User)

@@ -37,7 +37,10 @@ func planBench(b *testing.B, typ string, n int) (*Ledger, []benchMsg) {
 		roles[fmt.Sprintf("p%d", c)] = chat.RolePatient
 		roles[fmt.Sprintf("d%d", c)] = chat.RoleProvider
 	}
-	l := New(Config{Catalog: jobs.Catalog(), Roles: roles})
+	l, err := New(Config{Catalog: jobs.Catalog(), Roles: roles})
+	if err != nil {
+		b.Fatal(err)
+	}
 	msgs := make([]benchMsg, n)
 	for i := range msgs {
 		c := i % convs

@@ -22,6 +22,8 @@
 package ledger
 
 import (
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -82,14 +84,28 @@ type shard struct {
 
 type convUser struct{ user, conv string }
 
-// New returns an empty ledger.
-func New(cfg Config) *Ledger {
-	l := &Ledger{cfg: cfg, expect: cfg.Expect, seed: maphash.MakeSeed(), msgs: make(map[msgKey]*message)}
-	if l.expect == nil && cfg.Catalog != nil {
-		l.expect = cfg.Catalog.Deliveries
+// Validate checks cfg: it needs a Catalog or an Expect, and every role in
+// Roles must be a known one.
+func (cfg Config) Validate() error {
+	if cfg.Catalog == nil && cfg.Expect == nil {
+		return errors.New("ledger: Config.Catalog or Config.Expect is required: it says which deliveries a message must cause")
 	}
+	for u, r := range cfg.Roles {
+		if !chat.ValidRole(r) {
+			return fmt.Errorf("ledger: Config.Roles[%q] %q: must be %q or %q", u, r, chat.RolePatient, chat.RoleProvider)
+		}
+	}
+	return nil
+}
+
+// New returns an empty ledger, or cfg's error (see Validate).
+func New(cfg Config) (*Ledger, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Ledger{cfg: cfg, expect: cfg.Expect, seed: maphash.MakeSeed(), msgs: make(map[msgKey]*message)}
 	if l.expect == nil {
-		l.expect = func(string, string, chat.Role, []chat.Member) []chat.Delivery { return nil }
+		l.expect = cfg.Catalog.Deliveries
 	}
 	for i := range l.shards {
 		sh := &l.shards[i]
@@ -102,7 +118,7 @@ func New(cfg Config) *Ledger {
 		sh.hops = make(map[string]hopHists)
 		sh.rejected = make(map[string]int)
 	}
-	return l
+	return l, nil
 }
 
 func (l *Ledger) shardOf(conv string) *shard {
