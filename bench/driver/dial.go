@@ -39,6 +39,14 @@ func NewDialer() *websocket.Dialer {
 	}
 }
 
+// dialer returns a dialer (NewDialer) for c's target, with c's TLS
+// configuration.
+func (c *Config) dialer() *websocket.Dialer {
+	d := NewDialer()
+	d.TLSClientConfig = c.TLS
+	return d
+}
+
 // Dial opens with d and authenticates one connection for user with a token
 // signed by secret allowing every conversation.
 func Dial(ctx context.Context, d *websocket.Dialer, target string, secret []byte, user string, role chat.Role) (*websocket.Conn, error) {
@@ -69,8 +77,7 @@ func connectAll(ctx context.Context, cfg *Config, peers []*peer, hist *hdrhistog
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dialer := NewDialer()
-	dialer.TLSClientConfig = cfg.TLS
+	dialer := cfg.dialer()
 	for range min(cfg.ConnectParallel, len(peers)) {
 		wg.Add(1)
 		go func() {

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/bench/driver"
+	"github.com/chatbench/chatbench/bench/echo"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/internal/tlsconf"
 )
 
 // dropProxy is a loopback TCP proxy that cuts every client connection once,
@@ -162,5 +164,49 @@ func TestResendAfterDroppedConnections(t *testing.T) {
 				t.Errorf("lost %d deliveries (resume gaps %d) with resend and resume", all.Lost, m.ResumeGaps)
 			}
 		})
+	}
+}
+
+// TestReconnectOverTLS cuts every connection to a wss:// echo floor whose
+// certificate only Config.TLS trusts: the reconnects must use it too, or
+// the messages in flight stay unanswered.
+func TestReconnectOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, err := tlsconf.WriteSelfSigned(dir, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := tlsconf.Server(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := echo.StartTLS("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	ccfg, err := tlsconf.Client(certFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "wss://"), "/ws")
+	px := newDropProxy(t, host, 50)
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: "wss://" + px.ln.Addr().String() + "/ws", Secret: secret, Path: driver.PathEcho, Header: h, Records: recs,
+		Speed: 400, Drain: 5 * time.Second, TLS: ccfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Messages
+	if !px.killed {
+		t.Fatal("the proxy never cut the connections")
+	}
+	if m.Reconnects == 0 || m.Unacked != 0 || m.Acked != m.Sent {
+		t.Fatalf("after cuts over wss: %+v", m)
 	}
 }
