@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	s.drain(ctx)
 	end := time.Now()
 	w.stop(s, cast.peers)
-	p, err := s.results(sch.warm, end, lastSend, connect)
+	p, err := s.results(end, lastSend, connect)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +153,9 @@ func (s *scheduler) drain(ctx context.Context) {
 
 // results returns the path's results: the ledger's, and the scheduler's
 // counters, rate, schedule lag and connect times.
-func (s *scheduler) results(warm time.Duration, end, lastSend time.Time, connect *hdrhistogram.Histogram) (*results.Path, error) {
-	p := &results.Path{Name: s.cfg.Path, Target: s.cfg.Target, Start: s.start, End: end}
-	if warm > 0 {
-		p.Start = s.start.Add(warm)
-	}
+func (s *scheduler) results(end, lastSend time.Time, connect *hdrhistogram.Histogram) (*results.Path, error) {
+	// The measured part starts after the warm-up.
+	p := &results.Path{Name: s.cfg.Path, Target: s.cfg.Target, Start: s.warmEnd, End: end}
 	if err := s.led.Fill(p); err != nil {
 		return nil, err
 	}
