@@ -3,6 +3,7 @@ package driver_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -483,13 +484,12 @@ func tuneRuntime(senders int) (restore func()) {
 	}
 }
 
-func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
-
-// TestReplayEchoTLS replays through an echo floor serving wss:// with a
-// self-signed certificate the driver is told to trust (--tls-ca).
-func TestReplayEchoTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, err := tlsconf.WriteSelfSigned(dir, "127.0.0.1")
+// startEchoTLS starts an echo floor serving wss:// with a self-signed
+// certificate, and returns it with a client configuration trusting it
+// (as --tls-ca does).
+func startEchoTLS(t *testing.T) (*echo.Server, *tls.Config) {
+	t.Helper()
+	certFile, keyFile, err := tlsconf.WriteSelfSigned(t.TempDir(), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,13 +501,22 @@ func TestReplayEchoTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	if !strings.HasPrefix(srv.URL(), "wss://") {
-		t.Fatalf("URL %s", srv.URL())
-	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	ccfg, err := tlsconf.Client(certFile, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return srv, ccfg
+}
+
+func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
+
+// TestReplayEchoTLS replays through an echo floor serving wss:// with a
+// self-signed certificate the driver is told to trust (--tls-ca).
+func TestReplayEchoTLS(t *testing.T) {
+	srv, ccfg := startEchoTLS(t)
+	if !strings.HasPrefix(srv.URL(), "wss://") {
+		t.Fatalf("URL %s", srv.URL())
 	}
 	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 60, Conversations: 3, Seed: 5})
 	if err != nil {

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/bench/driver"
-	"github.com/chatbench/chatbench/bench/echo"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
-	"github.com/chatbench/chatbench/internal/tlsconf"
 )
 
 // dropProxy is a loopback TCP proxy that cuts every client connection once,
@@ -171,24 +169,7 @@ func TestResendAfterDroppedConnections(t *testing.T) {
 // certificate only Config.TLS trusts: the reconnects must use it too, or
 // the messages in flight stay unanswered.
 func TestReconnectOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, err := tlsconf.WriteSelfSigned(dir, "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg, err := tlsconf.Server(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := echo.StartTLS("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	ccfg, err := tlsconf.Client(certFile, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, ccfg := startEchoTLS(t)
 	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 7})
 	if err != nil {
 		t.Fatal(err)

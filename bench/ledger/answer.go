@@ -7,16 +7,11 @@ import "github.com/chatbench/chatbench/chat"
 // also excuses what is still owed to its sender in that conversation (see
 // LeftAcked); the ack of a join makes deliveries to its sender owed again.
 func (l *Ledger) Acked(from, id string, members []string) {
-	m := l.msgs[msgKey{from, id}]
+	m, sh := l.awaiting(from, id)
 	if m == nil {
 		return
 	}
-	sh := m.shard
-	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if !l.awaitsAnswer(m) {
-		return
-	}
 	m.acked = true
 	sh.stats.Acked++
 	if m.typ == chat.OpJoin {
@@ -34,16 +29,11 @@ func (l *Ledger) Acked(from, id string, members []string) {
 // send the driver could not write), with its code. Events held for it
 // become unexpected.
 func (l *Ledger) Rejected(from, id, code string) {
-	m := l.msgs[msgKey{from, id}]
+	m, sh := l.awaiting(from, id)
 	if m == nil {
 		return
 	}
-	sh := m.shard
-	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if !l.awaitsAnswer(m) {
-		return
-	}
 	m.rejected = true
 	sh.stats.Rejected++
 	sh.rejected[code]++
@@ -51,10 +41,22 @@ func (l *Ledger) Rejected(from, id, code string) {
 	l.done(1)
 }
 
-// awaitsAnswer reports whether m was sent and is still unanswered, in a
-// ledger not finished; the caller holds m's shard's mutex.
-func (l *Ledger) awaitsAnswer(m *message) bool {
-	return !l.finished.Load() && !m.acked && !m.rejected && m.sent.Load() != 0
+// awaiting returns planned message id of user from and its shard, locked,
+// if the message was sent and is still unanswered in a ledger not
+// finished; the caller unlocks the shard. Otherwise it returns nils and
+// holds no lock.
+func (l *Ledger) awaiting(from, id string) (*message, *shard) {
+	m := l.msgs[msgKey{from, id}]
+	if m == nil {
+		return nil, nil
+	}
+	sh := m.shard
+	sh.mu.Lock()
+	if l.finished.Load() || m.acked || m.rejected || m.sent.Load() == 0 {
+		sh.mu.Unlock()
+		return nil, nil
+	}
+	return m, sh
 }
 
 // expectDeliveries lists the deliveries acked message m must cause to
