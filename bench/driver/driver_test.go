@@ -3,6 +3,7 @@ package driver_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -395,7 +397,8 @@ func steadyTrace(convs, rate, seconds int) []trace.Record {
 // with CHATBENCH_BENCH_RATE (messages/s, default 20000),
 // CHATBENCH_BENCH_SECONDS (default 10) and CHATBENCH_BENCH_CONVS (default
 // 500; two connections each), CHATBENCH_BENCH_SENDERS (Config.Senders),
-// CHATBENCH_BENCH_GCPERCENT (Config.GCPercent; -1 keeps GOGC),
+// CHATBENCH_BENCH_GCPERCENT (the collector's percent while replaying: 0 =
+// driver.GCPercent, -1 keeps GOGC),
 // CHATBENCH_BENCH_QUANTUM (Config.Quantum, e.g. -1ns for none),
 // CHATBENCH_BENCH_PATH=echo and CHATBENCH_BENCH_PIN=0 (below). Run it with
 // -benchtime=1x.
@@ -409,7 +412,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 	secs := envInt("CHATBENCH_BENCH_SECONDS", 10)
 	convs := envInt("CHATBENCH_BENCH_CONVS", 500)
 	recs := steadyTrace(convs, rate, secs)
-	gcPercent, _ := strconv.Atoi(os.Getenv("CHATBENCH_BENCH_GCPERCENT"))   // 0 = the driver's default
+	senders := envInt("CHATBENCH_BENCH_SENDERS", 0)
 	quantum, _ := time.ParseDuration(os.Getenv("CHATBENCH_BENCH_QUANTUM")) // 0 = the driver's default
 	path := driver.PathDirect
 	if os.Getenv("CHATBENCH_BENCH_PATH") == driver.PathEcho {
@@ -429,11 +432,12 @@ func BenchmarkReplayDirect(b *testing.B) {
 		}
 		defer unpin()
 	}
+	defer tuneRuntime(senders)()
 	for b.Loop() {
 		p, err := driver.Run(context.Background(), driver.Config{
 			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
-			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: envInt("CHATBENCH_BENCH_SENDERS", 0),
-			GCPercent: gcPercent, Quantum: quantum,
+			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: senders,
+			Quantum: quantum,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -460,13 +464,32 @@ func BenchmarkReplayDirect(b *testing.B) {
 	}
 }
 
-func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
+// tuneRuntime gives the replays what the driver asks of the program
+// running it (runtime.go), as the chatbench commands do: one P more per
+// sender, and the collector at driver.GCPercent or at
+// CHATBENCH_BENCH_GCPERCENT (negative: GOGC's). It returns the undo.
+func tuneRuntime(senders int) (restore func()) {
+	procs := runtime.GOMAXPROCS(driver.Procs(runtime.GOMAXPROCS(0), senders))
+	gc, _ := strconv.Atoi(os.Getenv("CHATBENCH_BENCH_GCPERCENT"))
+	if gc == 0 {
+		gc = driver.GCPercent
+	}
+	if gc < 0 {
+		return func() { runtime.GOMAXPROCS(procs) }
+	}
+	prevGC := debug.SetGCPercent(gc)
+	return func() {
+		runtime.GOMAXPROCS(procs)
+		debug.SetGCPercent(prevGC)
+	}
+}
 
-// TestReplayEchoTLS replays through an echo floor serving wss:// with a
-// self-signed certificate the driver is told to trust (--tls-ca).
-func TestReplayEchoTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, err := tlsconf.WriteSelfSigned(dir, "127.0.0.1")
+// startEchoTLS starts an echo floor serving wss:// with a self-signed
+// certificate, and returns it with a client configuration trusting it
+// (as --tls-ca does).
+func startEchoTLS(t *testing.T) (*echo.Server, *tls.Config) {
+	t.Helper()
+	certFile, keyFile, err := tlsconf.WriteSelfSigned(t.TempDir(), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,13 +501,22 @@ func TestReplayEchoTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	if !strings.HasPrefix(srv.URL(), "wss://") {
-		t.Fatalf("URL %s", srv.URL())
-	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	ccfg, err := tlsconf.Client(certFile, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return srv, ccfg
+}
+
+func startML(t testing.TB) chat.ML { return wstest.StartML(t, "") }
+
+// TestReplayEchoTLS replays through an echo floor serving wss:// with a
+// self-signed certificate the driver is told to trust (--tls-ca).
+func TestReplayEchoTLS(t *testing.T) {
+	srv, ccfg := startEchoTLS(t)
+	if !strings.HasPrefix(srv.URL(), "wss://") {
+		t.Fatalf("URL %s", srv.URL())
 	}
 	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 60, Conversations: 3, Seed: 5})
 	if err != nil {

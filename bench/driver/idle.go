@@ -19,6 +19,9 @@ type Idle struct {
 
 // OpenIdle opens n connections to target as users idle-0 … idle-(n-1).
 func OpenIdle(ctx context.Context, target string, secret []byte, n int) (*Idle, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("driver: OpenIdle of %d connections: n must be ≥ 0", n)
+	}
 	cfg := Config{Target: target, Secret: secret, Path: PathEcho}
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -31,8 +34,13 @@ func OpenIdle(ctx context.Context, target string, secret []byte, n int) (*Idle, 
 		closeAll(idle.peers)
 		return nil, err
 	}
+	led, err := ledger.New(ledger.Config{Expect: ledger.EchoExpect})
+	if err != nil {
+		closeAll(idle.peers)
+		return nil, err
+	}
 	cfg.NoResend = true // a closed idle connection stays closed
-	s := &scheduler{cfg: &cfg, led: ledger.New(ledger.Config{Expect: ledger.EchoExpect})}
+	s := &scheduler{cfg: &cfg, led: led}
 	for _, p := range idle.peers {
 		idle.readers.Add(1)
 		go func() {

@@ -176,7 +176,7 @@ func (s *scheduler) reconnect(p *peer) *websocket.Conn {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	dialer := NewDialer()
+	dialer := s.cfg.dialer()
 	for range reconnectAttempts {
 		timer.Reset(wait)
 		select {

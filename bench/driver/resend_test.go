@@ -164,3 +164,30 @@ func TestResendAfterDroppedConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnectOverTLS cuts every connection to a wss:// echo floor whose
+// certificate only Config.TLS trusts: the reconnects must use it too, or
+// the messages in flight stay unanswered.
+func TestReconnectOverTLS(t *testing.T) {
+	srv, ccfg := startEchoTLS(t)
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "wss://"), "/ws")
+	px := newDropProxy(t, host, 50)
+	p, err := driver.Run(context.Background(), driver.Config{
+		Target: "wss://" + px.ln.Addr().String() + "/ws", Secret: secret, Path: driver.PathEcho, Header: h, Records: recs,
+		Speed: 400, Drain: 5 * time.Second, TLS: ccfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Messages
+	if !px.killed {
+		t.Fatal("the proxy never cut the connections")
+	}
+	if m.Reconnects == 0 || m.Unacked != 0 || m.Acked != m.Sent {
+		t.Fatalf("after cuts over wss: %+v", m)
+	}
+}

@@ -15,9 +15,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newLedger() *Ledger {
-	l := New(Config{Catalog: jobs.Catalog(),
+func newLedger(t testing.TB) *Ledger {
+	t.Helper()
+	l, err := New(Config{Catalog: jobs.Catalog(),
 		Roles: map[string]chat.Role{"p1": chat.RolePatient, "d1": chat.RoleProvider, "p2": chat.RolePatient}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l.Begin(t0, 0)
 	return l
 }
@@ -46,7 +50,7 @@ func deliverAll(l *Ledger, from, id, typ, conv string, role chat.Role, members [
 }
 
 func TestEarlyEventsReconciledAtAck(t *testing.T) {
-	l := newLedger()
+	l := newLedger(t)
 	send(l, "d1", "j1", "c1", "join", chat.RoleProvider, t0, t0)
 	l.Acked("d1", "j1", []string{"d1"})
 	send(l, "p1", "j2", "c1", "join", chat.RolePatient, t0, t0)
@@ -79,7 +83,7 @@ func TestEarlyEventsReconciledAtAck(t *testing.T) {
 }
 
 func TestExcusedOnLeave(t *testing.T) {
-	l := newLedger()
+	l := newLedger(t)
 	send(l, "d1", "j1", "c1", "join", chat.RoleProvider, t0, t0)
 	l.Acked("d1", "j1", []string{"d1"})
 	send(l, "p1", "j2", "c1", "join", chat.RolePatient, t0, t0)
@@ -106,7 +110,7 @@ func TestExcusedOnLeave(t *testing.T) {
 }
 
 func TestReorderedDuplicateUnexpectedLost(t *testing.T) {
-	l := newLedger()
+	l := newLedger(t)
 	send(l, "d1", "j1", "c1", "join", chat.RoleProvider, t0, t0)
 	l.Acked("d1", "j1", []string{"d1"})
 	send(l, "p1", "j2", "c1", "join", chat.RolePatient, t0, t0)
@@ -134,7 +138,10 @@ func TestReorderedDuplicateUnexpectedLost(t *testing.T) {
 }
 
 func TestWarmupExcludedFromLatency(t *testing.T) {
-	l := New(Config{Expect: EchoExpect})
+	l, err := New(Config{Expect: EchoExpect})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l.Begin(t0, time.Second)
 	for i, s := range []time.Time{t0, t0.Add(2 * time.Second)} {
 		id := []string{"a", "b"}[i]
@@ -159,7 +166,7 @@ func TestWarmupExcludedFromLatency(t *testing.T) {
 }
 
 func TestRejected(t *testing.T) {
-	l := newLedger()
+	l := newLedger(t)
 	send(l, "p1", "m1", "c1", "typing", chat.RolePatient, t0, t0)
 	l.Rejected("p1", "m1", chat.CodeNotJoined)
 	select {
@@ -178,7 +185,7 @@ func TestRejected(t *testing.T) {
 // TestSentHandle checks that sending by handle counts as Sent does: once
 // per planned message, never for one not planned.
 func TestSentHandle(t *testing.T) {
-	l := newLedger()
+	l := newLedger(t)
 	l.Expect("p1", "m1", "c1", "typing", chat.RolePatient, 0)
 	if l.SentHandle(l.Handle("p1", "nope"), t0) {
 		t.Fatal("SentHandle accepted a message that was not planned")

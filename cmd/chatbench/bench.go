@@ -66,8 +66,20 @@ The driver never logs message bodies.`,
 			default:
 				return fmt.Errorf("--path %q: use direct, queue or echo", path)
 			}
-			if speed <= 0 || pace < 0 {
-				return fmt.Errorf("--speed %g --pace %g: speed must be positive and pace not negative (2880 starts a day's visits within 30 s)", speed, pace)
+			switch {
+			case !(speed > 0): // NaN too
+				return fmt.Errorf("--speed %g: must be positive (2880 starts a day's visits within 30 s)", speed)
+			case !(pace >= 0):
+				return fmt.Errorf("--pace %g: must be ≥ 0 (0 = --speed: plain compression)", pace)
+			}
+			cfg := driver.Config{
+				Target: target, Secret: []byte(secret), Path: path,
+				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
+				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend, Quantum: quantum,
+			}
+			if err := cfg.Validate(); err != nil {
+				return flagError(err, map[string]string{"Target": "target", "Secret": "secret", "Speed": "speed", "Pace": "pace",
+					"Drain": "drain", "Duration": "duration", "Limit": "limit"})
 			}
 			name, raw := "day (shipped)", trace.Day()
 			if tracePath != "" {
@@ -76,18 +88,11 @@ The driver never logs message bodies.`,
 				}
 				name = filepath.Base(tracePath)
 			}
-			h, recs, err := readTrace(raw)
-			if err != nil {
+			if cfg.Header, cfg.Records, err = readTrace(raw); err != nil {
 				return fmt.Errorf("--trace %s: %w", name, err)
 			}
-			tlsCfg, err := clientTLS(tlsCA, tlsInsecure, log)
-			if err != nil {
+			if cfg.TLS, err = clientTLS(tlsCA, tlsInsecure, log); err != nil {
 				return err
-			}
-			cfg := driver.Config{
-				TLS: tlsCfg, Target: target, Secret: []byte(secret), Path: path, Header: h, Records: recs,
-				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
-				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend, Quantum: quantum,
 			}
 			switch progress {
 			case "auto":
@@ -100,11 +105,13 @@ The driver never logs message bodies.`,
 			default:
 				return fmt.Errorf("--progress %q: use auto, bar, plain or none", progress)
 			}
-			meta := results.NewMeta(name, raw, len(recs), speed, loopback(target), map[string]string{
+			meta := results.NewMeta(name, raw, len(cfg.Records), speed, loopback(target), map[string]string{
 				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
 				"duration": duration.String(), "limit": fmt.Sprint(limit), "send_quantum": quantum.String(),
 			})
+			restore := tuneRuntimeForDriver(cfg.Senders)
 			p, runErr := driver.Run(cmd.Context(), cfg)
+			restore()
 			if p == nil {
 				return runErr
 			}
@@ -126,7 +133,7 @@ The driver never logs message bodies.`,
 	f.Float64Var(&speed, "speed", 2880, "compression of when conversations start: 2880 starts a day's visits within 30 s")
 	f.Float64Var(&pace, "pace", 20, "compression of time within a conversation (0 = --speed: plain compression)")
 	f.DurationVar(&warmup, "warmup", 0, "wall-clock warm-up excluded from latency (0 = 5s, or none for replays under 20s; negative = none)")
-	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost")
+	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost (0 = 10s)")
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
 	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
@@ -137,6 +144,20 @@ The driver never logs message bodies.`,
 	f.BoolVar(&tlsInsecure, "tls-insecure", false, "do not verify a wss:// target's certificate (self-signed development certificates only: INSECURE)")
 	f.StringVar(&progress, "progress", "auto", "progress output on stderr: auto (a bar on a terminal, else plain), bar, plain or none")
 	return cmd
+}
+
+// flagError turns a *driver.ConfigError into an error naming the flag
+// that set the field (flags maps driver.Config fields to flag names
+// without the dashes), as a user sees it: "--drain -1s: must be ≥ 0 (0 =
+// 10s)". Other errors pass unchanged.
+func flagError(err error, flags map[string]string) error {
+	var ce *driver.ConfigError
+	if errors.As(err, &ce) {
+		if f, ok := flags[ce.Field]; ok {
+			return fmt.Errorf("--%s %s: %s", f, ce.Value, ce.Want)
+		}
+	}
+	return err
 }
 
 // readTrace decodes a whole trace, stopping at the first bad line.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -26,6 +27,18 @@ func (g *globals) logger() (*slog.Logger, error) {
 	return obs.NewLogger(os.Stderr, g.logFormat, g.logLevel)
 }
 
+// check validates the global flags before any command runs, each error
+// naming its flag.
+func (g *globals) check() error {
+	if _, err := obs.NewLogger(io.Discard, g.logFormat, "info"); err != nil {
+		return fmt.Errorf("--log-format: %w", err)
+	}
+	if _, err := obs.NewLogger(io.Discard, "text", g.logLevel); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	return nil
+}
+
 func newRootCmd() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
@@ -46,7 +59,10 @@ A flag given on the command line wins over the environment.`,
 		SilenceUsage:  true,
 		SilenceErrors: false,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd)
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
+			return g.check()
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs never contain message bodies)")

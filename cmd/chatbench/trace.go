@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -44,6 +45,9 @@ unless --bodies adds synthetic lorem-ipsum filler.`,
   chatbench trace gen --days 0.01 | chatbench trace stats -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkGenFlags(p); err != nil {
+				return err
+			}
 			for _, r := range []*float64{&p.AttachmentRate, &p.FormRate, &p.WaitRate} {
 				if *r == 0 {
 					*r = -1 // Params reads 0 as "default" and negative as "never"
@@ -84,16 +88,40 @@ unless --bodies adds synthetic lorem-ipsum filler.`,
 	f := cmd.Flags()
 	f.StringVarP(&out, "out", "o", "-", "output file, - for standard output")
 	f.StringVar(&gzip, "gzip", "auto", "compress the output: auto (when --out ends in .gz), yes or no")
-	f.Float64Var(&p.Days, "days", 1, "days the trace covers")
-	f.Float64Var(&p.Rate, "rate", 1, "message-rate multiplier (1 = 14,700 messages a day)")
+	f.Float64Var(&p.Days, "days", 1, "days the trace covers, at most 366")
+	f.Float64Var(&p.Rate, "rate", 1, "message-rate multiplier (1 = 14,700 messages a day; 0 = 1)")
 	f.IntVar(&p.Conversations, "conversations", 0, "number of visits (0 = messages / 25)")
 	f.Uint64Var(&p.Seed, "seed", 1, "random seed; the same flags and seed give the same bytes")
 	f.BoolVar(&p.Bodies, "bodies", false, "include synthetic filler bodies (lorem ipsum, never real text)")
-	f.Float64Var(&p.AttachmentRate, "attachment-rate", 0.04, "chance a turn shares an attachment instead of a text")
-	f.Float64Var(&p.FormRate, "form-rate", 0.6, "chance a patient sends a symptom form")
-	f.Float64Var(&p.WaitRate, "wait-rate", 0.35, "chance a patient asks for the wait time")
+	f.Float64Var(&p.AttachmentRate, "attachment-rate", 0.04, "chance a turn shares an attachment instead of a text, 0 to 1")
+	f.Float64Var(&p.FormRate, "form-rate", 0.6, "chance a patient sends a symptom form, 0 to 1")
+	f.Float64Var(&p.WaitRate, "wait-rate", 0.35, "chance a patient asks for the wait time, 0 to 1")
 	return cmd
 }
+
+// checkGenFlags checks the numbers trace gen was given (before zero
+// rates are turned into "never"); each error names its flag.
+func checkGenFlags(p trace.Params) error {
+	switch {
+	case !finite(p.Days) || p.Days < 0 || p.Days > 366:
+		return fmt.Errorf("--days %g: must be between 0 and 366 (0 = 1)", p.Days)
+	case !finite(p.Rate) || p.Rate < 0:
+		return fmt.Errorf("--rate %g: must be ≥ 0 (0 = 1, 14,700 messages a day)", p.Rate)
+	case p.Conversations < 0:
+		return fmt.Errorf("--conversations %d: must be ≥ 0 (0 = messages / 25)", p.Conversations)
+	}
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"attachment-rate", p.AttachmentRate}, {"form-rate", p.FormRate}, {"wait-rate", p.WaitRate}} {
+		if !finite(r.v) || r.v < 0 || r.v > 1 {
+			return fmt.Errorf("--%s %g: a chance, must be between 0 (never) and 1", r.flag, r.v)
+		}
+	}
+	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // openTrace opens a trace file, or standard input for "-".
 func openTrace(cmd *cobra.Command, name string) (io.Reader, func(), error) {
