@@ -106,7 +106,11 @@ report.md, plus each component's log, to the output folder it names at the end.`
 func positive(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
 		f := cmd.Flags().Lookup(name)
-		if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && !(v > 0) {
+		v, err := strconv.ParseFloat(f.Value.String(), 64)
+		if d, derr := time.ParseDuration(f.Value.String()); err != nil && derr == nil {
+			v, err = float64(d), nil
+		}
+		if err == nil && !(v > 0) {
 			return fmt.Errorf("--%s %s: must be > 0 (default %s)", name, f.Value, f.DefValue)
 		}
 	}
