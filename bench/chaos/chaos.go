@@ -20,11 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chatbench/chatbench/bench/driver"
 	"github.com/chatbench/chatbench/bench/faultproxy"
 	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/stack"
-	"github.com/chatbench/chatbench/bench/trace"
 )
 
 // Scenario is one fault and how it is injected.
@@ -165,31 +163,11 @@ type Config struct {
 // and returns one results.Run whose Paths carry Fault labels. What was
 // measured before an error is returned with it.
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
-	sc, err := cfg.Stack.WithDefaults()
-	if err != nil {
-		return nil, err
-	}
-	rp, err := cfg.Replay.WithDefaults()
-	if err != nil {
-		return nil, err
-	}
 	if cfg.FaultAt == 0 {
 		cfg.FaultAt = DefaultFaultAt
 	}
 	if !(cfg.FaultAt > 0 && cfg.FaultAt < 1) {
 		return nil, fmt.Errorf("--fault-at %v: must be between 0 and 1, a fraction of the replay (0 = %v)", cfg.FaultAt, DefaultFaultAt)
-	}
-	paths := cfg.Paths
-	if len(paths) == 0 {
-		paths = DefaultPaths()
-	}
-	var vs []stack.Variant
-	for _, name := range paths {
-		v, err := stack.Lookup(name)
-		if err != nil {
-			return nil, fmt.Errorf("chaos: %w", err)
-		}
-		vs = append(vs, v)
 	}
 	var scens []Scenario
 	names := cfg.Scenarios
@@ -207,24 +185,27 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}
 		scens = append(scens, s)
 	}
-	hdr, recs, err := rp.Load()
+	paths := cfg.Paths
+	if len(paths) == 0 {
+		paths = DefaultPaths()
+	}
+	ss, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
 	if err != nil {
 		return nil, err
 	}
 	run := &results.Run{
 		Schema: results.SchemaVersion,
-		Meta: rp.Meta(sc, len(recs), map[string]string{
-			"mode": "chaos", "paths": fmt.Sprint(paths), "scenarios": strings.Join(names, ","),
-			"fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64),
+		Meta: ss.Meta(map[string]string{
+			"mode": "chaos", "scenarios": strings.Join(names, ","), "fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64),
 		}),
 	}
-	faultAt := time.Duration(cfg.FaultAt * float64(rp.Span(recs)))
+	faultAt := time.Duration(cfg.FaultAt * float64(ss.Replay.Span(ss.Records)))
 	for _, s := range scens {
-		for _, v := range vs {
+		for _, v := range ss.Variants {
 			if !s.AppliesTo(v) {
 				continue
 			}
-			p, err := runOne(ctx, sc, rp, s, v, hdr, recs, faultAt)
+			p, err := runOne(ctx, ss, s, v, faultAt)
 			if p != nil {
 				run.Paths = append(run.Paths, p)
 			}
@@ -240,8 +221,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 }
 
 // runOne runs scenario s on variant v and returns the path's results.
-func runOne(ctx context.Context, sc stack.Config, rp stack.Replay, s Scenario, v stack.Variant, h trace.Header, recs []trace.Record, faultAt time.Duration) (*results.Path, error) {
-	rp.Logger.Info("chaos: starting", "scenario", s.Name, "path", v.Name)
+func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant, faultAt time.Duration) (*results.Path, error) {
+	ss.Replay.Logger.Info("chaos: starting", "scenario", s.Name, "path", v.Name)
+	sc := ss.Stack
 	sc.MLProfile += s.mlFail
 	sc.LogDir = filepath.Join(sc.LogDir, s.Name)
 	px := faultproxy.New()
@@ -266,7 +248,7 @@ func runOne(ctx context.Context, sc stack.Config, rp stack.Replay, s Scenario, v
 		}
 		done := make(chan out, 1)
 		go func() {
-			p, err := driver.Run(ctx, rp.Driver(st.Target(), v.Name, []byte(sc.Secret), h, recs))
+			p, err := ss.Drive(ctx, st)
 			done <- out{p, err}
 		}()
 		var res out

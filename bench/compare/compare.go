@@ -11,10 +11,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/chatbench/chatbench/bench/driver"
 	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/stack"
-	"github.com/chatbench/chatbench/bench/trace"
 )
 
 // Config configures a comparison.
@@ -32,47 +30,27 @@ type Config struct {
 // A path that fails to start or run is reported in the error; the paths
 // measured before it are still returned.
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
-	sc, err := cfg.Stack.WithDefaults()
-	if err != nil {
-		return nil, err
-	}
-	rp, err := cfg.Replay.WithDefaults()
-	if err != nil {
-		return nil, err
-	}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = stack.Names()
 	}
-	for _, name := range paths {
-		if _, err := stack.Lookup(name); err != nil {
-			return nil, fmt.Errorf("compare: %w", err)
-		}
-	}
-	hdr, recs, err := rp.Load()
+	s, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
 	if err != nil {
 		return nil, err
 	}
-	run := &results.Run{Schema: results.SchemaVersion, Meta: rp.Meta(sc, len(recs), map[string]string{"paths": fmt.Sprint(paths)})}
-	for _, name := range paths {
-		p, err := runPath(ctx, sc, rp, name, hdr, recs)
+	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(nil)}
+	for _, v := range s.Variants {
+		s.Replay.Logger.Info("starting path", "path", v.Name)
+		p, err := stack.Run(ctx, s.Stack, v.Name, s.Drive)
 		if p != nil {
 			run.Paths = append(run.Paths, p)
 		}
 		if err != nil {
-			return run, fmt.Errorf("path %s: %w", name, err)
+			return run, fmt.Errorf("path %s: %w", v.Name, err)
 		}
 		if ctx.Err() != nil {
 			return run, ctx.Err()
 		}
 	}
 	return run, nil
-}
-
-// runPath replays recs through path name on its own stack.
-func runPath(ctx context.Context, sc stack.Config, rp stack.Replay, name string, h trace.Header, recs []trace.Record) (*results.Path, error) {
-	rp.Logger.Info("starting path", "path", name)
-	return stack.Run(ctx, sc, name, func(ctx context.Context, st *stack.Stack) (*results.Path, error) {
-		return driver.Run(ctx, rp.Driver(st.Target(), name, []byte(sc.Secret), h, recs))
-	})
 }

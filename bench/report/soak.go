@@ -116,15 +116,6 @@ func yes(ok bool) string {
 // peak memory, and whether the server came back (docs/reliability.md,
 // "Soak"). It writes nothing but a note when no path carries a Soak.
 func SoakTable(w io.Writer, run *results.Run) error {
-	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "chatbench soak: %s\n", summary(run))
 	s, ok := soakSection(run)
-	if !ok {
-		fmt.Fprintln(ew, "\nno soak in this run")
-		return ew.err
-	}
-	if err := s.writeText(ew); err != nil {
-		return err
-	}
-	return ew.err
+	return writeOne(w, "soak", run, s, ok, "no soak in this run")
 }

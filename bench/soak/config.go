@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -114,27 +115,13 @@ func (c *Config) defaults() error {
 	case c.Path == "":
 		c.Path = "target"
 	}
-	if c.Stack.Secret == "" {
-		c.Stack.Secret = string(c.Secret)
-	}
-	if c.Every == 0 {
-		c.Every = DefaultEvery
-	}
-	if c.Settle == 0 {
-		c.Settle = DefaultSettle
-	}
-	if c.GoroutineMargin == 0 {
-		c.GoroutineMargin = DefaultGoroutineMargin
-	}
-	if c.RSSMargin == 0 {
-		c.RSSMargin = DefaultRSSMargin
-	}
-	if c.RSSFraction == 0 {
-		c.RSSFraction = DefaultRSSFraction
-	}
-	if c.ConnectParallel == 0 {
-		c.ConnectParallel = DefaultConnectParallel
-	}
+	c.Stack.Secret = cmp.Or(c.Stack.Secret, string(c.Secret))
+	c.Every = cmp.Or(c.Every, DefaultEvery)
+	c.Settle = cmp.Or(c.Settle, DefaultSettle)
+	c.GoroutineMargin = cmp.Or(c.GoroutineMargin, DefaultGoroutineMargin)
+	c.RSSMargin = cmp.Or(c.RSSMargin, DefaultRSSMargin)
+	c.RSSFraction = cmp.Or(c.RSSFraction, DefaultRSSFraction)
+	c.ConnectParallel = cmp.Or(c.ConnectParallel, DefaultConnectParallel)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -85,23 +86,13 @@ func (c Config) WithDefaults() (Config, error) {
 	if err != nil {
 		return c, err
 	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.MLProfile == "" {
-		c.MLProfile = DefaultMLProfile
-	}
-	if c.SQSLatency == "" {
-		c.SQSLatency = DefaultSQSLatency
-	}
-	if c.ReadyTimeout == 0 {
-		c.ReadyTimeout = DefaultReadyTimeout
-	}
-	if c.StopGrace == 0 {
-		c.StopGrace = DefaultStopGrace
-	}
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.MLProfile = cmp.Or(c.MLProfile, DefaultMLProfile)
+	c.SQSLatency = cmp.Or(c.SQSLatency, DefaultSQSLatency)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
+	c.StopGrace = cmp.Or(c.StopGrace, DefaultStopGrace)
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = discard()
 	}
 	return c, nil
 }
@@ -140,6 +131,9 @@ func between[T number](flag string, v, lo, hi T, fix string) error {
 	}
 	return nil
 }
+
+// discard is the logger of a Config or Replay without one.
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func sortedKeys(m map[string]int) []string {
 	var keys []string

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -70,14 +71,10 @@ func (r Replay) WithDefaults() (Replay, error) {
 	); err != nil {
 		return r, err
 	}
-	if r.Speed == 0 {
-		r.Speed = DefaultSpeed
-	}
-	if r.Pace == 0 {
-		r.Pace = DefaultPace
-	}
+	r.Speed = cmp.Or(r.Speed, DefaultSpeed)
+	r.Pace = cmp.Or(r.Pace, DefaultPace)
 	if r.Logger == nil {
-		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		r.Logger = discard()
 	}
 	return r, nil
 }

@@ -52,15 +52,7 @@ func TestVariantTables(t *testing.T) {
 			if !slices.ContainsFunc(v.Set.Components, func(c Component) bool { return c.Client }) {
 				t.Errorf("no client-facing component: the driver has nothing to connect to")
 			}
-			specs, targets, err := plan(cfg, v, listen)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				for _, sp := range specs {
-					sp.release()
-				}
-			}()
+			specs, targets := planned(t, cfg, v)
 			if len(targets) == 0 {
 				t.Errorf("no targets")
 			}
@@ -96,15 +88,7 @@ func TestPlanInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, targets, err := plan(cfg, v, listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, sp := range specs {
-			sp.release()
-		}
-	}()
+	specs, targets := planned(t, cfg, v)
 	if len(targets) != 2 || targets[0] == targets[1] {
 		t.Errorf("targets %v: want one per gateway", targets)
 	}
@@ -140,6 +124,21 @@ func TestPlanInstances(t *testing.T) {
 			t.Errorf("%s calls back to %s, want gateway %d's %s", w.name, got, i%2, want)
 		}
 	}
+}
+
+// planned plans v with cfg on free ports, released when t ends.
+func planned(t *testing.T, cfg Config, v Variant) ([]*spec, []string) {
+	t.Helper()
+	specs, targets, err := plan(cfg, v, listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, sp := range specs {
+			sp.release()
+		}
+	})
+	return specs, targets
 }
 
 // TestConfigErrors checks that bad values are refused, each error naming
