@@ -202,18 +202,20 @@ func (v Variant) ByHop(hop string) (Component, bool) {
 	return v.Set.Components[i], true
 }
 
-// stopOrder returns the indexes of the set's components in stop order.
+// stopOrder returns the indexes of the set's components in stop order:
+// those Stop names, in its order, then any it leaves out in reverse start
+// order (so a slip in the table can never leave a process running).
 func (s *Set) stopOrder() []int {
-	if s.Stop == nil {
-		var out []int
-		for i := len(s.Components) - 1; i >= 0; i-- {
-			out = append(out, i)
-		}
-		return out
-	}
 	var out []int
 	for _, name := range s.Stop {
-		out = append(out, slices.IndexFunc(s.Components, func(c Component) bool { return c.Name == name }))
+		if i := slices.IndexFunc(s.Components, func(c Component) bool { return c.Name == name }); i >= 0 && !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	for i := len(s.Components) - 1; i >= 0; i-- {
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
 	}
 	return out
 }
