@@ -1,6 +1,6 @@
 // Package chaos runs fault scenarios (docs/reliability.md) on the direct and
 // queue paths: each scenario on each path on the same trace, components as
-// separate processes (package compare) so kills are real, network faults
+// separate processes (package stack) so kills are real, network faults
 // through embedded loopback proxies (package faultproxy), the fault
 // injected at a fixed point of the replay for a fixed window. Each
 // scenario × path becomes one results.Path labelled with its Fault, with
@@ -12,8 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,11 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chatbench/chatbench/bench/compare"
-	"github.com/chatbench/chatbench/bench/driver"
 	"github.com/chatbench/chatbench/bench/faultproxy"
 	"github.com/chatbench/chatbench/bench/results"
-	"github.com/chatbench/chatbench/bench/trace"
+	"github.com/chatbench/chatbench/bench/stack"
 )
 
 // Scenario is one fault and how it is injected.
@@ -34,8 +31,6 @@ type Scenario struct {
 	Name string
 	// Desc says what is done, for help texts and reports.
 	Desc string
-	// Paths are the paths the scenario applies to.
-	Paths []string
 	// Window is how long the fault lasts once injected; zero for a
 	// kill-and-restart (the window then lasts until the component is
 	// ready again).
@@ -44,94 +39,121 @@ type Scenario struct {
 	// recovery time).
 	Whole bool
 
+	// on selects what the scenario acts on: the component of that name,
+	// or, with hop set instead, the component reached through that hop. A
+	// path without it is n/a.
+	on, hop string
 	hops    []string // proxied hops the scenario needs
 	mlFail  string   // appended to the ML profile
 	inject  func(ctx context.Context, e *env) error
 	recover func(ctx context.Context, e *env) error
 }
 
-// env is what a scenario acts on.
-type env struct {
-	path  string
-	stack *compare.Stack
-	px    *faultproxy.Set
-	toxic string
+// AppliesTo reports whether the scenario can be run on variant v: v has
+// the component it acts on.
+func (s Scenario) AppliesTo(v stack.Variant) bool {
+	_, ok := s.target(v)
+	return ok
 }
 
-func serverOf(path string) string {
-	if path == "queue" {
-		return "gateway"
+// target returns the component of v the scenario acts on.
+func (s Scenario) target(v stack.Variant) (stack.Component, bool) {
+	if s.hop != "" {
+		return v.ByHop(s.hop)
 	}
-	return "server"
+	return v.Component(s.on)
+}
+
+// env is what a scenario acts on.
+type env struct {
+	// component is the name of the component the scenario acts on.
+	component string
+	stack     *stack.Stack
+	px        *faultproxy.Set
+	toxic     string
 }
 
 const killGrace = 10 * time.Second
 
-func kill(component func(path string) string, sig syscall.Signal) func(ctx context.Context, e *env) error {
+func kill(sig syscall.Signal) func(ctx context.Context, e *env) error {
 	return func(ctx context.Context, e *env) error {
-		return e.stack.Signal(component(e.path), sig, killGrace)
+		return e.stack.Signal(e.component, 0, sig, killGrace)
 	}
 }
 
-func restart(component func(path string) string) func(ctx context.Context, e *env) error {
-	return func(ctx context.Context, e *env) error { return e.stack.Restart(ctx, component(e.path)) }
+func restart(ctx context.Context, e *env) error { return e.stack.Restart(ctx, e.component, 0) }
+
+// latency adds a latency toxic to hop.
+func latency(hop string, d, jitter time.Duration) func(context.Context, *env) error {
+	return func(_ context.Context, e *env) (err error) {
+		e.toxic, err = e.px.Latency(hop, d, jitter)
+		return err
+	}
 }
 
-func worker(string) string { return "worker" }
-
-// Scenarios are the known scenarios, in priority order.
-var Scenarios = []Scenario{
-	{Name: "worker-kill", Desc: "SIGKILL the queue worker, restart it 5 s later", Paths: []string{"queue"}, Window: 5 * time.Second,
-		inject: kill(worker, syscall.SIGKILL), recover: restart(worker)},
-	{Name: "sqs-down", Desc: "SQS endpoint unreachable for 10 s (proxy down: connections refused and closed), then back", Paths: []string{"queue"},
-		Window: 10 * time.Second, hops: []string{compare.HopSQS},
-		inject:  func(_ context.Context, e *env) error { return e.px.Down(compare.HopSQS) },
-		recover: func(_ context.Context, e *env) error { return e.px.Up(compare.HopSQS) }},
-	{Name: "sqs-latency", Desc: "+20 ms ± 5 ms on every SQS call, whole run", Paths: []string{"queue"}, Whole: true, hops: []string{compare.HopSQS},
-		inject: func(_ context.Context, e *env) (err error) {
-			e.toxic, err = e.px.Latency(compare.HopSQS, 20*time.Millisecond, 5*time.Millisecond)
-			return err
-		}},
-	{Name: "ml-errors", Desc: "ML service fails 5% of calls (503), whole run", Paths: []string{"direct", "queue"}, Whole: true, mlFail: ";*=fail:5%"},
-	{Name: "ml-spike", Desc: "+3 s on every ML response for 10 s (proxy latency)", Paths: []string{"direct", "queue"}, Window: 10 * time.Second,
-		hops: []string{compare.HopML},
-		inject: func(_ context.Context, e *env) (err error) {
-			e.toxic, err = e.px.Latency(compare.HopML, 3*time.Second, 0)
-			return err
-		},
-		recover: func(_ context.Context, e *env) error { return e.px.Remove(compare.HopML, e.toxic) }},
-	{Name: "server-restart", Desc: "SIGTERM the direct server / queue gateway, start it again on the same port", Paths: []string{"direct", "queue"},
-		inject: kill(serverOf, syscall.SIGTERM), recover: restart(serverOf)},
-	{Name: "server-kill", Desc: "SIGKILL the direct server / queue gateway, start it again on the same port", Paths: []string{"direct", "queue"},
-		inject: kill(serverOf, syscall.SIGKILL), recover: restart(serverOf)},
-	{Name: "client-drops", Desc: "reset 5% of client connections (proxy driver→server) for 10 s", Paths: []string{"direct", "queue"},
-		Window: 10 * time.Second, hops: []string{compare.HopServer},
-		inject: func(_ context.Context, e *env) (err error) {
-			e.toxic, err = e.px.ResetPeers(compare.HopServer, 0.05)
-			return err
-		},
-		recover: func(_ context.Context, e *env) error { return e.px.Remove(compare.HopServer, e.toxic) }},
+// removeToxic ends the toxic the scenario added to hop.
+func removeToxic(hop string) func(context.Context, *env) error {
+	return func(_ context.Context, e *env) error { return e.px.Remove(hop, e.toxic) }
 }
 
-// ScenarioNames returns the names of Scenarios, in order.
+// scenarios are the known scenarios, in priority order.
+var scenarios = []Scenario{
+	{Name: "worker-kill", Desc: "SIGKILL the queue worker, restart it 5 s later", on: "worker", Window: 5 * time.Second,
+		inject: kill(syscall.SIGKILL), recover: restart},
+	{Name: "sqs-down", Desc: "SQS endpoint unreachable for 10 s (proxy down: connections refused and closed), then back",
+		hop: stack.HopSQS, Window: 10 * time.Second, hops: []string{stack.HopSQS},
+		inject:  func(_ context.Context, e *env) error { return e.px.Down(stack.HopSQS) },
+		recover: func(_ context.Context, e *env) error { return e.px.Up(stack.HopSQS) }},
+	{Name: "sqs-latency", Desc: "+20 ms ± 5 ms on every SQS call, whole run", hop: stack.HopSQS, Whole: true, hops: []string{stack.HopSQS},
+		inject: latency(stack.HopSQS, 20*time.Millisecond, 5*time.Millisecond)},
+	{Name: "ml-errors", Desc: "ML service fails 5% of calls (503), whole run", hop: stack.HopML, Whole: true, mlFail: ";*=fail:5%"},
+	{Name: "ml-spike", Desc: "+3 s on every ML response for 10 s (proxy latency)", hop: stack.HopML, Window: 10 * time.Second,
+		hops: []string{stack.HopML}, inject: latency(stack.HopML, 3*time.Second, 0), recover: removeToxic(stack.HopML)},
+	{Name: "server-restart", Desc: "SIGTERM the direct server / queue gateway, start it again on the same port", hop: stack.HopServer,
+		inject: kill(syscall.SIGTERM), recover: restart},
+	{Name: "server-kill", Desc: "SIGKILL the direct server / queue gateway, start it again on the same port", hop: stack.HopServer,
+		inject: kill(syscall.SIGKILL), recover: restart},
+	{Name: "client-drops", Desc: "reset 5% of client connections (proxy driver→server) for 10 s", hop: stack.HopServer,
+		Window: 10 * time.Second, hops: []string{stack.HopServer},
+		inject: func(_ context.Context, e *env) (err error) {
+			e.toxic, err = e.px.ResetPeers(stack.HopServer, 0.05)
+			return err
+		},
+		recover: removeToxic(stack.HopServer)},
+}
+
+// Scenarios returns the known scenarios, in priority order.
+func Scenarios() []Scenario { return slices.Clone(scenarios) }
+
+// ScenarioNames returns the names of the known scenarios, in order.
 func ScenarioNames() []string {
 	var out []string
-	for _, s := range Scenarios {
+	for _, s := range scenarios {
 		out = append(out, s.Name)
 	}
 	return out
 }
 
+// DefaultPaths returns the paths chaos runs when Config.Paths is empty.
+func DefaultPaths() []string { return []string{"direct", "queue"} }
+
+// DefaultFaultAt is the fraction of the replay's span at which a fault is
+// injected.
+const DefaultFaultAt = 0.3
+
 // Config configures a chaos run.
 type Config struct {
-	// Compare holds the stack and driver settings (Exe, trace, Speed, Pace,
-	// MLProfile, Workers, Drain, NoResend, Secret, LogDir, Catalog, ...).
-	// Compare.Paths selects the paths (default direct and queue).
-	Compare compare.Config
+	// Stack starts each path's processes (Exe and LogDir are required;
+	// each scenario's logs go to a folder of LogDir named for it).
+	Stack stack.Config
+	// Replay is the trace and how it is replayed (Catalog is required).
+	Replay stack.Replay
+	// Paths to run, by variant name. Empty means DefaultPaths.
+	Paths []string
 	// Scenarios to run, by name (default all).
 	Scenarios []string
-	// FaultAt is the fraction of the replay's span at which the fault is
-	// injected. Zero means 0.3.
+	// FaultAt is the fraction of the replay's span (within Limit and
+	// Duration) at which the fault is injected. Zero means DefaultFaultAt.
 	FaultAt float64
 	// Windows overrides scenarios' windows by name (tests use it).
 	Windows map[string]time.Duration
@@ -141,25 +163,11 @@ type Config struct {
 // and returns one results.Run whose Paths carry Fault labels. What was
 // measured before an error is returned with it.
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
-	cc := cfg.Compare
-	if cc.Exe == "" || cc.LogDir == "" || cc.Catalog == nil {
-		return nil, errors.New("chaos: Compare.Exe, LogDir and Catalog are required")
-	}
-	if cc.Speed == 0 {
-		cc.Speed = 2880
-	}
-	if cc.Pace == 0 {
-		cc.Pace = 20
-	}
-	if cc.Logger == nil {
-		cc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	if cfg.FaultAt == 0 {
-		cfg.FaultAt = 0.3
+		cfg.FaultAt = DefaultFaultAt
 	}
-	paths := cc.Paths
-	if len(paths) == 0 {
-		paths = []string{"direct", "queue"}
+	if !(cfg.FaultAt > 0 && cfg.FaultAt < 1) {
+		return nil, fmt.Errorf("--fault-at %v: must be between 0 and 1, a fraction of the replay (0 = %v)", cfg.FaultAt, DefaultFaultAt)
 	}
 	var scens []Scenario
 	names := cfg.Scenarios
@@ -167,44 +175,42 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		names = ScenarioNames()
 	}
 	for _, n := range names {
-		i := slices.IndexFunc(Scenarios, func(s Scenario) bool { return s.Name == n })
+		i := slices.IndexFunc(scenarios, func(s Scenario) bool { return s.Name == n })
 		if i < 0 {
 			return nil, fmt.Errorf("chaos: unknown scenario %q; known: %s", n, strings.Join(ScenarioNames(), ","))
 		}
-		s := Scenarios[i]
+		s := scenarios[i]
 		if w, ok := cfg.Windows[n]; ok {
 			s.Window = w
 		}
 		scens = append(scens, s)
 	}
-	hdr, recs, err := trace.ReadAll(cc.TraceBytes)
-	if err != nil {
-		return nil, fmt.Errorf("trace %s: %w", cc.TraceName, err)
+	paths := cfg.Paths
+	if len(paths) == 0 {
+		paths = DefaultPaths()
 	}
-	if cc.Limit > 0 && len(recs) > cc.Limit {
-		recs = recs[:cc.Limit]
+	ss, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
+	if err != nil {
+		return nil, err
 	}
 	run := &results.Run{
 		Schema: results.SchemaVersion,
-		Meta: results.NewMeta(cc.TraceName, cc.TraceBytes, len(recs), cc.Speed, true, map[string]string{
-			"mode": "chaos", "paths": fmt.Sprint(paths), "scenarios": strings.Join(names, ","),
-			"pace": strconv.FormatFloat(cc.Pace, 'g', -1, 64), "ml_profile": cc.MLProfile, "ml_seed": strconv.FormatInt(cc.MLSeed, 10),
-			"workers": strconv.Itoa(cc.Workers), "drain": cc.Drain.String(), "limit": strconv.Itoa(cc.Limit),
-			"fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64), "no_resend": strconv.FormatBool(cc.NoResend),
+		Meta: ss.Meta(map[string]string{
+			"mode": "chaos", "scenarios": strings.Join(names, ","), "fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64),
 		}),
 	}
-	span := replaySpan(recs, cc.Speed, cc.Pace)
+	faultAt := time.Duration(cfg.FaultAt * float64(ss.Replay.Span(ss.Records)))
 	for _, s := range scens {
-		for _, path := range paths {
-			if !slices.Contains(s.Paths, path) {
+		for _, v := range ss.Variants {
+			if !s.AppliesTo(v) {
 				continue
 			}
-			p, err := runOne(ctx, cc, s, path, hdr, recs, time.Duration(cfg.FaultAt*float64(span)))
+			p, err := runOne(ctx, ss, s, v, faultAt)
 			if p != nil {
 				run.Paths = append(run.Paths, p)
 			}
 			if err != nil {
-				return run, fmt.Errorf("%s on %s: %w", s.Name, path, err)
+				return run, fmt.Errorf("%s on %s: %w", s.Name, v.Name, err)
 			}
 			if ctx.Err() != nil {
 				return run, ctx.Err()
@@ -214,81 +220,59 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	return run, nil
 }
 
-// replaySpan is when the last message is due, as the driver schedules it.
-func replaySpan(recs []trace.Record, speed, pace float64) time.Duration {
-	conv := map[string]time.Duration{}
-	var span time.Duration
-	for _, r := range recs {
-		o := r.Offset()
-		c, ok := conv[r.Conv]
-		if !ok {
-			c, conv[r.Conv] = o, o
-		}
-		at := time.Duration(float64(c)/speed + float64(o-c)/pace)
-		span = max(span, at)
-	}
-	return span
-}
-
-// runOne runs scenario s on path and returns the path's results.
-func runOne(ctx context.Context, cc compare.Config, s Scenario, path string, h trace.Header, recs []trace.Record, faultAt time.Duration) (*results.Path, error) {
-	cc.Logger.Info("chaos: starting", "scenario", s.Name, "path", path)
-	cc.MLProfile += s.mlFail
-	cc.LogDir = cc.LogDir + "/" + s.Name
+// runOne runs scenario s on variant v and returns the path's results.
+func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant, faultAt time.Duration) (*results.Path, error) {
+	ss.Replay.Logger.Info("chaos: starting", "scenario", s.Name, "path", v.Name)
+	sc := ss.Stack
+	sc.MLProfile += s.mlFail
+	sc.LogDir = filepath.Join(sc.LogDir, s.Name)
 	px := faultproxy.New()
 	defer px.Close()
-	st, err := compare.StartStack(ctx, cc, path, compare.StackOptions{Via: func(hop, upstream string) (string, error) {
+	sc.Via = func(hop, upstream string) (string, error) {
 		if !slices.Contains(s.hops, hop) {
 			return upstream, nil
 		}
 		return px.Add(hop, upstream)
-	}})
-	if err != nil {
-		return nil, err
 	}
-	e := &env{path: path, stack: st, px: px}
+	target, _ := s.target(v)
 	var window *results.FaultWindow
-	var faultErr error
-	if s.Whole && s.inject != nil {
-		faultErr = s.inject(ctx, e)
-	}
-
-	type out struct {
-		p   *results.Path
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		p, err := driver.Run(ctx, driver.Config{
-			Target: st.Target, Secret: []byte(cc.Secret), Path: path, Header: h, Records: recs,
-			Speed: cc.Speed, Pace: cc.Pace, Warmup: cc.Warmup, Drain: cc.Drain,
-			Catalog: cc.Catalog, Progress: cc.Progress, TTY: cc.TTY, Logger: cc.Logger, NoResend: cc.NoResend,
-		})
-		done <- out{p, err}
-	}()
-	var res out
-	if !s.Whole && faultErr == nil {
-		timer := time.NewTimer(faultAt)
-		select {
-		case res = <-done:
-			timer.Stop()
-			faultErr = errors.New("the replay ended before the fault was injected")
-		case <-timer.C:
-			window, faultErr = inject(ctx, s, e)
+	p, err := stack.Run(ctx, sc, v.Name, func(ctx context.Context, st *stack.Stack) (*results.Path, error) {
+		e := &env{component: target.Name, stack: st, px: px}
+		var faultErr error
+		if s.Whole && s.inject != nil {
+			faultErr = s.inject(ctx, e)
+		}
+		type out struct {
+			p   *results.Path
+			err error
+		}
+		done := make(chan out, 1)
+		go func() {
+			p, err := ss.Drive(ctx, st)
+			done <- out{p, err}
+		}()
+		var res out
+		if !s.Whole && faultErr == nil {
+			timer := time.NewTimer(faultAt)
+			select {
+			case res = <-done:
+				timer.Stop()
+				faultErr = errors.New("the replay ended before the fault was injected")
+			case <-timer.C:
+				window, faultErr = inject(ctx, s, e)
+				res = <-done
+			}
+		} else {
 			res = <-done
 		}
-	} else {
-		res = <-done
-	}
-	comps, stopErr := st.Stop()
-	p := res.p
+		return res.p, errors.Join(res.err, faultErr)
+	})
 	if p != nil {
-		p.Components = comps
 		p.Fault = s.Name
 		p.FaultWindow = window
 		summarise(p, window)
 	}
-	return p, errors.Join(res.err, faultErr, stopErr)
+	return p, err
 }
 
 // inject applies s's fault, waits its window, and ends it.

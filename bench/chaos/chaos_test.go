@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/bench/chaos"
-	"github.com/chatbench/chatbench/bench/compare"
+	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/wstest"
@@ -36,11 +36,10 @@ func TestWorkerKill(t *testing.T) {
 	defer cancel()
 	const window = 3 * time.Second
 	run, err := chaos.Run(ctx, chaos.Config{
-		Compare: compare.Config{
-			Exe: exe, TraceName: "half-hour", TraceBytes: tr.Bytes(), Paths: []string{"direct", "queue"},
-			Speed: 900, Pace: 60, MLProfile: "fast", Warmup: -1, Drain: 8 * time.Second,
-			Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(dir, "logs"), Catalog: jobs.Catalog(),
-		},
+		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
+		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 60,
+			Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
+		Paths:     []string{"direct", "queue"},
 		Scenarios: []string{"worker-kill"},
 		Windows:   map[string]time.Duration{"worker-kill": window},
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/bench/compare"
+	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/wstest"
@@ -35,9 +36,9 @@ func TestCompareAllPaths(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run, err := compare.Run(ctx, compare.Config{
-		Exe: exe, TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 150,
-		MLProfile: "fast", Warmup: -1, Drain: 10 * time.Second,
-		Secret: "compare-test-secret-0123456789", LogDir: filepath.Join(dir, "logs"), Catalog: jobs.Catalog(),
+		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "compare-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
+		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 150,
+			Warmup: -1, Drain: 10 * time.Second, Catalog: jobs.Catalog()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -91,11 +91,18 @@ func faultCell(p *results.Path) string {
 // and after the fault (docs/reliability.md). It writes nothing but a note
 // when no path carries a Fault.
 func FaultTable(w io.Writer, run *results.Run) error {
-	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "chatbench chaos: %s\n", summary(run))
 	s, ok := faultSection(run)
+	return writeOne(w, "chaos", run, s, ok, "no fault scenarios in this run")
+}
+
+// writeOne writes the table of one section of run, under the run's
+// summary headed by command, or the note none when the run has no such
+// section (ok false).
+func writeOne(w io.Writer, command string, run *results.Run, s section, ok bool, none string) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "chatbench %s: %s\n", command, summary(run))
 	if !ok {
-		fmt.Fprintln(ew, "\nno fault scenarios in this run")
+		fmt.Fprintf(ew, "\n%s\n", none)
 		return ew.err
 	}
 	if err := s.writeText(ew); err != nil {

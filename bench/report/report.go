@@ -194,7 +194,11 @@ func sections(run *results.Run) []section {
 		}
 		return ms(p.ScheduleLag.P99)
 	})
-	out := []section{lat, led, res}
+	// A run without replays (a soak) has no latency or ledger rows.
+	out := slices.DeleteFunc([]section{lat, led, res}, func(s section) bool { return len(s.rows) == 0 })
+	if ss, ok := soakSection(run); ok {
+		out = append([]section{ss}, out...)
+	}
 	if fs, ok := faultSection(run); ok {
 		out = append([]section{fs}, out...)
 	}
@@ -233,8 +237,12 @@ func summary(run *results.Run) string {
 	if len(digest) > 12 {
 		digest = digest[:12]
 	}
-	s := fmt.Sprintf("trace %s (sha256 %s, %d messages) at %g×, chatbench %s (%s), %s, %s, %d cores",
-		cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed, cmp.Or(m.Version, "?"), short(m.Revision), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
+	tr := fmt.Sprintf("trace %s (sha256 %s, %d messages) at %g×", cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed)
+	if m.TraceName == "" && m.TraceDigest == "" && m.TraceMsgs == 0 {
+		tr = "no trace replayed" // a soak
+	}
+	s := fmt.Sprintf("%s, chatbench %s (%s), %s, %s, %d cores",
+		tr, cmp.Or(m.Version, "?"), short(m.Revision), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
 	if m.Shards > 1 {
 		s += fmt.Sprintf(", %d shards merged", m.Shards)
 	}

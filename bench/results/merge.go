@@ -21,7 +21,7 @@ import (
 // too: shards run side by side. Paths are matched by name.
 //
 // MergeRuns refuses runs of another schema version or of another trace
-// (digest). Meta is the first run's, with Started the earliest start and
+// (digest), and soaks. Meta is the first run's, with Started the earliest start and
 // Shards the sum of the runs' shards (a run with 0 counts as 1). The inputs
 // are not modified.
 func MergeRuns(runs ...*Run) (*Run, error) {
@@ -58,6 +58,9 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 		for _, p := range r.Paths {
 			if p == nil {
 				continue
+			}
+			if p.Soak != nil {
+				return nil, fmt.Errorf("results: merge: path %s is a soak, which does not add up across runs (it measures one server's return to its baseline)", p.Name)
 			}
 			dst := out.Path(p.Name)
 			if dst == nil {
@@ -153,6 +156,7 @@ func mergePath(dst, p *Path) error {
 		}
 		dst.Components[i].CPUSeconds += c.CPUSeconds
 		dst.Components[i].PeakRSS += c.PeakRSS
+		dst.Components[i].Killed = dst.Components[i].Killed || c.Killed
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package results is the schema of one benchmark run: the JSON document
-// `chatbench bench` and `chatbench compare` write and `chatbench report` and
-// `chatbench gate` read (docs/results.md). Raw HdrHistograms travel in it so
-// runs and shards merge exactly.
+// `chatbench bench`, `compare`, `chaos` and `soak` write and `chatbench
+// report` and `chatbench gate` read (docs/results.md). Raw HdrHistograms
+// travel in it so runs and shards merge exactly.
 package results
 
 import (
@@ -97,6 +97,9 @@ type Path struct {
 	// FaultLatency is the latency from scheduled send during and after the
 	// fault window, from the per-second series.
 	FaultLatency *FaultLatency `json:"fault_latency,omitempty"`
+	// Soak is what a soak of this path's server measured (`chatbench
+	// soak`); nil for a replay.
+	Soak *Soak `json:"soak,omitempty"`
 }
 
 // FaultWindow bounds the time a fault was in effect.
@@ -194,6 +197,11 @@ type Component struct {
 	Name       string  `json:"name"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user + system
 	PeakRSS    int64   `json:"peak_rss_bytes"`
+	// Killed says the process did not exit within its grace after being
+	// asked to stop (SIGTERM) and was killed (SIGKILL): a finding about
+	// its shutdown, not only an error of the run. A deliberate SIGKILL (a
+	// chaos scenario's) does not set it.
+	Killed bool `json:"killed,omitempty"`
 }
 
 // HopNames are the hop durations reported, in path order. Each is the

@@ -13,13 +13,13 @@ import (
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/report"
+	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 )
 
 func newChaosCmd(g *globals) *cobra.Command {
 	var (
 		cfg       chaos.Config
-		paths     []string
 		tracePath string
 		outDir    string
 	)
@@ -48,18 +48,20 @@ report.md, plus each component's log, to the output folder it names.`,
 			if err != nil {
 				return err
 			}
-			for _, p := range paths {
-				if p != "direct" && p != "queue" {
-					return fmt.Errorf("--paths: unknown path %q; use direct,queue", p)
+			if err := positive(cmd, "speed", "pace", "workers", "fault-at"); err != nil {
+				return err
+			}
+			for _, p := range cfg.Paths {
+				if _, err := stack.Lookup(p); err != nil {
+					return fmt.Errorf("--paths: %w", err)
 				}
 			}
-			cc := &cfg.Compare
-			cc.Paths = paths
+			rp := &cfg.Replay
 			if tracePath != "" {
-				if cc.TraceBytes, err = os.ReadFile(tracePath); err != nil {
+				if rp.TraceBytes, err = os.ReadFile(tracePath); err != nil {
 					return fmt.Errorf("--trace: %w", err)
 				}
-				cc.TraceName = filepath.Base(tracePath)
+				rp.TraceName = filepath.Base(tracePath)
 			} else {
 				h, recs, err := trace.Generate(trace.Params{Days: 2.0 / 24, Seed: 1, Name: "two-hours"})
 				if err != nil {
@@ -69,32 +71,33 @@ report.md, plus each component's log, to the output folder it names.`,
 				if err := trace.Write(&b, h, recs, false); err != nil {
 					return err
 				}
-				cc.TraceName, cc.TraceBytes = "generated two hours (seed 1)", b.Bytes()
+				rp.TraceName, rp.TraceBytes = "generated two hours (seed 1)", b.Bytes()
 			}
-			if outDir, err = prepareStack(cmd, cc, outDir, "chaos", log); err != nil {
+			if outDir, err = prepareStack(cmd, &cfg.Stack, rp, outDir, "chaos", log); err != nil {
 				return err
 			}
 			run, runErr := chaos.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr
 			}
-			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cc.LogDir, run, report.FaultTable, "docs/reliability.md"))
+			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.Stack.LogDir, run, report.FaultTable, "docs/reliability.md"))
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&paths, "paths", []string{"direct", "queue"}, "paths to run: direct, queue")
+	f.StringSliceVar(&cfg.Paths, "paths", chaos.DefaultPaths(), "paths to run: "+strings.Join(stack.Names(), ", ")+" (a scenario runs on the paths that have what it acts on)")
 	f.StringSliceVar(&cfg.Scenarios, "scenarios", chaos.ScenarioNames(), "scenarios to run, in order")
 	f.StringVar(&tracePath, "trace", "", "trace to replay (default: a generated two-hour trace, ~1,200 messages)")
-	f.Float64Var(&cfg.Compare.Speed, "speed", 2880, "compression of when conversations start")
-	f.Float64Var(&cfg.Compare.Pace, "pace", 40, "compression of time within a conversation")
-	f.Float64Var(&cfg.FaultAt, "fault-at", 0.3, "fraction of the replay's span at which the fault is injected")
-	f.StringVar(&cfg.Compare.MLProfile, "ml-profile", "default", "ML latency/failure profile (ml-errors appends \";*=fail:5%\")")
-	f.Int64Var(&cfg.Compare.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.IntVar(&cfg.Compare.Workers, "workers", 4, "queue path: worker pollers")
-	f.DurationVar(&cfg.Compare.Drain, "drain", 35*time.Second, "how long to wait for outstanding deliveries after the last send (35 s: beyond the SQS visibility timeout, 30 s, so redelivered jobs count)")
-	f.IntVar(&cfg.Compare.Limit, "limit", 0, "replay at most this many messages (0 = all)")
-	f.BoolVar(&cfg.Compare.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
-	f.StringVar(&cfg.Compare.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
+	f.Float64Var(&cfg.Replay.Speed, "speed", stack.DefaultSpeed, "compression of when conversations start")
+	f.Float64Var(&cfg.Replay.Pace, "pace", 40, "compression of time within a conversation")
+	f.Float64Var(&cfg.FaultAt, "fault-at", chaos.DefaultFaultAt, "fraction of the replay's span (within --limit and --duration) at which the fault is injected")
+	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, "ML latency/failure profile (ml-errors appends \";*=fail:5%\")")
+	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
+	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
+	f.DurationVar(&cfg.Replay.Drain, "drain", 35*time.Second, "how long to wait for outstanding deliveries after the last send (35 s: beyond the SQS visibility timeout, 30 s, so redelivered jobs count)")
+	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per scenario and path (0 = whole trace)")
+	f.IntVar(&cfg.Replay.Limit, "limit", 0, "replay at most this many messages (0 = all)")
+	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
+	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/chaos-<time>)")
 	return cmd
 }

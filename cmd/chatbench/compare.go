@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +16,7 @@ import (
 	"github.com/chatbench/chatbench/bench/compare"
 	"github.com/chatbench/chatbench/bench/report"
 	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
 )
@@ -23,7 +24,6 @@ import (
 func newCompareCmd(g *globals) *cobra.Command {
 	var (
 		cfg       compare.Config
-		paths     []string
 		tracePath string
 		outDir    string
 	)
@@ -54,69 +54,94 @@ report.md, plus each component's log, to the output folder it names at the end.`
 			if err != nil {
 				return err
 			}
-			for _, p := range paths {
-				if !slices.Contains(compare.Paths, p) {
-					return fmt.Errorf("--paths: unknown path %q; use %s", p, strings.Join(compare.Paths, ","))
+			if err := positive(cmd, "speed", "pace", "workers"); err != nil {
+				return err
+			}
+			for _, p := range cfg.Paths {
+				if _, err := stack.Lookup(p); err != nil {
+					return fmt.Errorf("--paths: %w", err)
 				}
 			}
-			cfg.Paths = paths
-			cfg.TraceName, cfg.TraceBytes = "day (shipped)", trace.Day()
+			rp := &cfg.Replay
+			rp.TraceName, rp.TraceBytes = "day (shipped)", trace.Day()
 			if tracePath != "" {
-				if cfg.TraceBytes, err = os.ReadFile(tracePath); err != nil {
+				if rp.TraceBytes, err = os.ReadFile(tracePath); err != nil {
 					return fmt.Errorf("--trace: %w", err)
 				}
-				cfg.TraceName = filepath.Base(tracePath)
+				rp.TraceName = filepath.Base(tracePath)
 			}
-			if outDir, err = prepareStack(cmd, &cfg, outDir, "compare", log); err != nil {
+			if outDir, err = prepareStack(cmd, &cfg.Stack, rp, outDir, "compare", log); err != nil {
 				return err
 			}
 			run, runErr := compare.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr
 			}
-			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.LogDir, run, report.Table, "docs/methodology.md"))
+			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.Stack.LogDir, run, report.Table, "docs/methodology.md"))
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&paths, "paths", compare.Paths, "paths to run, in order: echo (the floor), direct, queue")
+	f.StringSliceVar(&cfg.Paths, "paths", stack.Names(), "paths to run, in order: "+strings.Join(stack.Names(), ", ")+" (echo is the floor)")
 	f.StringVar(&tracePath, "trace", "", "trace to replay (default: the shipped day, 14,700 messages)")
-	f.Float64Var(&cfg.Speed, "speed", 2880, "compression of when conversations start: 2880 starts a day's visits within 30 s")
-	f.Float64Var(&cfg.Pace, "pace", 20, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
-	f.StringVar(&cfg.MLProfile, "ml-profile", "default", `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
-	f.Int64Var(&cfg.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.StringVar(&cfg.SQSLatency, "sqs-latency", "none", `latency added to each SQS call: none, region, or e.g. "median:15ms,p99:60ms"`)
-	f.IntVar(&cfg.Workers, "workers", 4, "queue path: worker pollers")
-	f.IntVar(&cfg.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
-	f.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures")
-	f.DurationVar(&cfg.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
-	f.DurationVar(&cfg.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
-	f.IntVar(&cfg.Limit, "limit", 0, "replay at most this many messages (0 = all)")
-	f.BoolVar(&cfg.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
-	f.StringVar(&cfg.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
+	f.Float64Var(&cfg.Replay.Speed, "speed", stack.DefaultSpeed, "compression of when conversations start: 2880 starts a day's visits within 30 s")
+	f.Float64Var(&cfg.Replay.Pace, "pace", stack.DefaultPace, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
+	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
+	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
+	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", stack.DefaultSQSLatency, `latency added to each SQS call: none, region, or e.g. "median:15ms,p99:60ms"`)
+	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
+	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
+	f.DurationVar(&cfg.Replay.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures (negative = none)")
+	f.DurationVar(&cfg.Replay.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
+	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
+	f.IntVar(&cfg.Replay.Limit, "limit", 0, "replay at most this many messages (0 = all)")
+	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
+	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
 	return cmd
 }
 
-// prepareStack fills in what compare and chaos set alike before starting
-// the stack: the output folder (out/<kind>-<time> unless given), the log
-// folder inside it, this binary to start the components with, the
-// catalog, the logger and progress on stderr. It returns the output folder.
-func prepareStack(cmd *cobra.Command, cfg *compare.Config, outDir, kind string, log *slog.Logger) (string, error) {
+// positive returns an error for the first of the named flags whose value
+// is not above zero. The packages read zero as "the default"; on the
+// command line, where the default is spelled out, a zero is a mistake.
+func positive(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		v, err := strconv.ParseFloat(f.Value.String(), 64)
+		if d, derr := time.ParseDuration(f.Value.String()); err != nil && derr == nil {
+			v, err = float64(d), nil
+		}
+		if err == nil && !(v > 0) {
+			return fmt.Errorf("--%s %s: must be > 0 (default %s)", name, f.Value, f.DefValue)
+		}
+	}
+	return nil
+}
+
+// prepareStack fills in what compare, chaos and soak set alike before
+// starting a stack: the output folder (out/<kind>-<time> unless given),
+// the log folder inside it, this binary to start the components with, the
+// logger, and for a replay (rp not nil) the catalog and progress on
+// stderr. It returns the output folder.
+func prepareStack(cmd *cobra.Command, sc *stack.Config, rp *stack.Replay, outDir, kind string, log *slog.Logger) (string, error) {
 	if outDir == "" {
 		outDir = filepath.Join("out", kind+"-"+time.Now().Format("20060102-150405"))
 	}
-	cfg.LogDir = filepath.Join(outDir, "logs")
+	sc.LogDir = filepath.Join(outDir, "logs")
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("locate the chatbench binary to start components: %w", err)
 	}
-	cfg.Exe, cfg.Catalog, cfg.Logger = exe, jobs.Catalog(), log
-	cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+	sc.Exe, sc.Logger = exe, log
+	if rp != nil {
+		rp.Catalog, rp.Logger = jobs.Catalog(), log
+		rp.Progress, rp.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+	}
 	return outDir, nil
 }
 
 // publish writes the run's reports into outDir, prints it with table, and
-// names the files, the logs and the document that explains the figures.
+// names the files, the logs (when logDir is not empty) and the document
+// that explains the figures.
 func publish(out io.Writer, outDir, logDir string, run *results.Run, table func(io.Writer, *results.Run) error, doc string) error {
 	if err := writeReports(outDir, run); err != nil {
 		return err
@@ -124,8 +149,15 @@ func publish(out io.Writer, outDir, logDir string, run *results.Run, table func(
 	if err := table(out, run); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(out, "\nresults: %s\nreport:  %s\nlogs:    %s\nhow to read these figures: %s\n",
-		filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html"), logDir, doc)
+	if _, err := fmt.Fprintf(out, "\nresults: %s\nreport:  %s\n", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "report.html")); err != nil {
+		return err
+	}
+	if logDir != "" {
+		if _, err := fmt.Fprintf(out, "logs:    %s\n", logDir); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(out, "how to read these figures: %s\n", doc)
 	return err
 }
 

@@ -1,0 +1,145 @@
+package stack
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/chatbench/chatbench/mlservice"
+)
+
+// Defaults of Config's zero values.
+const (
+	// DefaultWorkers is the queue worker's pollers.
+	DefaultWorkers = 4
+	// DefaultMLProfile is the ML service's latency and failure profile.
+	DefaultMLProfile = mlservice.PresetDefault
+	// DefaultSQSLatency is the embedded SQS endpoint's latency profile.
+	DefaultSQSLatency = "none"
+	// DefaultReadyTimeout is how long a component may take to be ready.
+	DefaultReadyTimeout = 30 * time.Second
+	// DefaultStopGrace is how long a component may take to exit after
+	// SIGTERM before it is killed.
+	DefaultStopGrace = 30 * time.Second
+)
+
+// Config configures the processes of a stack. Zero values mean the
+// documented defaults; WithDefaults fills them in, in this one place.
+type Config struct {
+	// Exe is the chatbench binary that runs the components. Required.
+	Exe string
+	// LogDir receives each process's log, <process>.log. Required.
+	LogDir string
+	// Secret signs the driver's tokens and is given to the servers; the
+	// queue worker's callback secret is derived from it.
+	Secret string
+	// MLProfile and MLSeed configure the ML service (the same for every
+	// path). Empty MLProfile means DefaultMLProfile.
+	MLProfile string
+	MLSeed    int64
+	// SQSLatency is the embedded SQS endpoint's latency profile ("none",
+	// "region", "median:15ms,p99:60ms"). Empty means DefaultSQSLatency.
+	SQSLatency string
+	// Workers is the queue worker's pollers. Zero means DefaultWorkers.
+	Workers int
+	// MaxTasks bounds the direct server's ML background tasks. Zero means
+	// the server's default.
+	MaxTasks int
+	// Instances overrides how many copies of a component run, by component
+	// name (zero means the table's, normally 1).
+	Instances map[string]int
+	// Via, when not nil, is called with each routed hop (HopSQS, HopML,
+	// HopServer; instance i > 0 of a component as "<hop>-<i>") and the
+	// upstream address, and returns the address the hop's clients use
+	// instead (e.g. a fault proxy's). nil connects components directly.
+	Via func(hop, upstream string) (string, error)
+	// ReadyTimeout: zero means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// StopGrace: zero means DefaultStopGrace.
+	StopGrace time.Duration
+	// Logger logs components starting and stopping (nil = discard).
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with its zero values replaced by the defaults,
+// or an error naming each bad value by the flag that sets it (--workers
+// for Workers) or, without one, by the field.
+func (c Config) WithDefaults() (Config, error) {
+	if c.Exe == "" || c.LogDir == "" {
+		return c, errors.New("stack: Exe and LogDir are required")
+	}
+	err := errors.Join(
+		atLeast("--workers", c.Workers, 0, "0 = "+strconv.Itoa(DefaultWorkers)),
+		atLeast("--max-tasks", c.MaxTasks, 0, "0 = the server's default"),
+		atLeast("ReadyTimeout", c.ReadyTimeout, 0, "0 = "+DefaultReadyTimeout.String()),
+		atLeast("StopGrace", c.StopGrace, 0, "0 = "+DefaultStopGrace.String()),
+	)
+	for _, name := range sortedKeys(c.Instances) {
+		err = errors.Join(err, atLeast("instances of "+name, c.Instances[name], 0, "0 = the table's, normally 1"))
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.MLProfile = cmp.Or(c.MLProfile, DefaultMLProfile)
+	c.SQSLatency = cmp.Or(c.SQSLatency, DefaultSQSLatency)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
+	c.StopGrace = cmp.Or(c.StopGrace, DefaultStopGrace)
+	if c.Logger == nil {
+		c.Logger = discard()
+	}
+	return c, nil
+}
+
+// Settings returns the settings that shape a run, as flag=value, for
+// results.Meta.Config. Call it on a Config with defaults.
+func (c Config) Settings() map[string]string {
+	m := map[string]string{
+		"ml_profile": c.MLProfile, "ml_seed": strconv.FormatInt(c.MLSeed, 10),
+		"sqs_latency": c.SQSLatency, "workers": strconv.Itoa(c.Workers), "max_tasks": strconv.Itoa(c.MaxTasks),
+	}
+	for _, name := range sortedKeys(c.Instances) {
+		m["instances_"+name] = strconv.Itoa(c.Instances[name])
+	}
+	return m
+}
+
+// number is what atLeast and between check.
+type number interface {
+	~int | ~int64 | ~float64
+}
+
+// atLeast returns an error naming flag when v is below lo (or not a
+// number); fix says what to give instead.
+func atLeast[T number](flag string, v, lo T, fix string) error {
+	if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) || v < lo {
+		return fmt.Errorf("%s %v: must be ≥ %v (%s)", flag, v, lo, fix)
+	}
+	return nil
+}
+
+// between returns an error naming flag when v is outside [lo, hi].
+func between[T number](flag string, v, lo, hi T, fix string) error {
+	if f := float64(v); math.IsNaN(f) || v < lo || v > hi {
+		return fmt.Errorf("%s %v: must be between %v and %v (%s)", flag, v, lo, hi, fix)
+	}
+	return nil
+}
+
+// discard is the logger of a Config or Replay without one.
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func sortedKeys(m map[string]int) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

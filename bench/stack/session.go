@@ -1,0 +1,64 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/chatbench/chatbench/bench/driver"
+	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/trace"
+)
+
+// Session is what a command that replays a trace through paths (compare,
+// chaos) sets up first: both configurations with their defaults, the
+// paths' variants and the loaded trace.
+type Session struct {
+	Stack    Config
+	Replay   Replay
+	Variants []Variant
+	Header   trace.Header
+	Records  []trace.Record
+}
+
+// NewSession validates sc and rp, fills in their defaults, looks up the
+// named paths and reads the trace. Its errors name the bad value.
+func NewSession(sc Config, rp Replay, paths []string) (*Session, error) {
+	var err error
+	s := &Session{}
+	if s.Stack, err = sc.WithDefaults(); err != nil {
+		return nil, err
+	}
+	if s.Replay, err = rp.WithDefaults(); err != nil {
+		return nil, err
+	}
+	for _, name := range paths {
+		v, err := Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		s.Variants = append(s.Variants, v)
+	}
+	if s.Header, s.Records, err = s.Replay.Load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Meta describes the session's run, about to start, with extra settings
+// of the caller's (see Replay.Meta).
+func (s *Session) Meta(extra map[string]string) results.Meta {
+	var names []string
+	for _, v := range s.Variants {
+		names = append(names, v.Name)
+	}
+	cfg := map[string]string{"paths": fmt.Sprint(names)}
+	maps.Copy(cfg, extra)
+	return s.Replay.Meta(s.Stack, len(s.Records), cfg)
+}
+
+// Drive replays the trace onto st's target with the driver and returns
+// what it measured: the drive function of Run.
+func (s *Session) Drive(ctx context.Context, st *Stack) (*results.Path, error) {
+	return driver.Run(ctx, s.Replay.Driver(st.Target(), st.Variant().Name, []byte(s.Stack.Secret), s.Header, s.Records))
+}
