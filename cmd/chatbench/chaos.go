@@ -76,6 +76,8 @@ report.md, plus each component's log, to the output folder it names.`,
 			if outDir, err = prepareStack(cmd, &cfg.Stack, rp, outDir, "chaos", log); err != nil {
 				return err
 			}
+			// The driver runs in this process: give it its runtime settings.
+			defer tuneRuntimeForDriver(0)()
 			run, runErr := chaos.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr

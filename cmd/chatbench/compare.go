@@ -73,6 +73,8 @@ report.md, plus each component's log, to the output folder it names at the end.`
 			if outDir, err = prepareStack(cmd, &cfg.Stack, rp, outDir, "compare", log); err != nil {
 				return err
 			}
+			// The driver runs in this process: give it its runtime settings.
+			defer tuneRuntimeForDriver(0)()
 			run, runErr := compare.Run(cmd.Context(), cfg)
 			if run == nil {
 				return runErr
