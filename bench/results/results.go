@@ -97,6 +97,14 @@ type Path struct {
 	// FaultLatency is the latency from scheduled send during and after the
 	// fault window, from the per-second series.
 	FaultLatency *FaultLatency `json:"fault_latency,omitempty"`
+	// Repeat numbers this path among its siblings in Repeats (1..N); 0
+	// for a single run or for the pooled path that holds the repeats.
+	Repeat int `json:"repeat,omitempty"`
+	// Repeats holds every repeat of the path in full (`compare --repeat
+	// N`, docs/results.md "Repeats"); the path's own fields are then all
+	// repeats pooled (PoolRepeats), which is what readers that do not know
+	// repeats see. Empty for a single run.
+	Repeats []*Path `json:"repeats,omitempty"`
 }
 
 // FaultWindow bounds the time a fault was in effect.
