@@ -30,15 +30,12 @@ const DefaultAlpha = 0.05
 // confidence that range has.
 const Confidence = 0.95
 
-// IsLatency reports whether metric names a latency figure of a histogram:
-// p50, p90, p99, p999 or max.
-func IsLatency(metric string) bool {
-	switch metric {
-	case "p50", "p90", "p99", "p999", "max":
-		return true
-	}
-	return false
-}
+// LatencyMetrics returns the names of a histogram's latency figures, in
+// order: p50, p90, p99, p999, max.
+func LatencyMetrics() []string { return []string{"p50", "p90", "p99", "p999", "max"} }
+
+// IsLatency reports whether metric names a latency figure (LatencyMetrics).
+func IsLatency(metric string) bool { return slices.Contains(LatencyMetrics(), metric) }
 
 // Latency returns the latency figure metric (IsLatency) of h, µs; ok is
 // false when h holds no values or metric is not a latency figure.
@@ -74,14 +71,14 @@ func Values(p *results.Path, group, metric string) ([]float64, error) {
 	if len(reps) == 0 {
 		reps = []*results.Path{p}
 	}
+	if _, ok := Latency(p.FromScheduled[group], metric); !ok {
+		return nil, fmt.Errorf("no latency measured for group %s", group)
+	}
 	out := make([]float64, 0, len(reps))
 	for _, r := range reps {
 		v, ok := Latency(r.FromScheduled[group], metric)
 		if !ok {
-			if len(p.Repeats) == 0 {
-				return nil, fmt.Errorf("no latency measured for group %s", group)
-			}
-			return nil, fmt.Errorf("repeat %d measured no latency for group %s", r.Repeat, group)
+			return nil, fmt.Errorf("repeat %d measured no latency for group %s (the others did)", r.Repeat, group)
 		}
 		out = append(out, v)
 	}
