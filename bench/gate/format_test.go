@@ -65,11 +65,19 @@ func TestFormats(t *testing.T) {
 
 	// What the files must say, whatever their layout.
 	var doc struct {
-		Pass    bool
-		Checks  int
-		Failed  int
-		Rules   []struct{ Rule, Path string; Pass bool; Value *float64; Figure *struct{ Outcome string } }
-		Figures []struct{ Path, Group, Metric, Outcome, Verdict string; P float64 }
+		Pass   bool
+		Checks int
+		Failed int
+		Rules  []struct {
+			Rule, Path string
+			Pass       bool
+			Value      *float64
+			Figure     *struct{ Outcome string }
+		}
+		Figures []struct {
+			Path, Group, Metric, Outcome, Verdict string
+			P                                     float64
+		}
 	}
 	if err := json.Unmarshal(outs["json"], &doc); err != nil {
 		t.Fatal(err)
