@@ -16,18 +16,27 @@ import (
 // markdown (a table for a pull-request comment).
 func Formats() []string { return []string{"text", "json", "markdown"} }
 
+// writers are the writers of Formats, and "md" for markdown.
+func writers() map[string]func(io.Writer, []Verdict) error {
+	return map[string]func(io.Writer, []Verdict) error{"text": WriteText, "json": WriteJSON, "markdown": WriteMarkdown, "md": WriteMarkdown}
+}
+
+// CheckFormat returns an error naming the formats when Write does not know
+// format.
+func CheckFormat(format string) error {
+	if writers()[format] == nil {
+		return fmt.Errorf("--format %q: use %s", format, strings.Join(Formats(), ", "))
+	}
+	return nil
+}
+
 // Write writes the verdicts of Check in format (one of Formats; "md" is
 // markdown).
 func Write(w io.Writer, format string, vs []Verdict) error {
-	switch format {
-	case "text":
-		return WriteText(w, vs)
-	case "json":
-		return WriteJSON(w, vs)
-	case "markdown", "md":
-		return WriteMarkdown(w, vs)
+	if err := CheckFormat(format); err != nil {
+		return err
 	}
-	return fmt.Errorf("--format %q: use %s", format, strings.Join(Formats(), ", "))
+	return writers()[format](w, vs)
 }
 
 // tally counts the verdicts that failed.
