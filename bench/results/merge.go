@@ -24,9 +24,9 @@ import (
 // (digest). Paths that hold repeats (PoolRepeats) merge repeat by repeat:
 // repeat k of every shard adds into repeat k, and the path is pooled again
 // from the merged repeats; shards holding different numbers of repeats of a
-// path are refused. Meta is the first run's, with Started the earliest start
-// and Shards the sum of the runs' shards (a run with 0 counts as 1). The
-// inputs are not modified.
+// path are refused. Meta is the first run's, with Started the earliest
+// start, Shards the sum of the runs' shards (a run with 0 counts as 1) and
+// Modified set if any run's is. The inputs are not modified.
 func MergeRuns(runs ...*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("results: merge: no runs")
@@ -53,6 +53,7 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 	out.Meta.Shards = 0
 	for _, r := range runs {
 		out.Meta.Shards += max(r.Meta.Shards, 1)
+		out.Meta.Modified = out.Meta.Modified || r.Meta.Modified // one shard built from a modified tree taints the merge
 		if !r.Meta.Started.IsZero() && (out.Meta.Started.IsZero() || r.Meta.Started.Before(out.Meta.Started)) {
 			out.Meta.Started = r.Meta.Started
 		}

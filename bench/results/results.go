@@ -36,6 +36,12 @@ type Meta struct {
 	Cores     int       `json:"cores"`
 	Hostname  string    `json:"hostname"`
 	Started   time.Time `json:"started"`
+	// Modified says whether the source tree had changes not committed at
+	// Revision; RevisionSource where both came from: "build" (stamped by
+	// the Go toolchain), "git" (asked of git in the working directory, as
+	// for go run), or "" when the revision is unknown (docs/results.md).
+	Modified       bool   `json:"git_modified"`
+	RevisionSource string `json:"git_revision_source,omitempty"`
 	// Trace names the replayed trace: its name, the SHA-256 of its bytes,
 	// and how many messages it holds.
 	TraceName   string `json:"trace_name"`
