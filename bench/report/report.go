@@ -194,7 +194,7 @@ func sections(run *results.Run) []section {
 		}
 		return ms(p.ScheduleLag.P99)
 	})
-	out := []section{lat, led, res}
+	out := withRepeats([]section{lat, led, res}, paths)
 	if fs, ok := faultSection(run); ok {
 		out = append([]section{fs}, out...)
 	}
@@ -234,9 +234,12 @@ func summary(run *results.Run) string {
 		digest = digest[:12]
 	}
 	s := fmt.Sprintf("trace %s (sha256 %s, %d messages) at %g×, chatbench %s (%s), %s, %s, %d cores",
-		cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed, cmp.Or(m.Version, "?"), short(m.Revision), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
+		cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed, cmp.Or(m.Version, "?"), revision(m), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
 	if m.Shards > 1 {
 		s += fmt.Sprintf(", %d shards merged", m.Shards)
+	}
+	if n := maxRepeats(run.Paths); n > 0 {
+		s += fmt.Sprintf(", %d repeats", n)
 	}
 	if !m.Started.IsZero() {
 		s += ", started " + m.Started.UTC().Format(time.RFC3339)

@@ -123,6 +123,11 @@ func Summarize(values []float64) Summary {
 	return Summary{N: n, Median: sum.Center, Lo: sum.Lo, Hi: sum.Hi, Confidence: sum.Confidence}
 }
 
+// ConfidenceOf returns the confidence level of the interval Summarize gives
+// for n repeats (whatever their values): at least Confidence from 6 on, the
+// confidence of their range below, 0 for one.
+func ConfidenceOf(n int) float64 { return Summarize(make([]float64, n)).Confidence }
+
 // Outcome is what a comparison concludes.
 type Outcome string
 

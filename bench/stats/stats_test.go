@@ -34,6 +34,14 @@ func TestSummarize(t *testing.T) {
 			}
 		})
 	}
+	for n, want := range map[int]float64{1: 0, 2: 0.5, 3: 0.75, 5: 0.9375} {
+		if got := stats.ConfidenceOf(n); math.Abs(got-want) > 1e-9 {
+			t.Errorf("ConfidenceOf(%d) = %v, want %v", n, got, want)
+		}
+	}
+	if got := stats.ConfidenceOf(6); got < stats.Confidence || got >= 1 {
+		t.Errorf("ConfidenceOf(6) = %v", got)
+	}
 	if s := stats.Summarize(nil); s.N != 0 {
 		t.Errorf("no values: %+v", s)
 	}
