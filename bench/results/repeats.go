@@ -132,8 +132,8 @@ func (p *Path) repeatProblems(where string) []error {
 	if len(p.Repeats) == 0 {
 		return errs
 	}
-	latency := map[string]int64{}
-	expected := map[string]int{}
+	// Sums over the repeats, per group, that the pooled path must equal.
+	latency, expected := map[string]int64{}, map[string]int64{}
 	for j, r := range p.Repeats {
 		at := fmt.Sprintf("%s: repeats[%d]", where, j)
 		if r == nil {
@@ -157,26 +157,32 @@ func (p *Path) repeatProblems(where string) []error {
 		}
 		for g, c := range r.Ledger {
 			if c != nil {
-				expected[g] += c.Expected
+				expected[g] += int64(c.Expected)
 			}
 		}
 	}
-	for _, g := range sortedKeys(latency) {
-		var got int64
-		if h := p.FromScheduled[g]; h != nil {
-			got = h.Count
-		}
-		if got != latency[g] {
-			bad("%s: latency_from_scheduled[%q]: count %d, but its repeats hold %d (the path must pool its repeats)", where, g, got, latency[g])
-		}
-	}
-	for _, g := range sortedKeys(expected) {
-		var got int
-		if c := p.Ledger[g]; c != nil {
-			got = c.Expected
-		}
-		if got != expected[g] {
-			bad("%s: ledger[%q]: expected %d, but its repeats expect %d (the path must pool its repeats)", where, g, got, expected[g])
+	for _, sum := range []struct {
+		field string
+		want  map[string]int64
+		got   func(g string) int64
+	}{
+		{"latency_from_scheduled[%q]: count", latency, func(g string) int64 {
+			if h := p.FromScheduled[g]; h != nil {
+				return h.Count
+			}
+			return 0
+		}},
+		{"ledger[%q]: expected", expected, func(g string) int64 {
+			if c := p.Ledger[g]; c != nil {
+				return int64(c.Expected)
+			}
+			return 0
+		}},
+	} {
+		for _, g := range sortedKeys(sum.want) {
+			if got := sum.got(g); got != sum.want[g] {
+				bad("%s: "+sum.field+" %d, but its repeats sum to %d (the path must pool its repeats)", where, g, got, sum.want[g])
+			}
 		}
 	}
 	return errs
