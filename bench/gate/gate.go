@@ -14,7 +14,17 @@
 // ledger, a ratio (0.999) or percentage (99.9%) for delivered_ratio, and a
 // percentage for a regression, which compares a latency of the current run
 // with the same path and group of the baseline: (current − baseline) /
-// baseline.
+// baseline. A regression rule may end in "significant": it then fails only
+// when the change is also statistically significant across the runs'
+// repeats (bench/stats).
+//
+// Runs that hold repeats (results.PoolRepeats) are judged on them: a
+// latency figure is the median of the repeats' figures, a regression is the
+// change of that median, reported with the verdict of a Mann-Whitney U test
+// of the repeats ("no significant change", "worse by 12.0% (p=0.008,
+// n=5)"), and ledger counts are the sums over the repeats. With a single
+// run on either side the gate works as without repeats and says it cannot
+// judge significance.
 package gate
 
 import (
@@ -29,13 +39,14 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/stats"
 )
 
-// Latency metrics (µs, from the scheduled send) and ledger metrics.
+// Ledger metrics (latency metrics are stats.LatencyMetrics: µs, from the
+// scheduled send) and operators.
 var (
-	latencyMetrics = []string{"p50", "p90", "p99", "p999", "max"}
-	ledgerMetrics  = []string{"lost", "duplicates", "reordered", "errored", "unexpected", "delivered_ratio"}
-	ops            = []string{"<=", ">=", "==", "!=", "<", ">"}
+	ledgerMetrics = []string{"lost", "duplicates", "reordered", "errored", "unexpected", "delivered_ratio"}
+	ops           = []string{"<=", ">=", "==", "!=", "<", ">"}
 )
 
 // Rule is one parsed gate rule.
@@ -56,6 +67,10 @@ type Rule struct {
 	// Value is the threshold: µs for latency, a count, a ratio (0..1) for
 	// delivered_ratio, or a fraction for a regression.
 	Value float64
+	// Significant makes a regression rule fail only when the change is
+	// statistically significant across the runs' repeats; when it cannot
+	// be judged (too few repeats) the rule is checked on the medians.
+	Significant bool
 }
 
 // String returns the rule as written.
@@ -80,8 +95,8 @@ func Parse(text string) (Rule, error) {
 	if r.Metric == "p99.9" {
 		r.Metric = "p999"
 	}
-	if !slices.Contains(latencyMetrics, r.Metric) && !slices.Contains(ledgerMetrics, r.Metric) {
-		return fail("unknown metric %q; use one of %s", r.Metric, strings.Join(append(slices.Clone(latencyMetrics), ledgerMetrics...), ", "))
+	if !stats.IsLatency(r.Metric) && !slices.Contains(ledgerMetrics, r.Metric) {
+		return fail("unknown metric %q; use one of %s", r.Metric, strings.Join(append(stats.LatencyMetrics(), ledgerMetrics...), ", "))
 	}
 	// Selector.
 	if strings.HasPrefix(s, "{") {
@@ -111,8 +126,8 @@ func Parse(text string) (Rule, error) {
 	}
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "regression"); ok {
-		if !slices.Contains(latencyMetrics, r.Metric) {
-			return fail("regression applies to latency metrics (%s), not %s; use a threshold such as '%s == 0'", strings.Join(latencyMetrics, ", "), r.Metric, r.Metric)
+		if !stats.IsLatency(r.Metric) {
+			return fail("regression applies to latency metrics (%s), not %s; use a threshold such as '%s == 0'", strings.Join(stats.LatencyMetrics(), ", "), r.Metric, r.Metric)
 		}
 		r.Regression, s = true, strings.TrimSpace(rest)
 	}
@@ -127,6 +142,12 @@ func Parse(text string) (Rule, error) {
 		return fail("missing or unknown operator before %q; use one of < <= == != >= >", s)
 	}
 	v := strings.TrimSpace(s[len(r.Op):])
+	if rest, ok := strings.CutSuffix(v, "significant"); ok && (rest == "" || strings.HasSuffix(rest, " ")) {
+		if !r.Regression {
+			return fail("significant applies to regression rules (it tests the repeats of two runs); write e.g. '%s regression < 10%% significant'", r.Metric)
+		}
+		r.Significant, v = true, strings.TrimSpace(rest)
+	}
 	if v == "" {
 		return fail("missing value after %s", r.Op)
 	}
@@ -137,7 +158,7 @@ func Parse(text string) (Rule, error) {
 		if err != nil {
 			return fail("regression threshold %q: %v; write a percentage such as 10%%", v, err)
 		}
-	case slices.Contains(latencyMetrics, r.Metric):
+	case stats.IsLatency(r.Metric):
 		r.Value, err = parseLatency(v)
 		if err != nil {
 			return fail("latency threshold %q: %v; write a duration such as 2s, 300ms or 850us", v, err)
@@ -228,11 +249,53 @@ type Verdict struct {
 	// Pass says whether the rule held.
 	Pass bool
 	// Value is the measured value (µs, count, ratio, or relative change for
-	// a regression); Baseline the baseline's value for a regression.
+	// a regression); Baseline the baseline's value for a regression. A
+	// latency of a run with repeats is the median of the repeats'.
 	Value, Baseline float64
+	// Measured says whether Value holds a measurement: false when the
+	// path, group or baseline was missing (Message says which).
+	Measured bool
+	// Summary is the current run's latency figure across its repeats, for
+	// a latency threshold rule (Value is its median); nil otherwise.
+	Summary *stats.Summary
+	// Figure is the comparison of the latency figure a regression rule
+	// checks, across the runs' repeats; nil for other rules and for
+	// regressions that could not be computed.
+	Figure *Figure
 	// Message explains the verdict: the value, the threshold, the path and
 	// the group.
 	Message string
+}
+
+// Figure is one latency figure of one path (metric of group) compared
+// between the baseline's and the current run's repeats.
+type Figure struct {
+	Path, Group, Metric string
+	stats.Comparison
+}
+
+// Verdict says what the comparison concludes, as a person reads it: "no
+// significant change (p=0.310, n=5)", "better by 20.1% (p=0.008, n=5)",
+// "worse by 50.0% (p=0.008, n=5+4)", or why significance cannot be judged.
+func (f Figure) Verdict() string {
+	n := fmt.Sprintf("n=%d", f.Baseline.N)
+	if f.Baseline.N != f.Current.N {
+		n += fmt.Sprintf("+%d", f.Current.N)
+	}
+	test := fmt.Sprintf("(p=%.3f, %s)", f.P, n)
+	switch f.Outcome {
+	case stats.Worse:
+		return fmt.Sprintf("worse by %s %s", fmtPct(f.Change, false, 1), test)
+	case stats.Better:
+		return fmt.Sprintf("better by %s %s", fmtPct(-f.Change, false, 1), test)
+	case stats.Unchanged:
+		return "no significant change " + test
+	}
+	need := fmt.Sprintf("need ≥ %d repeats per side for α=%g (chatbench compare --repeat %d)", f.Need, f.Alpha, f.Need)
+	if f.Baseline.N == 1 || f.Current.N == 1 {
+		return fmt.Sprintf("cannot judge significance: a single run on one side (%s); %s", n, need)
+	}
+	return fmt.Sprintf("cannot judge significance: %d+%d repeats give p ≥ %.3f at best; %s", f.Baseline.N, f.Current.N, f.MinP, need)
 }
 
 // String formats the verdict as one PASS or FAIL line.
@@ -249,12 +312,26 @@ func Failed(vs []Verdict) bool {
 	return slices.ContainsFunc(vs, func(v Verdict) bool { return !v.Pass })
 }
 
+// Option sets how Check judges.
+type Option func(*checker)
+
+// Alpha sets the significance level of regression figures (default
+// stats.DefaultAlpha, 0.05); it must be between 0 and 1.
+func Alpha(alpha float64) Option { return func(c *checker) { c.alpha = alpha } }
+
+// checker holds Check's options.
+type checker struct{ alpha float64 }
+
 // Check applies every rule to current (and baseline, for regression
 // rules; it may be nil when there are none) and returns one verdict per rule
 // and path, in rule order. A rule whose path or group is missing from a run,
 // or a regression rule without a baseline, fails: a gate must not pass on
 // data it did not see.
-func Check(current, baseline *results.Run, rules []Rule) []Verdict {
+func Check(current, baseline *results.Run, rules []Rule, opts ...Option) []Verdict {
+	c := checker{alpha: stats.DefaultAlpha}
+	for _, o := range opts {
+		o(&c)
+	}
 	var out []Verdict
 	for _, r := range rules {
 		var paths []string
@@ -272,100 +349,138 @@ func Check(current, baseline *results.Run, rules []Rule) []Verdict {
 			continue
 		}
 		for _, name := range paths {
-			out = append(out, checkPath(current, baseline, r, name))
+			out = append(out, c.checkPath(current, baseline, r, name))
 		}
 	}
 	return out
 }
 
 // checkPath applies r to one path.
-func checkPath(current, baseline *results.Run, r Rule, name string) Verdict {
+func (c checker) checkPath(current, baseline *results.Run, r Rule, name string) Verdict {
 	v := Verdict{Rule: r, Path: name}
 	where := fmt.Sprintf("path %s, group %s", name, r.Group)
-	val, err := value(current, name, r)
+	if !stats.IsLatency(r.Metric) {
+		val, n, err := ledgerValue(current, name, r)
+		if err != nil {
+			v.Message = fmt.Sprintf("%s: current run: %v", where, err)
+			return v
+		}
+		v.Value, v.Measured = val, true
+		v.Pass = compare(val, r.Op, r.Value)
+		pooled := ""
+		if n > 1 {
+			pooled = fmt.Sprintf(" (sum of %d repeats)", n)
+			if r.Metric == "delivered_ratio" {
+				pooled = fmt.Sprintf(" (over %d repeats)", n)
+			}
+		}
+		v.Message = fmt.Sprintf("%s = %s%s (threshold %s %s), %s", r.Metric, format(r, val), pooled, r.Op, format(r, r.Value), where)
+		return v
+	}
+	cur, err := latencyValues(current, name, r)
 	if err != nil {
 		v.Message = fmt.Sprintf("%s: current run: %v", where, err)
 		return v
 	}
 	if !r.Regression {
-		v.Value = val
-		v.Pass = compare(val, r.Op, r.Value)
-		v.Message = fmt.Sprintf("%s = %s (threshold %s %s), %s", r.Metric, format(r, val), r.Op, format(r, r.Value), where)
+		sum := stats.Summarize(cur)
+		v.Value, v.Measured, v.Summary = sum.Median, true, &sum
+		v.Pass = compare(sum.Median, r.Op, r.Value)
+		v.Message = fmt.Sprintf("%s = %s (threshold %s %s), %s", r.Metric, fmtSummary(sum), r.Op, format(r, r.Value), where)
 		return v
 	}
 	if baseline == nil {
 		v.Message = fmt.Sprintf("%s: regression rule needs a baseline run (--baseline)", where)
 		return v
 	}
-	base, err := value(baseline, name, r)
+	base, err := latencyValues(baseline, name, r)
 	if err != nil {
 		v.Message = fmt.Sprintf("%s: baseline run: %v", where, err)
 		return v
 	}
-	change := 0.0
-	switch {
-	case base > 0:
-		change = (val - base) / base
-	case val > 0:
-		change = math.Inf(1)
+	cmp, err := stats.Compare(base, cur, c.alpha)
+	if err != nil {
+		v.Message = fmt.Sprintf("%s: %v", where, err)
+		return v
 	}
-	v.Value, v.Baseline = change, base
-	v.Pass = compare(change, r.Op, r.Value)
-	v.Message = fmt.Sprintf("%s %s vs baseline %s: %s (threshold %s %s), %s",
-		r.Metric, fmtDur(val), fmtDur(base), fmtPct(change, true), r.Op, fmtPct(r.Value, false), where)
+	f := &Figure{Path: name, Group: r.Group, Metric: r.Metric, Comparison: cmp}
+	v.Figure = f
+	v.Value, v.Baseline, v.Measured = cmp.Change, cmp.Baseline.Median, true
+	v.Pass = compare(cmp.Change, r.Op, r.Value)
+	sig := ""
+	if r.Significant {
+		sig = ", significant"
+		if !v.Pass && cmp.Outcome == stats.Unchanged {
+			v.Pass = true // a violation within the noise does not count
+		}
+	}
+	v.Message = fmt.Sprintf("%s %s vs baseline %s: %s (threshold %s %s%s), %s; %s",
+		r.Metric, fmtSummary(cmp.Current), fmtSummary(cmp.Baseline), fmtPct(cmp.Change, true, 1), r.Op, fmtPct(r.Value, false, -1), sig, where, f.Verdict())
 	return v
 }
 
-// value reads r's metric for path name and r.Group from run.
-func value(run *results.Run, name string, r Rule) (float64, error) {
-	p := run.Path(name)
-	if p == nil {
-		var names []string
-		for _, q := range run.Paths {
-			names = append(names, q.Name)
-		}
-		return 0, fmt.Errorf("no path %q (it has %s)", name, strings.Join(names, ", "))
+// latencyValues reads r's latency figure for path name and r.Group from
+// run: one value per repeat (one for a run without repeats).
+func latencyValues(run *results.Run, name string, r Rule) ([]float64, error) {
+	p, err := path(run, name)
+	if err != nil {
+		return nil, err
 	}
-	if slices.Contains(latencyMetrics, r.Metric) {
-		h := p.FromScheduled[r.Group]
-		if h == nil || h.Count == 0 {
-			return 0, fmt.Errorf("no latency measured for group %s", r.Group)
-		}
-		switch r.Metric {
-		case "p50":
-			return float64(h.P50), nil
-		case "p90":
-			return float64(h.P90), nil
-		case "p99":
-			return float64(h.P99), nil
-		case "p999":
-			return float64(h.P999), nil
-		default:
-			return float64(h.Max), nil
-		}
+	return stats.Values(p, r.Group, r.Metric)
+}
+
+// ledgerValue reads r's ledger metric for path name and r.Group from run,
+// and how many repeats it sums (1 without repeats): a path's ledger
+// counts every repeat's deliveries, so a loss in any repeat shows.
+func ledgerValue(run *results.Run, name string, r Rule) (float64, int, error) {
+	p, err := path(run, name)
+	if err != nil {
+		return 0, 0, err
 	}
 	c := p.Ledger[r.Group]
 	if c == nil {
-		return 0, fmt.Errorf("no ledger for group %s", r.Group)
+		return 0, 0, fmt.Errorf("no ledger for group %s", r.Group)
 	}
+	n := max(len(p.Repeats), 1)
 	switch r.Metric {
 	case "lost":
-		return float64(c.Lost), nil
+		return float64(c.Lost), n, nil
 	case "duplicates":
-		return float64(c.Duplicates), nil
+		return float64(c.Duplicates), n, nil
 	case "reordered":
-		return float64(c.Reordered), nil
+		return float64(c.Reordered), n, nil
 	case "errored":
-		return float64(c.Errored), nil
+		return float64(c.Errored), n, nil
 	case "unexpected":
-		return float64(c.Unexpected), nil
+		return float64(c.Unexpected), n, nil
 	default: // delivered_ratio
 		due := c.Expected - c.Excused
 		if due <= 0 {
-			return 1, nil
+			return 1, n, nil
 		}
-		return float64(c.Delivered) / float64(due), nil
+		return float64(c.Delivered) / float64(due), n, nil
 	}
+}
+
+// path returns run's path name, or an error naming the paths it has.
+func path(run *results.Run, name string) (*results.Path, error) {
+	if p := run.Path(name); p != nil {
+		return p, nil
+	}
+	var names []string
+	for _, q := range run.Paths {
+		names = append(names, q.Name)
+	}
+	return nil, fmt.Errorf("no path %q (it has %s)", name, strings.Join(names, ", "))
+}
+
+// fmtSummary formats a latency across repeats: the value of a single run,
+// or the median with its confidence interval.
+func fmtSummary(s stats.Summary) string {
+	if s.N <= 1 {
+		return fmtDur(s.Median)
+	}
+	return fmt.Sprintf("%s (median of %d repeats)", interval(s, fmtDur), s.N)
 }
 
 // compare applies op.
@@ -389,7 +504,7 @@ func compare(a float64, op string, b float64) bool {
 // format formats a value of r's metric.
 func format(r Rule, v float64) string {
 	switch {
-	case slices.Contains(latencyMetrics, r.Metric):
+	case stats.IsLatency(r.Metric):
 		return fmtDur(v)
 	case r.Metric == "delivered_ratio":
 		return strconv.FormatFloat(v, 'f', -1, 64)
@@ -403,17 +518,18 @@ func fmtDur(us float64) string {
 	return time.Duration(math.Round(us * float64(time.Microsecond))).String()
 }
 
-// fmtPct formats a fraction as a percentage, signed if sign.
-func fmtPct(f float64, sign bool) string {
-	if math.IsInf(f, 1) {
+// fmtPct formats a fraction as a percentage, signed if sign, with prec
+// decimals (-1: as many as needed).
+func fmtPct(f float64, sign bool, prec int) string {
+	switch {
+	case math.IsInf(f, 1):
 		return "+inf%"
+	case math.IsInf(f, -1):
+		return "-inf%"
 	}
-	if sign {
-		s := strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
-		if f >= 0 {
-			s = "+" + s
-		}
-		return s
+	s := strconv.FormatFloat(f*100, 'f', prec, 64) + "%"
+	if sign && f >= 0 {
+		s = "+" + s
 	}
-	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+	return s
 }

@@ -27,6 +27,8 @@ func TestParse(t *testing.T) {
 		{"delivered_ratio >= 99.9%", gate.Rule{Metric: "delivered_ratio", Group: "all", Op: ">=", Value: 0.999}},
 		{"delivered_ratio{class=relay} >= 0.995", gate.Rule{Metric: "delivered_ratio", Group: "class:relay", Op: ">=", Value: 0.995}},
 		{"reordered != 5", gate.Rule{Metric: "reordered", Group: "all", Op: "!=", Value: 5}},
+		{"p50{class=ml} regression < 10% significant", gate.Rule{Metric: "p50", Group: "class:ml", Regression: true, Op: "<", Value: 0.10, Significant: true}},
+		{"p99 regression <= 5%   significant", gate.Rule{Metric: "p99", Group: "all", Regression: true, Op: "<=", Value: 0.05, Significant: true}},
 	}
 	for _, c := range good {
 		got, err := gate.Parse(c.text)
@@ -55,6 +57,9 @@ func TestParse(t *testing.T) {
 		{"lost regression < 10%", "regression applies to latency"},
 		{"p50 regression < 10", "percentage"},
 		{"delivered_ratio >= 2", "between 0 and 1"},
+		{"p99 < 2s significant", "significant applies to regression rules"},
+		{"p50 regression < 10%significant", "percentage"},
+		{"p50 regression < significant", "missing value"},
 	}
 	for _, c := range bad {
 		_, err := gate.Parse(c.text)

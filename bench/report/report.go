@@ -195,7 +195,7 @@ func sections(run *results.Run) []section {
 		return ms(p.ScheduleLag.P99)
 	})
 	// A run without replays (a soak) has no latency or ledger rows.
-	out := slices.DeleteFunc([]section{lat, led, res}, func(s section) bool { return len(s.rows) == 0 })
+	out := withRepeats(slices.DeleteFunc([]section{lat, led, res}, func(s section) bool { return len(s.rows) == 0 }), paths)
 	if ss, ok := soakSection(run); ok {
 		out = append([]section{ss}, out...)
 	}
@@ -242,9 +242,12 @@ func summary(run *results.Run) string {
 		tr = "no trace replayed" // a soak
 	}
 	s := fmt.Sprintf("%s, chatbench %s (%s), %s, %s, %d cores",
-		tr, cmp.Or(m.Version, "?"), short(m.Revision), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
+		tr, cmp.Or(m.Version, "?"), revision(m), cmp.Or(m.GoVersion, "?"), cmp.Or(m.CPUModel, "unknown CPU"), m.Cores)
 	if m.Shards > 1 {
 		s += fmt.Sprintf(", %d shards merged", m.Shards)
+	}
+	if n := maxRepeats(run.Paths); n > 0 {
+		s += fmt.Sprintf(", %d repeats", n)
 	}
 	if !m.Started.IsZero() {
 		s += ", started " + m.Started.UTC().Format(time.RFC3339)

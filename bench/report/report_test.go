@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chatbench/chatbench/bench/report"
 	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/results/resultstest"
+	goldenfile "github.com/chatbench/chatbench/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -19,20 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bench/report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended run go test ./bench/report -update\n--- got:\n%s", name, got)
-	}
+	goldenfile.Check(t, name, got, *update)
 }
 
 func render(t *testing.T, f func(*bytes.Buffer, *results.Run) error, run *results.Run) []byte {

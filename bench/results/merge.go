@@ -21,9 +21,12 @@ import (
 // too: shards run side by side. Paths are matched by name.
 //
 // MergeRuns refuses runs of another schema version or of another trace
-// (digest), and soaks. Meta is the first run's, with Started the earliest start and
-// Shards the sum of the runs' shards (a run with 0 counts as 1). The inputs
-// are not modified.
+// (digest), and soaks. Paths that hold repeats (PoolRepeats) merge repeat by repeat:
+// repeat k of every shard adds into repeat k, and the path is pooled again
+// from the merged repeats; shards holding different numbers of repeats of a
+// path are refused. Meta is the first run's, with Started the earliest
+// start, Shards the sum of the runs' shards (a run with 0 counts as 1) and
+// Modified set if any run's is. The inputs are not modified.
 func MergeRuns(runs ...*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("results: merge: no runs")
@@ -50,6 +53,7 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 	out.Meta.Shards = 0
 	for _, r := range runs {
 		out.Meta.Shards += max(r.Meta.Shards, 1)
+		out.Meta.Modified = out.Meta.Modified || r.Meta.Modified // one shard built from a modified tree taints the merge
 		if !r.Meta.Started.IsZero() && (out.Meta.Started.IsZero() || r.Meta.Started.Before(out.Meta.Started)) {
 			out.Meta.Started = r.Meta.Started
 		}
@@ -71,6 +75,9 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 				return nil, fmt.Errorf("results: merge: path %s: %w", p.Name, err)
 			}
 		}
+	}
+	if err := mergeShardRepeats(out, runs); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -243,8 +250,9 @@ func addSeries(a, b []Second) []Second {
 // summary agree with its encoding, ledger counts are non-negative and every
 // expected delivery has exactly one outcome (expected = delivered + errored
 // + lost + excused), hop names are among HopNames, the series is in order,
-// and components have non-negative CPU and memory. It returns every problem
-// found, joined, each naming where it is.
+// components have non-negative CPU and memory, and repeats are valid paths
+// of the same name numbered 1..N whose counts the path pools (PoolRepeats).
+// It returns every problem found, joined, each naming where it is.
 func (r *Run) Validate() error {
 	if r == nil {
 		return errors.New("results: nil run")
@@ -273,74 +281,83 @@ func (r *Run) Validate() error {
 			bad("%s: duplicate path name", where)
 		}
 		seen[p.Name] = true
-		if !p.End.IsZero() && p.End.Before(p.Start) {
-			bad("%s: end %s before start %s", where, p.End, p.Start)
-		}
-		m := p.Messages
-		if m.Scheduled < 0 || m.Sent < 0 || m.Acked < 0 || m.Unacked < 0 || m.Warmup < 0 || m.PerSecond < 0 || math.IsNaN(m.PerSecond) {
-			bad("%s: messages: counts must not be negative", where)
-		}
-		for _, hm := range []struct {
-			name string
-			m    map[string]*Histogram
-		}{{"latency_from_scheduled", p.FromScheduled}, {"latency_from_sent", p.FromSent}} {
-			for _, g := range sortedKeys(hm.m) {
-				if err := checkGroup(g); err != nil {
-					bad("%s: %s: %v", where, hm.name, err)
-				}
-				if err := hm.m[g].check(); err != nil {
-					bad("%s: %s[%q]: %v", where, hm.name, g, err)
-				}
-			}
-		}
-		if err := p.ScheduleLag.check(); err != nil {
-			bad("%s: schedule_lag: %v", where, err)
-		}
-		if err := p.Connect.check(); err != nil {
-			bad("%s: connect: %v", where, err)
-		}
-		for _, g := range sortedKeys(p.Ledger) {
-			if err := checkGroup(g); err != nil {
-				bad("%s: ledger: %v", where, err)
-			}
-			c := p.Ledger[g]
-			if c == nil {
-				bad("%s: ledger[%q]: null", where, g)
-				continue
-			}
-			if c.Expected < 0 || c.Delivered < 0 || c.Errored < 0 || c.Lost < 0 || c.Excused < 0 || c.Duplicates < 0 || c.Reordered < 0 || c.Unexpected < 0 {
-				bad("%s: ledger[%q]: counts must not be negative", where, g)
-			}
-			if sum := c.Delivered + c.Errored + c.Lost + c.Excused; sum != c.Expected {
-				bad("%s: ledger[%q]: expected %d but delivered+errored+lost+excused = %d", where, g, c.Expected, sum)
-			}
-		}
-		for _, class := range sortedKeys(p.Hops) {
-			for _, hop := range sortedKeys(p.Hops[class]) {
-				if !slices.Contains(HopNames, hop) {
-					bad("%s: hops[%q]: unknown hop %q (known: %s)", where, class, hop, strings.Join(HopNames, ", "))
-				}
-				if err := p.Hops[class][hop].check(); err != nil {
-					bad("%s: hops[%q][%q]: %v", where, class, hop, err)
-				}
-			}
-		}
-		for j, s := range p.Series {
-			if s.T < 0 || (j > 0 && s.T <= p.Series[j-1].T) {
-				bad("%s: series[%d]: t %d out of order", where, j, s.T)
-				break
-			}
-		}
-		for _, c := range p.Components {
-			if c.CPUSeconds < 0 || math.IsNaN(c.CPUSeconds) || c.PeakRSS < 0 {
-				bad("%s: component %q: negative CPU or memory", where, c.Name)
-			}
-		}
+		errs = append(errs, p.problems(where)...)
+		errs = append(errs, p.repeatProblems(where)...)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("results: invalid document: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// problems checks one path's fields (Validate), each problem naming where.
+func (p *Path) problems(where string) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !p.End.IsZero() && p.End.Before(p.Start) {
+		bad("%s: end %s before start %s", where, p.End, p.Start)
+	}
+	m := p.Messages
+	if m.Scheduled < 0 || m.Sent < 0 || m.Acked < 0 || m.Unacked < 0 || m.Warmup < 0 || m.PerSecond < 0 || math.IsNaN(m.PerSecond) {
+		bad("%s: messages: counts must not be negative", where)
+	}
+	for _, hm := range []struct {
+		name string
+		m    map[string]*Histogram
+	}{{"latency_from_scheduled", p.FromScheduled}, {"latency_from_sent", p.FromSent}} {
+		for _, g := range sortedKeys(hm.m) {
+			if err := checkGroup(g); err != nil {
+				bad("%s: %s: %v", where, hm.name, err)
+			}
+			if err := hm.m[g].check(); err != nil {
+				bad("%s: %s[%q]: %v", where, hm.name, g, err)
+			}
+		}
+	}
+	if err := p.ScheduleLag.check(); err != nil {
+		bad("%s: schedule_lag: %v", where, err)
+	}
+	if err := p.Connect.check(); err != nil {
+		bad("%s: connect: %v", where, err)
+	}
+	for _, g := range sortedKeys(p.Ledger) {
+		if err := checkGroup(g); err != nil {
+			bad("%s: ledger: %v", where, err)
+		}
+		c := p.Ledger[g]
+		if c == nil {
+			bad("%s: ledger[%q]: null", where, g)
+			continue
+		}
+		if c.Expected < 0 || c.Delivered < 0 || c.Errored < 0 || c.Lost < 0 || c.Excused < 0 || c.Duplicates < 0 || c.Reordered < 0 || c.Unexpected < 0 {
+			bad("%s: ledger[%q]: counts must not be negative", where, g)
+		}
+		if sum := c.Delivered + c.Errored + c.Lost + c.Excused; sum != c.Expected {
+			bad("%s: ledger[%q]: expected %d but delivered+errored+lost+excused = %d", where, g, c.Expected, sum)
+		}
+	}
+	for _, class := range sortedKeys(p.Hops) {
+		for _, hop := range sortedKeys(p.Hops[class]) {
+			if !slices.Contains(HopNames, hop) {
+				bad("%s: hops[%q]: unknown hop %q (known: %s)", where, class, hop, strings.Join(HopNames, ", "))
+			}
+			if err := p.Hops[class][hop].check(); err != nil {
+				bad("%s: hops[%q][%q]: %v", where, class, hop, err)
+			}
+		}
+	}
+	for j, s := range p.Series {
+		if s.T < 0 || (j > 0 && s.T <= p.Series[j-1].T) {
+			bad("%s: series[%d]: t %d out of order", where, j, s.T)
+			break
+		}
+	}
+	for _, c := range p.Components {
+		if c.CPUSeconds < 0 || math.IsNaN(c.CPUSeconds) || c.PeakRSS < 0 {
+			bad("%s: component %q: negative CPU or memory", where, c.Name)
+		}
+	}
+	return errs
 }
 
 // checkGroup checks a group key.

@@ -12,8 +12,9 @@ import (
 	"github.com/chatbench/chatbench/internal/buildinfo"
 )
 
-// NewMeta describes a run about to start on this machine: the build, the
-// machine, and the trace (its bytes are hashed so runs of the same trace can
+// NewMeta describes a run about to start on this machine: the build (its
+// git revision from the binary's stamp, else from git in the working
+// directory: buildinfo.Read), the machine, and the trace (its bytes are hashed so runs of the same trace can
 // be recognised). sharedClock says the driver and the servers run on one
 // machine.
 func NewMeta(traceName string, traceBytes []byte, traceMsgs int, speed float64, sharedClock bool, config map[string]string) Meta {
@@ -25,7 +26,8 @@ func NewMeta(traceName string, traceBytes []byte, traceMsgs int, speed float64, 
 		clock = "shared: driver and servers on one machine"
 	}
 	return Meta{
-		Version: bi.Version, Revision: bi.Revision, GoVersion: bi.GoVersion, OS: bi.OS, Arch: bi.Arch,
+		Version: bi.Version, Revision: bi.Revision, Modified: bi.Modified, RevisionSource: bi.RevisionSource,
+		GoVersion: bi.GoVersion, OS: bi.OS, Arch: bi.Arch,
 		CPUModel: cpuModel(), Cores: runtime.NumCPU(), Hostname: host, Started: time.Now().UTC(),
 		TraceName: traceName, TraceDigest: hex.EncodeToString(sum[:]), TraceMsgs: traceMsgs,
 		Speed: speed, Clock: clock, Config: config, Shards: 1,

@@ -36,6 +36,12 @@ type Meta struct {
 	Cores     int       `json:"cores"`
 	Hostname  string    `json:"hostname"`
 	Started   time.Time `json:"started"`
+	// Modified says whether the source tree had changes not committed at
+	// Revision; RevisionSource where both came from: "build" (stamped by
+	// the Go toolchain), "git" (asked of git in the working directory, as
+	// for go run), or "" when the revision is unknown (docs/results.md).
+	Modified       bool   `json:"git_modified"`
+	RevisionSource string `json:"git_revision_source,omitempty"`
 	// Trace names the replayed trace: its name, the SHA-256 of its bytes,
 	// and how many messages it holds.
 	TraceName   string `json:"trace_name"`
@@ -100,6 +106,14 @@ type Path struct {
 	// Soak is what a soak of this path's server measured (`chatbench
 	// soak`); nil for a replay.
 	Soak *Soak `json:"soak,omitempty"`
+	// Repeat numbers this path among its siblings in Repeats (1..N); 0
+	// for a single run or for the pooled path that holds the repeats.
+	Repeat int `json:"repeat,omitempty"`
+	// Repeats holds every repeat of the path in full (`compare --repeat
+	// N`, docs/results.md "Repeats"); the path's own fields are then all
+	// repeats pooled (PoolRepeats), which is what readers that do not know
+	// repeats see. Empty for a single run.
+	Repeats []*Path `json:"repeats,omitempty"`
 }
 
 // FaultWindow bounds the time a fault was in effect.

@@ -188,6 +188,13 @@ func FuzzRead(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	buf.Reset()
+	reps := resultstest.Repeats(1, 2)
+	reps.Paths = reps.Paths[2:] // the echo floor's two repeats
+	if err := results.Write(&buf, reps); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
 	f.Add([]byte(`{"schema":1,"meta":{},"paths":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := results.Read(bytes.NewReader(data))

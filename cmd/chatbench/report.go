@@ -11,6 +11,7 @@ import (
 	"github.com/chatbench/chatbench/bench/gate"
 	"github.com/chatbench/chatbench/bench/report"
 	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/stats"
 )
 
 // Exit codes of chatbench gate (docs/results.md).
@@ -103,15 +104,16 @@ memory are summed. Shards of different traces or schema versions are refused.`,
 
 func newGateCmd(_ *globals) *cobra.Command {
 	var (
-		current, baseline, rulesFile string
-		ruleTexts                    []string
+		current, baseline, rulesFile, format string
+		ruleTexts                            []string
+		alpha                                float64
 	)
 	cmd := &cobra.Command{
 		Use:   "gate --current RUN.json [--baseline BASE.json] --rule RULE...",
 		Short: "Check a run against thresholds and a baseline run; exit 3 if any rule fails",
 		Long: `Check a results file against rules, for CI. A rule is
 
-  METRIC[{path=P,class=C|job=J}] [regression] OP VALUE
+  METRIC[{path=P,class=C|job=J}] [regression] OP VALUE [significant]
 
 METRIC: p50 p90 p99 p999 max (latency from the scheduled send), lost,
 duplicates, reordered, errored, unexpected, delivered_ratio. OP: < <= == != >= >.
@@ -121,12 +123,24 @@ group of --baseline: (current - baseline) / baseline, as a percentage.
 Rules come from --rule (repeatable) and --rules FILE (one per line, # comments).
 docs/results.md has the grammar.
 
-Prints PASS or FAIL per rule and path. Exit status: 0 every rule passed,
-2 usage or input error (bad flag, rule or file), 3 a rule failed.`,
+Runs with repeats (compare --repeat N) are judged on them: a latency is the
+median of the repeats', and each regression says "no significant change",
+"better by X%" or "worse by X% (p=..., n=...)" from a Mann-Whitney U test at
+--alpha. A regression rule ending in "significant" fails only on a significant
+change. At α=0.05 that takes at least 4 repeats per side (3 against 3 can never
+give p below 0.1); with fewer, or single runs, the gate says it cannot judge
+significance and checks the medians.
+
+Prints PASS or FAIL per rule and path (--format text), one JSON object
+(json) or a Markdown table for a pull-request comment (markdown). Exit status:
+0 every rule passed, 2 usage or input error (bad flag, rule or file), 3 a rule
+failed.`,
 		Example: `  chatbench gate --current out/results.json --rule 'p99{class=ml} < 2s' --rule 'lost == 0'
   chatbench gate --current out/results.json --baseline base/results.json \
     --rule 'p50 regression < 10%' --rule 'p99{class=sync} regression < 20%'
-  chatbench gate --current out/results.json --rules ci/gate.rules`,
+  chatbench gate --current out/results.json --rules ci/gate.rules
+  chatbench gate --current out/results.json --baseline base/results.json \
+    --rule 'p50{class=ml} regression < 10% significant' --format markdown > comment.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(err error) error {
@@ -136,6 +150,12 @@ Prints PASS or FAIL per rule and path. Exit status: 0 every rule passed,
 			}
 			if current == "" {
 				return usage(errors.New("--current is required: the results file to check"))
+			}
+			if err := gate.CheckFormat(format); err != nil {
+				return usage(err)
+			}
+			if !(alpha > 0 && alpha < 1) {
+				return usage(fmt.Errorf("--alpha %v: must be between 0 and 1 (0.05 is benchstat's; 0.1 lets 3 repeats per side show a change)", alpha))
 			}
 			var rules []gate.Rule
 			var errs []error
@@ -175,28 +195,23 @@ Prints PASS or FAIL per rule and path. Exit status: 0 every rule passed,
 					return usage(err)
 				}
 			}
-			verdicts := gate.Check(cur, base, rules)
-			failed := 0
-			out := cmd.OutOrStdout()
-			for _, v := range verdicts {
-				if !v.Pass {
-					failed++
-				}
-				fmt.Fprintln(out, v)
+			verdicts := gate.Check(cur, base, rules, gate.Alpha(alpha))
+			if err := gate.Write(cmd.OutOrStdout(), format, verdicts); err != nil {
+				return err
 			}
-			if failed > 0 {
-				fmt.Fprintf(out, "gate: FAIL (%d of %d checks failed)\n", failed, len(verdicts))
+			if gate.Failed(verdicts) {
 				cmd.SilenceErrors = true
 				return exitCodeError{code: exitGateFailed}
 			}
-			_, err = fmt.Fprintf(out, "gate: PASS (%d checks)\n", len(verdicts))
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&current, "current", "", "results file of the run to check (required)")
 	cmd.Flags().StringVar(&baseline, "baseline", "", "results file of the baseline run, for regression rules")
 	cmd.Flags().StringArrayVar(&ruleTexts, "rule", nil, "a rule such as 'p99{class=ml} < 2s' (repeatable)")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "file of rules, one per line, # comments")
+	cmd.Flags().StringVar(&format, "format", "text", "output: text (a line per check), json or markdown (a pull-request comment)")
+	cmd.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of regressions across repeats (a change counts when p ≤ alpha)")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		fmt.Fprintln(c.ErrOrStderr(), "chatbench gate:", err)
 		c.SilenceErrors = true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,13 +15,19 @@ import (
 // writeRun writes the fixture run, latencies multiplied by slow, to dir.
 func writeRun(t *testing.T, dir, name string, slow float64) string {
 	t.Helper()
+	return writeDoc(t, dir, name, resultstest.Run(slow))
+}
+
+// writeDoc writes run to dir.
+func writeDoc(t *testing.T, dir, name string, run *results.Run) string {
+	t.Helper()
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := results.Write(f, resultstest.Run(slow)); err != nil {
+	if err := results.Write(f, run); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -110,5 +117,58 @@ func TestReport(t *testing.T) {
 	}
 	if _, err := run(t, "report", "merge", a, b); err == nil || !strings.Contains(err.Error(), "--out") {
 		t.Errorf("merge without -o: %v", err)
+	}
+}
+
+// TestGateRepeats gates runs with repeats: a significant 2x regression
+// fails with exit 3, the same distribution passes, three repeats a side
+// are said to be too few at α=0.05, and every output format holds the
+// verdicts.
+func TestGateRepeats(t *testing.T) {
+	dir := t.TempDir()
+	base := writeDoc(t, dir, "base.json", resultstest.Repeats(1, 1.03, 0.98, 1.01, 0.97))
+	same := writeDoc(t, dir, "same.json", resultstest.Repeats(1.02, 0.99, 1.04, 0.96, 1))
+	slow := writeDoc(t, dir, "slow.json", resultstest.Repeats(2, 2.05, 1.96, 2.03, 1.97))
+	rule := "p50{class=ml} regression < 10% significant"
+	out, err := run(t, "gate", "--current", same, "--baseline", base, "--rule", rule)
+	if exitCode(err) != 0 || strings.Count(out, "no significant change (p=") != 2 {
+		t.Fatalf("same distribution: %v\n%s", err, out)
+	}
+	out, err = run(t, "gate", "--current", slow, "--baseline", base, "--rule", rule)
+	if exitCode(err) != 3 || strings.Count(out, "worse by 100.0% (p=0.008, n=5)") != 2 {
+		t.Fatalf("2x slower: %v\n%s", err, out)
+	}
+	out, err = run(t, "gate", "--current", slow, "--baseline", base, "--rule", rule, "--format", "json")
+	var doc struct {
+		Pass    bool
+		Figures []struct{ Outcome string }
+	}
+	if exitCode(err) != 3 || json.Unmarshal([]byte(out), &doc) != nil || doc.Pass || len(doc.Figures) != 2 || doc.Figures[0].Outcome != "worse" {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	out, err = run(t, "gate", "--current", slow, "--baseline", base, "--rule", rule, "--format", "markdown")
+	if exitCode(err) != 3 || !strings.HasPrefix(out, "### chatbench gate: ❌ FAIL") || !strings.Contains(out, "| ❌ | `"+rule+"` | queue | class:ml |") {
+		t.Fatalf("markdown: %v\n%s", err, out)
+	}
+	three := writeDoc(t, dir, "three.json", resultstest.Repeats(2, 2.05, 1.96))
+	threeBase := writeDoc(t, dir, "three-base.json", resultstest.Repeats(1, 1.03, 0.98))
+	out, err = run(t, "gate", "--current", three, "--baseline", threeBase, "--rule", rule)
+	if exitCode(err) != 3 || !strings.Contains(out, "need ≥ 4 repeats per side for α=0.05") {
+		t.Fatalf("3 vs 3: %v\n%s", err, out)
+	}
+	out, err = run(t, "gate", "--current", three, "--baseline", threeBase, "--rule", rule, "--alpha", "0.1")
+	if exitCode(err) != 3 || !strings.Contains(out, "worse by 100.0% (p=0.100, n=3)") {
+		t.Fatalf("3 vs 3 at 0.1: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"--format", "yaml"},
+		{"--alpha", "0"},
+		{"--alpha", "1.5"},
+		{"--rule", "p99 < 2s significant"},
+	} {
+		args = append([]string{"gate", "--current", same, "--baseline", base, "--rule", rule}, args...)
+		if _, err := run(t, args...); exitCode(err) != 2 {
+			t.Errorf("%q: exit %d (%v), want 2", args, exitCode(err), err)
+		}
 	}
 }

@@ -26,6 +26,9 @@ func newVersionCmd() *cobra.Command {
 			if in.Modified {
 				mod = " (modified)"
 			}
+			if in.RevisionSource == buildinfo.FromGit {
+				mod += ", from git in the working directory (this build carries no revision stamp)"
+			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "chatbench %s\nrevision %s%s\n%s %s/%s\n", in.Version, in.Revision, mod, in.GoVersion, in.OS, in.Arch)
 			return err
 		},

@@ -190,3 +190,35 @@ func boolInt(b bool) int {
 func comp(name string, cpu float64, rss int64) results.Component {
 	return results.Component{Name: name, CPUSeconds: cpu, PeakRSS: rss}
 }
+
+// Repeats returns a run whose paths each hold one repeat per entry of slow
+// (results.PoolRepeats): repeat i is Run(slow[i])'s path, started a minute
+// 7 minutes after repeat i-1 (after the other paths, as interleaved repeats are), so that the statistics
+// across repeats see one figure per slow factor.
+func Repeats(slow ...float64) *results.Run {
+	if len(slow) == 0 {
+		panic("resultstest.Repeats: no slow factors")
+	}
+	var run *results.Run
+	var reps [][]*results.Path
+	for i, s := range slow {
+		r := Run(s)
+		if i == 0 {
+			run = &results.Run{Schema: r.Schema, Meta: r.Meta, Paths: make([]*results.Path, len(r.Paths))}
+			reps = make([][]*results.Path, len(r.Paths))
+		}
+		for pi, p := range r.Paths {
+			shift := time.Duration(i) * 7 * time.Minute
+			p.Start, p.End = p.Start.Add(shift), p.End.Add(shift)
+			reps[pi] = append(reps[pi], p)
+		}
+	}
+	for pi := range run.Paths {
+		pooled, err := results.PoolRepeats(reps[pi])
+		if err != nil {
+			panic(err)
+		}
+		run.Paths[pi] = pooled
+	}
+	return run
+}

@@ -1,0 +1,4 @@
+package report
+
+// Ms is ms, for the tests of package report_test.
+var Ms = ms
