@@ -2,7 +2,6 @@ package queuemode
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,10 +14,10 @@ import (
 	"net/http"
 	neturl "net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/ttlset"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -107,9 +106,13 @@ type Callback struct {
 	cfg     CallbackConfig
 	log     *slog.Logger
 	m       *Metrics
-	sigs    *expiringSet
-	emitted *expiringSet
+	sigs    *ttlset.Set[string, struct{}]     // signatures of requests accepted
+	emitted *ttlset.Set[emittedKey, struct{}] // events emitted
 }
+
+// emittedKey names one job's event for one message: a redelivered job posts
+// it again.
+type emittedKey struct{ from, replyTo, job string }
 
 // NewCallback checks cfg and returns a Callback.
 func NewCallback(cfg CallbackConfig) (*Callback, error) {
@@ -138,7 +141,11 @@ func NewCallback(cfg CallbackConfig) (*Callback, error) {
 		cfg.Now = time.Now
 	}
 	return &Callback{cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
-		sigs: newExpiringSet(cfg.MaxKeys), emitted: newExpiringSet(cfg.MaxKeys)}, nil
+		// A signature stays valid while its timestamp is within Window of
+		// the clock, so it is remembered for twice that.
+		sigs:    ttlset.New[string, struct{}](ttlset.Config{TTL: 2 * cfg.Window, MaxKeys: cfg.MaxKeys}),
+		emitted: ttlset.New[emittedKey, struct{}](ttlset.Config{TTL: cfg.DedupTTL, MaxKeys: cfg.MaxKeys}),
+	}, nil
 }
 
 func (c *Callback) reject(w http.ResponseWriter, status int, reason string) {
@@ -185,7 +192,9 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.reject(w, http.StatusUnauthorized, "expired")
 		return
 	}
-	if !c.sigs.add(sigHdr, now, 2*c.cfg.Window) {
+	// Keyed by the signature's bytes, not its text: the same signature in
+	// upper-case hex is the same request.
+	if !c.sigs.Add(string(got), struct{}{}, now) {
 		c.reject(w, http.StatusConflict, "replay")
 		return
 	}
@@ -198,7 +207,7 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dups := 0
 	for i := range batch.Events {
 		we := &batch.Events[i]
-		if !c.emitted.add(we.From+"\x00"+we.ReplyTo+"\x00"+we.Job, now, c.cfg.DedupTTL) {
+		if !c.emitted.Add(emittedKey{we.From, we.ReplyTo, we.Job}, struct{}{}, now) {
 			dups++
 			continue
 		}
@@ -210,44 +219,6 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Debug("callback dropped events already emitted", "count", dups)
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// expiringSet is a bounded set of keys that expire: insertion order is kept
-// in a list so expired (and, when full, the oldest) keys are dropped in
-// O(1) each.
-type expiringSet struct {
-	max   int
-	mu    sync.Mutex
-	keys  map[string]*list.Element
-	order *list.List // of *expiringKey, oldest first
-}
-
-type expiringKey struct {
-	key     string
-	expires time.Time
-}
-
-func newExpiringSet(max int) *expiringSet {
-	return &expiringSet{max: max, keys: make(map[string]*list.Element), order: list.New()}
-}
-
-// add inserts key unless present and unexpired; it reports whether it did.
-func (s *expiringSet) add(key string, now time.Time, ttl time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for e := s.order.Front(); e != nil; e = s.order.Front() {
-		k := e.Value.(*expiringKey)
-		if now.Before(k.expires) && s.order.Len() < s.max {
-			break
-		}
-		s.order.Remove(e)
-		delete(s.keys, k.key)
-	}
-	if e, ok := s.keys[key]; ok && now.Before(e.Value.(*expiringKey).expires) {
-		return false
-	}
-	s.keys[key] = s.order.PushBack(&expiringKey{key: key, expires: now.Add(ttl)})
-	return true
 }
 
 // CallbackClient posts events to a gateway's callback endpoint, signed. It

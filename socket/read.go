@@ -145,7 +145,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 		// comparison's control group. A refusal concerns the message's
 		// jobs; when the client resends the same id, the relay is not
 		// repeated.
-		if t.Relay && !c.srv.relayed.add(msg.From+"\x00"+msg.ID, time.Now()) {
+		if t.Relay && c.srv.relayed.Add(msgKey{msg.From, msg.ID}, struct{}{}, time.Now()) {
 			hub.Emit(chat.RelayEvent(msg))
 		}
 		c.dispatch(msg, nil)

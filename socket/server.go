@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/ttlset"
 )
 
 // Dispatcher takes accepted messages to their jobs. Dispatch is called on
@@ -111,7 +112,7 @@ type Server struct {
 	m        *metrics
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
-	relayed  *seenSet // message ids relayed within RelayWindow
+	relayed  *ttlset.Set[msgKey, struct{}] // messages relayed within RelayWindow (dedup.go)
 	// accepted holds accepted message ids and their acks' members (accepted.go).
 	accepted *acceptedSet
 
@@ -134,7 +135,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("socket: token secret is %d bytes; set at least %d (flag --secret or CHATBENCH_SECRET)", len(cfg.Secret), MinSecretLen)
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newSeenSet(RelayWindow)}
+	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newRelayedSet(RelayWindow)}
 	s.accepted = newAcceptedSet(AcceptedWindow, cfg.Registerer)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
