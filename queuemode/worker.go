@@ -20,13 +20,6 @@ import (
 	"github.com/chatbench/chatbench/internal/obs"
 )
 
-// Poster delivers a job's events to the gateway. It returns nil only when
-// the gateway accepted them; only then is the queue message deleted.
-// CallbackClient implements it.
-type Poster interface {
-	Post(ctx context.Context, events []*chat.Event) error
-}
-
 // WorkerConfig configures a Worker. Zero values mean the documented defaults.
 type WorkerConfig struct {
 	Catalog  *chat.Catalog // required

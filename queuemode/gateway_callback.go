@@ -1,18 +1,13 @@
 package queuemode
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	neturl "net/url"
 	"strconv"
 	"time"
 
@@ -20,62 +15,6 @@ import (
 	"github.com/chatbench/chatbench/internal/ttlset"
 	"github.com/chatbench/chatbench/socket"
 )
-
-// Callback request headers and limits.
-const (
-	// HeaderTimestamp carries the request's signing time, Unix milliseconds.
-	HeaderTimestamp = "X-Chatbench-Timestamp"
-	// HeaderSignature carries hex HMAC-SHA256(secret, timestamp + "\n" + body).
-	HeaderSignature = "X-Chatbench-Signature"
-	// CallbackPath is where the gateway accepts events from workers.
-	CallbackPath = "/internal/events"
-	// MaxCallbackBody bounds a callback request body.
-	MaxCallbackBody = 1 << 20
-)
-
-// WireEvent is one event as the worker posts it: everything Hub.Emit needs,
-// including the fields chat.Event keeps off the client wire. Members is
-// never omitted: null means "no limit", [] means "nobody".
-type WireEvent struct {
-	Name     string          `json:"name"`
-	Job      string          `json:"job"`
-	Conv     string          `json:"conv"`
-	From     string          `json:"from"`
-	Type     string          `json:"type,omitempty"`
-	Status   string          `json:"status"`
-	ErrCode  string          `json:"error_code,omitempty"`
-	Data     json.RawMessage `json:"data,omitempty"`
-	Hops     chat.Hops       `json:"hops"`
-	ReplyTo  string          `json:"reply_to"`
-	Audience chat.Audience   `json:"audience"`
-	Members  []string        `json:"members"`
-}
-
-// EventBatch is the body of a callback request.
-type EventBatch struct {
-	Events []WireEvent `json:"events"`
-}
-
-func toWire(ev *chat.Event) WireEvent {
-	return WireEvent{Name: ev.Name, Job: ev.Job, Conv: ev.Conv, From: ev.From, Type: ev.Type,
-		Status: ev.Status, ErrCode: ev.ErrCode, Data: ev.Data, Hops: ev.Hops, ReplyTo: ev.ReplyTo,
-		Audience: ev.Audience, Members: ev.Members}
-}
-
-func (w *WireEvent) event() *chat.Event {
-	return &chat.Event{Name: w.Name, Job: w.Job, Conv: w.Conv, From: w.From, Type: w.Type,
-		Status: w.Status, ErrCode: w.ErrCode, Data: w.Data, Hops: w.Hops, ReplyTo: w.ReplyTo,
-		Audience: w.Audience, Members: w.Members}
-}
-
-// Sign returns the hex signature of body signed at ts (Unix milliseconds).
-func Sign(secret []byte, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte("\n"))
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
-}
 
 // CallbackConfig configures a Callback. Zero values mean the documented
 // defaults.
@@ -116,8 +55,8 @@ type emittedKey struct{ from, replyTo, job string }
 
 // NewCallback checks cfg and returns a Callback.
 func NewCallback(cfg CallbackConfig) (*Callback, error) {
-	if len(cfg.Secret) < socket.MinSecretLen {
-		return nil, fmt.Errorf("queuemode: callback secret is %d bytes; set at least %d", len(cfg.Secret), socket.MinSecretLen)
+	if err := checkSecret(cfg.Secret); err != nil {
+		return nil, err
 	}
 	if cfg.Emitter == nil {
 		return nil, errors.New("queuemode: CallbackConfig.Emitter is required")
@@ -220,71 +159,3 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-// CallbackClient posts events to a gateway's callback endpoint, signed. It
-// is safe for concurrent use.
-type CallbackClient struct {
-	url    string
-	secret []byte
-	hc     *http.Client
-	m      *Metrics
-}
-
-// NewCallbackClient returns a client posting to url (e.g.
-// "http://127.0.0.1:8081/internal/events"; a URL without a path gets
-// CallbackPath). m may be nil.
-func NewCallbackClient(url string, secret []byte, m *Metrics) (*CallbackClient, error) {
-	if len(secret) < socket.MinSecretLen {
-		return nil, fmt.Errorf("queuemode: callback secret is %d bytes; set at least %d", len(secret), socket.MinSecretLen)
-	}
-	if url == "" {
-		return nil, errors.New("queuemode: callback URL is required")
-	}
-	u, err := neturl.Parse(url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("queuemode: callback URL %q: want http://host:port[/path]", url)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = CallbackPath
-	}
-	url = u.String()
-	if m == nil {
-		m = NewMetrics(nil)
-	}
-	return &CallbackClient{url: url, secret: secret, m: m, hc: &http.Client{Timeout: 10 * time.Second}}, nil
-}
-
-// Post signs and posts events; it returns nil only on a 2xx answer.
-func (c *CallbackClient) Post(ctx context.Context, events []*chat.Event) error {
-	batch := EventBatch{Events: make([]WireEvent, len(events))}
-	for i, ev := range events {
-		batch.Events[i] = toWire(ev)
-	}
-	body, err := json.Marshal(batch)
-	if err != nil {
-		return fmt.Errorf("queuemode: encode events: %w", err)
-	}
-	ts := time.Now().UnixMilli()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(c.secret, ts, body))
-	start := time.Now()
-	resp, err := c.hc.Do(req)
-	c.m.CallbackDuration.Observe(time.Since(start).Seconds())
-	if err != nil {
-		return fmt.Errorf("queuemode: post events: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	_ = resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("queuemode: post events: gateway answered %s", resp.Status)
-	}
-	return nil
-}
-
-// CloseIdle closes the client's idle connections.
-func (c *CallbackClient) CloseIdle() { c.hc.CloseIdleConnections() }
