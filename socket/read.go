@@ -202,7 +202,9 @@ func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume) bool {
 		c.sendError(pe)
 		return false
 	}
-	c.srv.cfg.Recorder.Record(msg)
+	if r := c.srv.cfg.Recorder; r != nil {
+		r.Record(msg)
+	}
 	c.remember(msg.From, msg.ID, msg.Members)
 	c.enqueue(encodeAck(msg.ID, msg.Members, res))
 	return true

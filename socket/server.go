@@ -40,6 +40,16 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, msg *chat.Message) error
 }
 
+// Recorder is told of every message the front door accepted: bench/trace's
+// trace recorder implements it, so the front door need not know the trace
+// format. Record is called after the message was dispatched successfully and
+// before it is acked, on the connection's reader goroutine — from many
+// connections at once, so it must be safe for concurrent use, and it should
+// not block. It must not modify or keep msg.
+type Recorder interface {
+	Record(msg *chat.Message)
+}
+
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
 	Hub        *Hub       // required: rooms and emit
@@ -64,9 +74,9 @@ type Config struct {
 	AuthTimeout time.Duration
 	Logger      *slog.Logger          // nil = discard
 	Registerer  prometheus.Registerer // nil = metrics not registered
-	// Recorder, when set, records every accepted message as a trace line
-	// (see Recorder). nil = off. The caller closes it after Shutdown.
-	Recorder *Recorder
+	// Recorder, when set, is told of every accepted message. nil = off. The
+	// caller closes it, if it needs closing, after Shutdown.
+	Recorder Recorder
 	// RateLimit is each connection's sustained client-frame rate, frames/s
 	// (token bucket); frames over it are refused with rate_limited. Zero
 	// means DefaultRateLimit; negative turns the limit off.

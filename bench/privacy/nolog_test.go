@@ -120,7 +120,7 @@ func TestNoBodiesInLogs(t *testing.T) {
 
 	// Direct path, with a body-keeping recorder as the positive control.
 	recFile := filepath.Join(t.TempDir(), "recorded.jsonl")
-	rec, err := socket.OpenRecorder(recFile, socket.RecorderOptions{Bodies: true, Logger: l.logger("recorder")})
+	rec, err := trace.OpenRecorder(recFile, trace.RecorderOptions{Bodies: true, Logger: l.logger("recorder")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
@@ -74,14 +75,14 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 // recorder opens the --record trace, or returns nil when recording is off.
 // The returned close function flushes it and logs a failure; call it after
 // the server has shut down.
-func (f *frontFlags) recorder(log *slog.Logger) (*socket.Recorder, func(), error) {
+func (f *frontFlags) recorder(log *slog.Logger) (socket.Recorder, func(), error) {
 	if f.record == "" {
 		if f.recordBodies {
 			return nil, nil, fmt.Errorf("--record-bodies needs --record FILE")
 		}
 		return nil, func() {}, nil
 	}
-	rec, err := socket.OpenRecorder(f.record, socket.RecorderOptions{Bodies: f.recordBodies, Logger: log.With("component", "recorder")})
+	rec, err := trace.OpenRecorder(f.record, trace.RecorderOptions{Bodies: f.recordBodies, Logger: log.With("component", "recorder")})
 	if err != nil {
 		return nil, nil, err
 	}
