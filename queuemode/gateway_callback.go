@@ -53,21 +53,32 @@ type Callback struct {
 // it again.
 type emittedKey struct{ from, replyTo, job string }
 
+// validate reports every value of c that is out of range (Emitter is
+// checked by NewCallback: the gateway fills it in).
+func (c *CallbackConfig) validate() error {
+	return errors.Join(
+		checkSecret(c.Secret),
+		notNegative("CallbackConfig.Window", c.Window, "30s"),
+		notNegative("CallbackConfig.DedupTTL", c.DedupTTL, "10m"),
+		notNegative("CallbackConfig.MaxKeys", c.MaxKeys, "200000"),
+	)
+}
+
 // NewCallback checks cfg and returns a Callback.
 func NewCallback(cfg CallbackConfig) (*Callback, error) {
-	if err := checkSecret(cfg.Secret); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Emitter == nil {
 		return nil, errors.New("queuemode: CallbackConfig.Emitter is required")
 	}
-	if cfg.Window <= 0 {
+	if cfg.Window == 0 {
 		cfg.Window = 30 * time.Second
 	}
-	if cfg.DedupTTL <= 0 {
+	if cfg.DedupTTL == 0 {
 		cfg.DedupTTL = 10 * time.Minute
 	}
-	if cfg.MaxKeys <= 0 {
+	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = 200000
 	}
 	if cfg.Metrics == nil {

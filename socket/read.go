@@ -22,7 +22,7 @@ func (c *Conn) readLoop() {
 	if !c.authed.Load() {
 		t := time.AfterFunc(cfg.AuthTimeout, func() {
 			if !c.authed.Load() {
-				c.close(websocket.ClosePolicyViolation, "authenticate within "+cfg.AuthTimeout.String(), false, reasonAuthTimout)
+				c.close(websocket.ClosePolicyViolation, "authenticate within "+cfg.AuthTimeout.String(), false, reasonAuthTimeout)
 			}
 		})
 		defer t.Stop()

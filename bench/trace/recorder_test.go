@@ -27,7 +27,10 @@ var secret = []byte("trace-test-secret-0123456789")
 // events, which the recorder does not see).
 func startDirect(t *testing.T, rec socket.Recorder) *directmode.Server {
 	t.Helper()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Recorder: rec}, directmode.Config{Catalog: jobs.Catalog()}, nil)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Recorder: rec},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog()},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

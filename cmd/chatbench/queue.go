@@ -196,9 +196,10 @@ the queue is left to empty, then clients are closed with 1001.`,
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
 			gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-				Addr: addr, CallbackAddr: cbAddr, Front: fc, Catalog: jobs.Catalog(),
-				Client: cl, QueueURL: q.URL, CallbackSecret: secret,
-				Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
+				Addr: addr, Front: fc,
+				Dispatcher:   queuemode.DispatcherConfig{Catalog: jobs.Catalog(), Client: cl, QueueURL: q.URL},
+				Callback:     queuemode.CallbackConfig{Secret: secret},
+				CallbackAddr: cbAddr, Metrics: m, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			})
 			if err != nil {
 				return err

@@ -21,7 +21,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
+		Short: "Run a chat server: the direct path, the queue gateway, or the echo floor",
 	}
 	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
 	cmd.AddCommand(newServeEchoCmd(g))
@@ -155,11 +155,15 @@ are closed with 1001.`,
 			}
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
-			srv, err := directmode.Start(addr, fc, directmode.Config{
-				Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
-				SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
-				Logger: log.With("component", "direct"), Registerer: reg, TLS: tlsCfg,
-			}, reg)
+			srv, err := directmode.Start(directmode.ServerConfig{
+				Addr: addr, Front: fc,
+				Dispatcher: directmode.Config{
+					Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
+					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
+					Logger: log.With("component", "direct"), Registerer: reg,
+				},
+				Gatherer: reg, TLS: tlsCfg,
+			})
 			if err != nil {
 				stopML(context.Background())
 				return err
