@@ -22,6 +22,8 @@ const (
 	// minPongTimeout keeps the ping period (9/10 of the pong timeout)
 	// meaningful and positive.
 	minPongTimeout = time.Millisecond
+	// maxSendQueue bounds the send queue each connection allocates.
+	maxSendQueue = 1 << 20
 )
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -35,7 +37,7 @@ type Config struct {
 	// clients) and same-host origins only.
 	AllowedOrigins []string
 	// SendQueue is each connection's send queue, in frames. Zero means
-	// DefaultSendQueue.
+	// DefaultSendQueue; at most 1048576.
 	SendQueue int
 	// MaxFrameBytes is the largest client frame read. Zero means
 	// DefaultMaxFrameBytes.
@@ -107,6 +109,9 @@ func (c *Config) Validate() error {
 		notNegative("RateBurst", c.RateBurst, fmt.Sprint(DefaultRateBurst)),
 		notNegative("Resume.Window", c.Resume.Window, DefaultResumeWindow.String()),
 	)
+	if c.SendQueue > maxSendQueue {
+		errs = append(errs, fmt.Errorf("socket: Config.SendQueue is %d: must be at most %d (0 means %d)", c.SendQueue, maxSendQueue, DefaultSendQueue))
+	}
 	if c.PongTimeout > 0 && c.PongTimeout < minPongTimeout {
 		errs = append(errs, fmt.Errorf("socket: Config.PongTimeout is %v: must be 0 (%v) or at least %v", c.PongTimeout, defaultPongTimeout, minPongTimeout))
 	}
