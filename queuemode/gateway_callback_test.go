@@ -33,6 +33,22 @@ func (r *recorder) count() int {
 	return len(r.evs)
 }
 
+// postCallback sends one request to the callback cb, with the timestamp
+// (0 = no header) and signature ("" = no header) given, and returns the
+// status it answered.
+func postCallback(cb http.Handler, body []byte, ts int64, sig string) int {
+	req := httptest.NewRequest(http.MethodPost, queuemode.CallbackPath, bytes.NewReader(body))
+	if ts != 0 {
+		req.Header.Set(queuemode.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	}
+	if sig != "" {
+		req.Header.Set(queuemode.HeaderSignature, sig)
+	}
+	w := httptest.NewRecorder()
+	cb.ServeHTTP(w, req)
+	return w.Code
+}
+
 // TestCallbackRejects checks the callback refuses unsigned, badly signed,
 // expired and replayed requests, accepts a good one, and drops an event it
 // already emitted while still answering 2xx.
@@ -47,18 +63,7 @@ func TestCallbackRejects(t *testing.T) {
 		return []byte(`{"events":[{"name":"wait_time","job":"wait_time","conv":"c1","from":"p1","status":"ok","hops":{"gateway_in":1},"reply_to":"` +
 			replyTo + `","audience":"sender","members":["p1"]}]}`)
 	}
-	post := func(b []byte, ts int64, sig string) int {
-		req := httptest.NewRequest(http.MethodPost, queuemode.CallbackPath, bytes.NewReader(b))
-		if ts != 0 {
-			req.Header.Set(queuemode.HeaderTimestamp, strconv.FormatInt(ts, 10))
-		}
-		if sig != "" {
-			req.Header.Set(queuemode.HeaderSignature, sig)
-		}
-		w := httptest.NewRecorder()
-		cb.ServeHTTP(w, req)
-		return w.Code
-	}
+	post := func(b []byte, ts int64, sig string) int { return postCallback(cb, b, ts, sig) }
 	now := time.Now().UnixMilli()
 	b := body("m1")
 	cases := []struct {
