@@ -117,9 +117,11 @@ func TestConfigsRefuseBadValues(t *testing.T) {
 			"GatewayConfig.DrainPoll is -1ms"},
 		{"gateway: no callback secret", gateway(func(c *queuemode.GatewayConfig) { c.Callback.Secret = nil }),
 			"callback secret is 0 bytes"},
-		// The front door is serving by then: it must be shut down again.
 		{"gateway: callback address unusable", gateway(func(c *queuemode.GatewayConfig) { c.CallbackAddr = "127.0.0.1:-1" }),
 			"callback listener"},
+		// The callback's port is taken by then: it must be given back.
+		{"gateway: front door address unusable", gateway(func(c *queuemode.GatewayConfig) { c.Addr = "127.0.0.1:-1" }),
+			"invalid port"},
 		{"client: negative attempts and backoff", func() error {
 			_, err := queuemode.NewClient(ctx, queuemode.ClientConfig{MaxAttempts: -1, MaxBackoff: -1})
 			return err

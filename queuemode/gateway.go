@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -107,6 +108,13 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Callback.Logger == nil {
 		cfg.Callback.Logger = cfg.Logger.With("component", "callback")
 	}
+	// The callback's port is taken first: a bad address fails before
+	// anything runs, and a worker that posts as soon as /ws accepts
+	// messages waits in the listen backlog instead of being refused.
+	cbLn, err := net.Listen("tcp", cfg.CallbackAddr)
+	if err != nil {
+		return nil, fmt.Errorf("queuemode: callback listener: %w", err)
+	}
 	g := &Gateway{cfg: cfg}
 	var cb *Callback
 	door, err := serve.StartFrontDoor(serve.FrontDoorConfig{
@@ -125,15 +133,13 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 		return drainingDispatcher{d, g}, nil
 	})
 	if err != nil {
+		_ = cbLn.Close()
 		return nil, err
 	}
 	g.FrontDoor = door
 	cbMux := http.NewServeMux()
 	cbMux.Handle(CallbackPath, cb)
-	if g.cb, err = serve.Listen(cfg.CallbackAddr, cbMux); err != nil {
-		_ = door.Shutdown(context.Background())
-		return nil, fmt.Errorf("queuemode: callback listener: %w", err)
-	}
+	g.cb = serve.Serve(cbLn, cbMux)
 	return g, nil
 }
 
