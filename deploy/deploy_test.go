@@ -579,10 +579,11 @@ func exportedMetrics(t *testing.T) map[string][]string {
 	defer client.Close()
 
 	// The direct path: front door, hub, dispatcher (`chatbench serve direct`).
-	srv, err := directmode.Start("127.0.0.1:0",
-		socket.Config{Secret: []byte("deploy-test-secret-0123456789"), Registerer: rec},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Registerer: rec},
-		reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: []byte("deploy-test-secret-0123456789"), Registerer: rec},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Registerer: rec},
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

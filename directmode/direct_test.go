@@ -32,7 +32,11 @@ func startDirect(t *testing.T, ml chat.ML, tweak func(*directmode.Config)) *dire
 	if tweak != nil {
 		tweak(&dc)
 	}
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg}, dc, reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: dc,
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

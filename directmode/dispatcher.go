@@ -7,11 +7,12 @@ package directmode
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/internal/obs"
+	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -30,9 +32,10 @@ type Config struct {
 	Deps    chat.Deps      // what handlers use (the ML client)
 	// SyncLanes is the number of sync-job lanes. A conversation always maps
 	// to the same lane, which keeps its sync jobs in arrival order. Zero
-	// means 16.
+	// means 16; at most 4096.
 	SyncLanes int
-	// LaneQueue is each lane's queue, in messages. Zero means 1024.
+	// LaneQueue is each lane's queue, in messages. Zero means 1024; at most
+	// 1048576.
 	LaneQueue int
 	// MaxTasks bounds ML background tasks running at once. Zero means 256.
 	MaxTasks int
@@ -43,9 +46,41 @@ type Config struct {
 	JobTimeout time.Duration
 	Logger     *slog.Logger          // nil = discard
 	Registerer prometheus.Registerer // nil = metrics not registered
-	// TLS, when set, makes Start serve over TLS (wss://, https:// metrics).
-	// nil = plain TCP. New ignores it.
-	TLS *tls.Config
+}
+
+// Upper bounds of Config: lanes and their queues are allocated up front.
+const (
+	maxLanes     = 1 << 12
+	maxLaneQueue = 1 << 20
+)
+
+// validate reports every value of c that is out of range, naming the field
+// and the fix. Zero values are valid: they mean the defaults.
+func (c *Config) validate() error {
+	var errs []error
+	if c.Catalog == nil {
+		errs = append(errs, errors.New("directmode: Config.Catalog is required"))
+	}
+	errs = append(errs,
+		inRange("SyncLanes", c.SyncLanes, maxLanes, "16"),
+		inRange("LaneQueue", c.LaneQueue, maxLaneQueue, "1024"),
+		inRange("MaxTasks", c.MaxTasks, math.MaxInt, "256"),
+		inRange("MaxPending", c.MaxPending, math.MaxInt, "16 × MaxTasks"),
+		inRange("JobTimeout", c.JobTimeout, math.MaxInt64, "10s"),
+	)
+	return errors.Join(errs...)
+}
+
+// inRange refuses a size, count or duration of Config below zero or above
+// most; zero means its default, def.
+func inRange[T ~int | ~int64](field string, v, most T, def string) error {
+	switch {
+	case v < 0:
+		return fmt.Errorf("directmode: Config.%s is %v: must be ≥ 0 (0 means %s)", field, v, def)
+	case v > most:
+		return fmt.Errorf("directmode: Config.%s is %v: must be at most %v (0 means %s)", field, v, most, def)
+	}
+	return nil
 }
 
 // Dispatcher runs jobs on the server. It implements socket.Dispatcher and is
@@ -69,26 +104,33 @@ type Dispatcher struct {
 	drainErr error
 }
 
-var _ socket.Dispatcher = (*Dispatcher)(nil)
+var _ serve.Dispatcher = (*Dispatcher)(nil)
 
-// New starts a Dispatcher's lanes. Stop it with Shutdown.
-func New(cfg Config) (*Dispatcher, error) {
-	if cfg.Catalog == nil || cfg.Emitter == nil {
-		return nil, errors.New("directmode: Config.Catalog and Config.Emitter are required")
+func requireEmitter(e socket.Emitter) error {
+	if e == nil {
+		return errors.New("directmode: Config.Emitter is required (Start sets it to the hub)")
 	}
-	if cfg.SyncLanes <= 0 {
+	return nil
+}
+
+// New checks cfg and starts a Dispatcher's lanes. Stop it with Shutdown.
+func New(cfg Config) (*Dispatcher, error) {
+	if err := errors.Join(cfg.validate(), requireEmitter(cfg.Emitter)); err != nil {
+		return nil, err
+	}
+	if cfg.SyncLanes == 0 {
 		cfg.SyncLanes = 16
 	}
-	if cfg.LaneQueue <= 0 {
+	if cfg.LaneQueue == 0 {
 		cfg.LaneQueue = 1024
 	}
-	if cfg.MaxTasks <= 0 {
+	if cfg.MaxTasks == 0 {
 		cfg.MaxTasks = 256
 	}
-	if cfg.MaxPending <= 0 {
+	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 16 * cfg.MaxTasks
 	}
-	if cfg.JobTimeout <= 0 {
+	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {

@@ -53,15 +53,27 @@ type Dispatcher struct {
 
 var _ socket.Dispatcher = (*Dispatcher)(nil)
 
+// validate reports every value of c that is missing or out of range.
+func (c *DispatcherConfig) validate() error {
+	var errs []error
+	if c.Catalog == nil || c.Client == nil || c.QueueURL == "" {
+		errs = append(errs, errors.New("queuemode: DispatcherConfig.Catalog, Client and QueueURL are required"))
+	}
+	return errors.Join(append(errs,
+		notNegative("DispatcherConfig.CallTimeout", c.CallTimeout, "5s"),
+		notNegative("DispatcherConfig.BatchRetries", c.BatchRetries, "2"),
+	)...)
+}
+
 // NewDispatcher checks cfg and returns a Dispatcher.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
-	if cfg.Catalog == nil || cfg.Client == nil || cfg.QueueURL == "" {
-		return nil, errors.New("queuemode: DispatcherConfig.Catalog, Client and QueueURL are required")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.CallTimeout <= 0 {
+	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
-	if cfg.BatchRetries <= 0 {
+	if cfg.BatchRetries == 0 {
 		cfg.BatchRetries = 2
 	}
 	if cfg.Metrics == nil {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,8 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/chatbench/chatbench/chat"
-	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/socket"
 )
@@ -25,122 +24,123 @@ import (
 // GatewayConfig configures StartGateway. Zero values mean the documented
 // defaults.
 type GatewayConfig struct {
-	// Addr serves /ws, /metrics and /healthz. Required.
+	// Addr serves /ws, /metrics and /healthz. Required ("127.0.0.1:0" = a
+	// free port).
 	Addr string
-	// CallbackAddr serves POST /internal/events. Empty means
-	// "127.0.0.1:8081". Keep it on loopback or a private network.
+	// Front configures the front door; its Hub and Dispatcher are filled in.
+	Front socket.Config
+	// Dispatcher configures the queue dispatcher: Catalog (the hub uses it
+	// too), Client and QueueURL (the job queue, see NewClient and Setup) are
+	// required. Nil Metrics and Logger are the gateway's.
+	Dispatcher DispatcherConfig
+	// Callback configures the endpoint workers post events to: Secret is
+	// required, Emitter is filled in (the hub). Nil Metrics and Logger are
+	// the gateway's.
+	Callback CallbackConfig
+	// CallbackAddr serves POST CallbackPath. Empty means "127.0.0.1:8081".
+	// Keep it on loopback or a private network.
 	CallbackAddr string
-	// Front configures the front door; Hub and Dispatcher are filled in.
-	Front   socket.Config
-	Catalog *chat.Catalog // required
-	// Client and QueueURL name the job queue (see NewClient and Setup).
-	Client   *sqs.Client
-	QueueURL string
-	// CallbackSecret signs worker → gateway requests (at least 16 bytes).
-	CallbackSecret []byte
-	// DispatchTimeout bounds each SQS send. Zero means 5s.
-	DispatchTimeout time.Duration
 	// DrainPoll is how often Shutdown checks whether the queue is empty.
 	// Zero means 50ms.
 	DrainPoll time.Duration
-	// Metrics receives the queue metrics; nil means NewMetrics(Registerer).
+	// Metrics receives the queue metrics of the dispatcher, the callback and
+	// the drain; nil means NewMetrics(Registerer).
 	Metrics    *Metrics
 	Registerer prometheus.Registerer // nil = metrics not registered
-	Gatherer   prometheus.Gatherer   // served on /metrics; nil = an empty registry
 	Logger     *slog.Logger          // nil = discard
+	// Gatherer is served on /metrics. Nil means an empty registry.
+	Gatherer prometheus.Gatherer
 	// TLS, when set, serves Addr (the client-facing /ws, /metrics and
 	// /healthz) over TLS: wss://. The callback listener stays plain HTTP
 	// (it is signed, and belongs on loopback or a private network).
 	TLS *tls.Config
 }
 
-// Gateway is a running queue-path gateway: the shared front door on /ws with
-// a queue Dispatcher behind it, /metrics and /healthz on the same address,
-// and the signed callback endpoint on its own listener.
-type Gateway struct {
-	cfg   GatewayConfig
-	log   *slog.Logger
-	hub   *socket.Hub
-	front *socket.Server
-	disp  *Dispatcher
-	http  *serve.Server
-	cb    *serve.Server
-
-	once sync.Once
-	err  error
+// validate reports every value of c that is out of range.
+func (c *GatewayConfig) validate() error {
+	return errors.Join(
+		c.Dispatcher.validate(),
+		c.Callback.validate(),
+		c.Front.Validate(),
+		notNegative("GatewayConfig.DrainPoll", c.DrainPoll, "50ms"),
+	)
 }
 
-// StartGateway builds the hub, the queue dispatcher, the front door and the
-// callback, and serves them.
+// Gateway is a running queue-path gateway: the shared front door on /ws with
+// a queue Dispatcher behind it, /metrics and /healthz on the same address,
+// and the signed callback endpoint on its own listener. Its accessors (URL,
+// MetricsURL, Front…) are the front door's: the paths differ only in the
+// dispatcher, and here in the callback that brings its events back.
+type Gateway struct {
+	*serve.FrontDoor
+	cfg GatewayConfig
+	cb  *serve.Server
+}
+
+// StartGateway checks cfg, builds the hub, the queue dispatcher, the front
+// door and the callback, and serves them.
 func StartGateway(cfg GatewayConfig) (*Gateway, error) {
-	if cfg.Catalog == nil {
-		return nil, errors.New("queuemode: GatewayConfig.Catalog is required")
+	// Every problem at once, before anything starts.
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.CallbackAddr == "" {
 		cfg.CallbackAddr = "127.0.0.1:8081"
 	}
-	if cfg.DrainPoll <= 0 {
+	if cfg.DrainPoll == 0 {
 		cfg.DrainPoll = 50 * time.Millisecond
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(cfg.Registerer)
 	}
-	if cfg.Gatherer == nil {
-		cfg.Gatherer = prometheus.NewRegistry()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	hub := socket.NewHub(cfg.Catalog, cfg.Front.Registerer, cfg.Front.Resume)
-	cb, err := NewCallback(CallbackConfig{Secret: cfg.CallbackSecret, Emitter: hub, Metrics: cfg.Metrics,
-		Logger: cfg.Logger.With("component", "callback")})
+	if cfg.Dispatcher.Metrics == nil {
+		cfg.Dispatcher.Metrics = cfg.Metrics
+	}
+	if cfg.Dispatcher.Logger == nil {
+		cfg.Dispatcher.Logger = cfg.Logger.With("component", "dispatcher")
+	}
+	if cfg.Callback.Metrics == nil {
+		cfg.Callback.Metrics = cfg.Metrics
+	}
+	if cfg.Callback.Logger == nil {
+		cfg.Callback.Logger = cfg.Logger.With("component", "callback")
+	}
+	// The callback's port is taken first: a bad address fails before
+	// anything runs, and a worker that posts as soon as /ws accepts
+	// messages waits in the listen backlog instead of being refused.
+	cbLn, err := net.Listen("tcp", cfg.CallbackAddr)
 	if err != nil {
+		return nil, fmt.Errorf("queuemode: callback listener: %w", err)
+	}
+	g := &Gateway{cfg: cfg}
+	var cb *Callback
+	door, err := serve.StartFrontDoor(serve.FrontDoorConfig{
+		Addr: cfg.Addr, Catalog: cfg.Dispatcher.Catalog, Front: cfg.Front, Gatherer: cfg.Gatherer, TLS: cfg.TLS,
+	}, func(hub socket.Emitter) (serve.Dispatcher, error) {
+		cc := cfg.Callback
+		cc.Emitter = hub
+		var err error
+		if cb, err = NewCallback(cc); err != nil {
+			return nil, err
+		}
+		d, err := NewDispatcher(cfg.Dispatcher)
+		if err != nil {
+			return nil, err
+		}
+		return drainingDispatcher{d, g}, nil
+	})
+	if err != nil {
+		_ = cbLn.Close()
 		return nil, err
 	}
-	d, err := NewDispatcher(DispatcherConfig{Catalog: cfg.Catalog, Client: cfg.Client, QueueURL: cfg.QueueURL,
-		CallTimeout: cfg.DispatchTimeout, Metrics: cfg.Metrics, Logger: cfg.Logger.With("component", "dispatcher")})
-	if err != nil {
-		return nil, err
-	}
-	front := cfg.Front
-	front.Hub, front.Dispatcher = hub, d
-	fs, err := socket.NewServer(front)
-	if err != nil {
-		return nil, err
-	}
+	g.FrontDoor = door
 	cbMux := http.NewServeMux()
 	cbMux.Handle(CallbackPath, cb)
-	cbSrv, err := serve.Listen(cfg.CallbackAddr, cbMux)
-	if err != nil {
-		return nil, err
-	}
-	mux := obs.Mux(cfg.Gatherer)
-	mux.Handle("/ws", fs)
-	h, err := serve.ListenTLS(cfg.Addr, mux, cfg.TLS)
-	if err != nil {
-		_ = cbSrv.Shutdown(context.Background())
-		return nil, err
-	}
-	return &Gateway{cfg: cfg, log: cfg.Logger, hub: hub, front: fs, disp: d, http: h, cb: cbSrv}, nil
-}
-
-// Addr returns the host:port of /ws, /metrics and /healthz.
-func (g *Gateway) Addr() string { return g.http.Addr() }
-
-// URL returns the WebSocket URL of the front door.
-func (g *Gateway) URL() string {
-	if g.cfg.TLS != nil {
-		return "wss://" + g.http.Addr() + "/ws"
-	}
-	return "ws://" + g.http.Addr() + "/ws"
-}
-
-// MetricsURL returns the URL of /metrics (https:// when serving TLS).
-func (g *Gateway) MetricsURL() string {
-	if g.cfg.TLS != nil {
-		return "https://" + g.http.Addr() + "/metrics"
-	}
-	return "http://" + g.http.Addr() + "/metrics"
+	g.cb = serve.Serve(cbLn, cbMux)
+	return g, nil
 }
 
 // CallbackAddr returns the host:port of the callback listener.
@@ -149,9 +149,6 @@ func (g *Gateway) CallbackAddr() string { return g.cb.Addr() }
 // CallbackURL returns the URL workers post events to.
 func (g *Gateway) CallbackURL() string { return "http://" + g.cb.Addr() + CallbackPath }
 
-// Front returns the front door (for tests and metrics).
-func (g *Gateway) Front() *socket.Server { return g.front }
-
 // Shutdown drains gracefully, in this order:
 //
 //  1. stop accepting messages (clients get shutting_down, retryable) and
@@ -159,37 +156,44 @@ func (g *Gateway) Front() *socket.Server { return g.front }
 //  2. keep the callback listener and client connections open while the job
 //     queue still holds messages (visible or in flight), so workers deliver
 //     what they can — until ctx ends;
-//  3. close every connection with 1001 after flushing its send queue;
-//  4. stop the callback listener and the HTTP server.
+//  3. close every connection with 1001 after flushing its send queue, and
+//     stop the HTTP server;
+//  4. stop the callback listener.
 //
-// Workers should be shut down after the gateway (their last posts need the
-// callback). Safe to call more than once; later calls return the first
-// result.
+// Steps 1 to 3 are the front door's shutdown (serve.FrontDoor), with the
+// queue's drain as its dispatcher's. Workers should be shut down after the
+// gateway (their last posts need the callback). Safe to call more than
+// once; later calls return the first result.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.once.Do(func() {
-		errDisp := g.disp.Shutdown(ctx)
-		errDrain := g.awaitEmptyQueue(ctx)
-		g.err = errors.Join(errDisp, errDrain,
-			g.front.Shutdown(ctx),
-			g.cb.Shutdown(ctx),
-			g.http.Shutdown(ctx),
-		)
-	})
-	return g.err
+	return errors.Join(g.FrontDoor.Shutdown(ctx), g.cb.Shutdown(ctx))
+}
+
+// drainingDispatcher is the gateway's dispatcher as the front door sees it:
+// its Shutdown also waits for the queue to empty, so that the events of
+// every accepted message come back through the callback before the
+// connections close.
+type drainingDispatcher struct {
+	*Dispatcher
+	g *Gateway
+}
+
+var _ serve.Dispatcher = drainingDispatcher{}
+
+func (d drainingDispatcher) Shutdown(ctx context.Context) error {
+	err := d.Dispatcher.Shutdown(ctx)
+	return errors.Join(err, d.g.awaitEmptyQueue(ctx))
 }
 
 // awaitEmptyQueue polls the job queue until it holds no message or ctx ends.
 func (g *Gateway) awaitEmptyQueue(ctx context.Context) error {
-	if g.cfg.Client == nil || g.cfg.QueueURL == "" {
-		return nil
-	}
+	dc := &g.cfg.Dispatcher
 	t := time.NewTicker(g.cfg.DrainPoll)
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		start := time.Now()
-		out, err := g.cfg.Client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(g.cfg.QueueURL),
+		out, err := dc.Client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(dc.QueueURL),
 			AttributeNames: []types.QueueAttributeName{
 				types.QueueAttributeNameApproximateNumberOfMessages,
 				types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
@@ -201,7 +205,7 @@ func (g *Gateway) awaitEmptyQueue(ctx context.Context) error {
 		}
 		g.cfg.Metrics.observe("GetQueueAttributes", start, err)
 		if err != nil {
-			g.log.Warn("drain: cannot read queue depth; closing now", "err", err)
+			g.cfg.Logger.Warn("drain: cannot read queue depth; closing now", "err", err)
 			return nil
 		}
 		n := 0

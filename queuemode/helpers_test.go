@@ -74,10 +74,10 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-		Addr: "127.0.0.1:0", CallbackAddr: "127.0.0.1:0",
-		Front:   socket.Config{Secret: secret, Registerer: e.reg},
-		Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallbackSecret: cbSecret,
-		DispatchTimeout: 2 * time.Second, Registerer: e.reg, Gatherer: e.reg,
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg},
+		Dispatcher:   queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second},
+		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
+		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg,
 	})
 	if err != nil {
 		t.Fatal(err)

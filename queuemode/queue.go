@@ -56,13 +56,19 @@ type ClientConfig struct {
 // bounded retries. Per-call timeouts are applied by the callers (Dispatcher,
 // Worker) through contexts.
 func NewClient(ctx context.Context, cfg ClientConfig) (*sqs.Client, error) {
+	if err := errors.Join(
+		notNegative("ClientConfig.MaxAttempts", cfg.MaxAttempts, "3"),
+		notNegative("ClientConfig.MaxBackoff", cfg.MaxBackoff, "500ms"),
+	); err != nil {
+		return nil, err
+	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	if cfg.MaxAttempts <= 0 {
+	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 3
 	}
-	if cfg.MaxBackoff <= 0 {
+	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 500 * time.Millisecond
 	}
 	opts := []func(*config.LoadOptions) error{
@@ -91,13 +97,25 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*sqs.Client, error) {
 // SetupOptions configures Setup. Zero values mean the documented defaults.
 type SetupOptions struct {
 	// VisibilityTimeout of the job queue; it must exceed the job timeout.
-	// Zero means 30s. Rounded up to whole seconds.
+	// Zero means 30s; at most 12h (SQS's limit). Rounded up to whole
+	// seconds.
 	VisibilityTimeout time.Duration
 	// MaxReceiveCount is how many receives a message gets before SQS moves
-	// it to the DLQ. Zero means 5.
+	// it to the DLQ. Zero means 5; at most 1000 (SQS's limit).
 	MaxReceiveCount int
 	// CallTimeout bounds each SQS call. Zero means 10s.
 	CallTimeout time.Duration
+}
+
+// validate reports every value of o that is out of range.
+func (o *SetupOptions) validate() error {
+	return errors.Join(
+		notNegative("SetupOptions.VisibilityTimeout", o.VisibilityTimeout, "30s"),
+		atMost("SetupOptions.VisibilityTimeout", o.VisibilityTimeout, maxVisibility, "SQS's limit"),
+		notNegative("SetupOptions.MaxReceiveCount", o.MaxReceiveCount, "5"),
+		atMost("SetupOptions.MaxReceiveCount", o.MaxReceiveCount, maxReceives, "SQS's limit"),
+		notNegative("SetupOptions.CallTimeout", o.CallTimeout, "10s"),
+	)
 }
 
 // Queues are the URLs and ARNs of the job queue and its dead-letter queue,
@@ -116,13 +134,16 @@ func BaseName(name string) string { return strings.TrimSuffix(name, ".fifo") }
 // to the DLQ after MaxReceiveCount receives. Existing queues get their
 // attributes brought up to date. URLs come from CreateQueue/GetQueueUrl.
 func Setup(ctx context.Context, client *sqs.Client, name string, opts SetupOptions) (Queues, error) {
-	if opts.VisibilityTimeout <= 0 {
+	if err := opts.validate(); err != nil {
+		return Queues{}, err
+	}
+	if opts.VisibilityTimeout == 0 {
 		opts.VisibilityTimeout = 30 * time.Second
 	}
-	if opts.MaxReceiveCount <= 0 {
+	if opts.MaxReceiveCount == 0 {
 		opts.MaxReceiveCount = 5
 	}
-	if opts.CallTimeout <= 0 {
+	if opts.CallTimeout == 0 {
 		opts.CallTimeout = 10 * time.Second
 	}
 	base := BaseName(name)
@@ -194,6 +215,30 @@ func ensureQueue(ctx context.Context, client *sqs.Client, name string, attrs map
 	}
 	return url, nil
 }
+
+// notNegative refuses a negative size, count or duration of a config (field
+// names it, e.g. "WorkerConfig.Pollers"); zero means its default, def.
+func notNegative[T ~int | ~int64](field string, v T, def string) error {
+	if v < 0 {
+		return fmt.Errorf("queuemode: %s is %v: must be ≥ 0 (0 means %s)", field, v, def)
+	}
+	return nil
+}
+
+// atMost refuses a value above SQS's limit for it.
+func atMost[T ~int | ~int64](field string, v, most T, why string) error {
+	if v > most {
+		return fmt.Errorf("queuemode: %s is %v: must be at most %v (%s)", field, v, most, why)
+	}
+	return nil
+}
+
+// SQS's limits on the values the queue path asks for.
+const (
+	maxVisibility = 12 * time.Hour   // VisibilityTimeout
+	maxWaitTime   = 20 * time.Second // WaitTimeSeconds of a long poll
+	maxReceives   = 1000             // maxReceiveCount of a redrive policy
+)
 
 // seconds rounds d up to whole seconds (at least 1).
 func seconds(d time.Duration) int {

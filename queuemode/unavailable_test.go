@@ -181,10 +181,10 @@ func TestSQSUnreachableAtSendNothingAckedLost(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-		Addr: "127.0.0.1:0", CallbackAddr: "127.0.0.1:0",
-		Front:   socket.Config{Secret: secret, Registerer: reg},
-		Catalog: cat, Client: viaProxy, QueueURL: queues.URL, CallbackSecret: cbSecret,
-		DispatchTimeout: 2 * time.Second, Registerer: reg, Gatherer: reg,
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher:   queuemode.DispatcherConfig{Catalog: cat, Client: viaProxy, QueueURL: queues.URL, CallTimeout: 2 * time.Second},
+		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
+		CallbackAddr: "127.0.0.1:0", Registerer: reg, Gatherer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,13 +20,6 @@ import (
 	"github.com/chatbench/chatbench/internal/obs"
 )
 
-// Poster delivers a job's events to the gateway. It returns nil only when
-// the gateway accepted them; only then is the queue message deleted.
-// CallbackClient implements it.
-type Poster interface {
-	Post(ctx context.Context, events []*chat.Event) error
-}
-
 // WorkerConfig configures a Worker. Zero values mean the documented defaults.
 type WorkerConfig struct {
 	Catalog  *chat.Catalog // required
@@ -48,9 +41,10 @@ type WorkerConfig struct {
 	JobTimeout time.Duration
 	// VisibilityTimeout is asked for on every receive and renewed every half
 	// of it while a job runs; it must exceed JobTimeout. Zero means 30s (or
-	// JobTimeout + 5s if that is more). Whole seconds.
+	// JobTimeout + 5s if that is more); at most 12h (SQS's limit). Whole
+	// seconds.
 	VisibilityTimeout time.Duration
-	// WaitTime is the long-poll wait. Zero means 20s.
+	// WaitTime is the long-poll wait. Zero means 20s, the most SQS allows.
 	WaitTime time.Duration
 	// CallTimeout bounds SQS calls other than the long poll. Zero means 5s.
 	CallTimeout time.Duration
@@ -62,6 +56,25 @@ type WorkerConfig struct {
 	// is nil, the queue metrics. Nil = not registered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger // nil = discard
+}
+
+// validate reports every value of c that is missing or out of range.
+func (c *WorkerConfig) validate() error {
+	var errs []error
+	if c.Catalog == nil || c.Client == nil || c.QueueURL == "" || c.Poster == nil {
+		errs = append(errs, errors.New("queuemode: WorkerConfig.Catalog, Client, QueueURL and Poster are required"))
+	}
+	return errors.Join(append(errs,
+		notNegative("WorkerConfig.Pollers", c.Pollers, "2"),
+		notNegative("WorkerConfig.MaxInFlight", c.MaxInFlight, "256"),
+		notNegative("WorkerConfig.JobTimeout", c.JobTimeout, "10s"),
+		notNegative("WorkerConfig.VisibilityTimeout", c.VisibilityTimeout, "30s, or JobTimeout + 5s if that is more"),
+		atMost("WorkerConfig.VisibilityTimeout", c.VisibilityTimeout, maxVisibility, "SQS's limit"),
+		notNegative("WorkerConfig.WaitTime", c.WaitTime, "20s"),
+		atMost("WorkerConfig.WaitTime", c.WaitTime, maxWaitTime, "SQS's longest long poll"),
+		notNegative("WorkerConfig.CallTimeout", c.CallTimeout, "5s"),
+		notNegative("WorkerConfig.DLQPoll", c.DLQPoll, "5s"),
+	)...)
 }
 
 // Worker consumes the job queue: each poller long-polls for up to 10
@@ -94,32 +107,32 @@ type Worker struct {
 // StartWorker checks cfg and starts the pollers (and the DLQ depth poller).
 // Stop it with Shutdown.
 func StartWorker(cfg WorkerConfig) (*Worker, error) {
-	if cfg.Catalog == nil || cfg.Client == nil || cfg.QueueURL == "" || cfg.Poster == nil {
-		return nil, errors.New("queuemode: WorkerConfig.Catalog, Client, QueueURL and Poster are required")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Pollers <= 0 {
+	if cfg.Pollers == 0 {
 		cfg.Pollers = 2
 	}
-	if cfg.MaxInFlight <= 0 {
+	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 256
 	}
-	if cfg.JobTimeout <= 0 {
+	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 10 * time.Second
 	}
-	if cfg.VisibilityTimeout <= 0 {
+	if cfg.VisibilityTimeout == 0 {
 		cfg.VisibilityTimeout = max(30*time.Second, cfg.JobTimeout+5*time.Second)
 	}
 	cfg.VisibilityTimeout = time.Duration(seconds(cfg.VisibilityTimeout)) * time.Second
 	if cfg.VisibilityTimeout <= cfg.JobTimeout {
 		return nil, fmt.Errorf("queuemode: visibility timeout %v must exceed the job timeout %v", cfg.VisibilityTimeout, cfg.JobTimeout)
 	}
-	if cfg.WaitTime <= 0 {
+	if cfg.WaitTime == 0 {
 		cfg.WaitTime = 20 * time.Second
 	}
-	if cfg.CallTimeout <= 0 {
+	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
-	if cfg.DLQPoll <= 0 {
+	if cfg.DLQPoll == 0 {
 		cfg.DLQPoll = 5 * time.Second
 	}
 	if cfg.Metrics == nil {

@@ -2,16 +2,17 @@ package socket
 
 import (
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/ttlset"
 )
 
-// AcceptedWindow is how long (at least) the front door remembers a message
-// it accepted — key (from, id), value the members its ack listed. A join,
+// AcceptedWindow is how long the front door remembers a message it
+// accepted, from its acceptance or its latest resend — key (from, id), value
+// the members its ack listed. A join,
 // leave or send resent with the same id within it is answered with the same
 // ack and not dispatched again (see "Resending" in docs/protocol.md). The
 // memory is per front-door process: a restarted server has forgotten it.
@@ -20,21 +21,17 @@ const AcceptedWindow = 10 * time.Minute
 // Resend outcomes (label values of chatbench_resends_total).
 const resendDuplicateAcked = "duplicate_acked"
 
-// acceptedSet remembers accepted (from, id) keys with their ack's members
-// for at least window and at most twice that, in two generations swapped
-// every window, like seenSet. It is safe for concurrent use.
+// acceptedSet remembers accepted messages with their ack's members for
+// window after they were last seen (a resend refreshes them), and counts
+// the resends it answers. It is safe for concurrent use.
 type acceptedSet struct {
-	window  time.Duration
+	acks    *ttlset.Set[msgKey, []string]
 	resends *prometheus.CounterVec
-
-	mu        sync.Mutex
-	cur, prev map[string][]string
-	rotated   time.Time
 }
 
 func newAcceptedSet(window time.Duration, reg prometheus.Registerer) *acceptedSet {
 	a := &acceptedSet{
-		window: window, cur: map[string][]string{}, prev: map[string][]string{}, rotated: time.Now(),
+		acks: ttlset.New[msgKey, []string](ttlset.Config{TTL: window, Refresh: true}),
 		resends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatbench_resends_total",
 			Help: "Frames resent by clients with an id the front door had already accepted, by outcome (duplicate_acked: answered with the original ack, not dispatched again).",
@@ -46,42 +43,15 @@ func newAcceptedSet(window time.Duration, reg prometheus.Registerer) *acceptedSe
 	return a
 }
 
-func acceptedKey(from, id string) string { return from + "\x00" + id }
-
-// rotateLocked swaps generations when a window has passed.
-func (a *acceptedSet) rotateLocked(now time.Time) {
-	switch age := now.Sub(a.rotated); {
-	case age >= 2*a.window: // idle for two windows: everything has expired
-		a.prev, a.cur, a.rotated = map[string][]string{}, map[string][]string{}, now
-	case age >= a.window:
-		a.prev, a.cur, a.rotated = a.cur, make(map[string][]string, len(a.cur)), now
-	}
-}
-
 // put remembers that (from, id) was accepted with members.
 func (a *acceptedSet) put(from, id string, members []string, now time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.rotateLocked(now)
-	a.cur[acceptedKey(from, id)] = slices.Clip(members)
+	a.acks.Put(msgKey{from, id}, slices.Clip(members), now)
 }
 
 // get returns the members remembered for (from, id), and whether it was
-// accepted within the window. A hit is refreshed into the current
-// generation.
+// accepted within the window.
 func (a *acceptedSet) get(from, id string, now time.Time) ([]string, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.rotateLocked(now)
-	k := acceptedKey(from, id)
-	if m, ok := a.cur[k]; ok {
-		return m, true
-	}
-	if m, ok := a.prev[k]; ok {
-		a.cur[k] = m
-		return m, true
-	}
-	return nil, false
+	return a.acks.Get(msgKey{from, id}, now)
 }
 
 // ackDuplicate answers a frame whose (from, id) the front door already

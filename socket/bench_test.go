@@ -23,7 +23,11 @@ import (
 func BenchmarkEmitFanOut(b *testing.B) {
 	for _, n := range []int{2, 10, 100} {
 		b.Run("room="+strconv.Itoa(n), func(b *testing.B) {
-			srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret}, directmode.Config{Catalog: jobs.Catalog()}, nilGatherer{})
+			srv, err := directmode.Start(directmode.ServerConfig{
+				Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret},
+				Dispatcher: directmode.Config{Catalog: jobs.Catalog()},
+				Gatherer:   nilGatherer{},
+			})
 			if err != nil {
 				b.Fatal(err)
 			}

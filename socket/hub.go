@@ -33,7 +33,7 @@ const (
 // it was emitted, and a conversation keeps at most its Events newest.
 type ResumeConfig struct {
 	Events int           // zero means DefaultResumeEvents; negative turns resuming off
-	Window time.Duration // zero means DefaultResumeWindow
+	Window time.Duration // zero means DefaultResumeWindow; negative is refused (Config.Validate)
 }
 
 func (r ResumeConfig) withDefaults() ResumeConfig {

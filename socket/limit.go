@@ -26,7 +26,8 @@ const (
 )
 
 // limits returns the effective rate (frames/s, 0 = off), burst and per-user
-// connection cap (0 = off) of cfg: zero means the default, negative off.
+// connection cap (0 = off) of cfg: zero means the default, negative off
+// (Validate refuses a negative burst).
 func (c *Config) limits() (rate float64, burst float64, perUser int) {
 	rate, burst, perUser = c.RateLimit, float64(c.RateBurst), c.MaxConnsPerUser
 	if rate == 0 {
@@ -40,9 +41,6 @@ func (c *Config) limits() (rate float64, burst float64, perUser int) {
 	}
 	if rate < 0 {
 		rate = 0
-	}
-	if burst < 1 {
-		burst = 1
 	}
 	return rate, burst, max(perUser, 0)
 }

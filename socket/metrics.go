@@ -47,7 +47,7 @@ const (
 	reasonSlow         = "slow_consumer"
 	reasonTooLarge     = "frame_too_large"
 	reasonBadToken     = "bad_token"
-	reasonAuthTimout   = "auth_timeout"
+	reasonAuthTimeout  = "auth_timeout"
 	reasonShutdown     = "shutdown"
 	reasonError        = "error"
 	reasonRateLimited  = "rate_limited"

@@ -22,7 +22,7 @@ func (c *Conn) readLoop() {
 	if !c.authed.Load() {
 		t := time.AfterFunc(cfg.AuthTimeout, func() {
 			if !c.authed.Load() {
-				c.close(websocket.ClosePolicyViolation, "authenticate within "+cfg.AuthTimeout.String(), false, reasonAuthTimout)
+				c.close(websocket.ClosePolicyViolation, "authenticate within "+cfg.AuthTimeout.String(), false, reasonAuthTimeout)
 			}
 		})
 		defer t.Stop()
@@ -145,7 +145,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 		// comparison's control group. A refusal concerns the message's
 		// jobs; when the client resends the same id, the relay is not
 		// repeated.
-		if t.Relay && !c.srv.relayed.add(msg.From+"\x00"+msg.ID, time.Now()) {
+		if t.Relay && c.srv.relayed.Add(msgKey{msg.From, msg.ID}, struct{}{}, time.Now()) {
 			hub.Emit(chat.RelayEvent(msg))
 		}
 		c.dispatch(msg, nil)
@@ -202,7 +202,9 @@ func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume) bool {
 		c.sendError(pe)
 		return false
 	}
-	c.srv.cfg.Recorder.Record(msg)
+	if r := c.srv.cfg.Recorder; r != nil {
+		r.Record(msg)
+	}
 	c.remember(msg.From, msg.ID, msg.Members)
 	c.enqueue(encodeAck(msg.ID, msg.Members, res))
 	return true

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,9 +23,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/ttlset"
 )
 
 // Dispatcher takes accepted messages to their jobs. Dispatch is called on
@@ -39,67 +38,14 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, msg *chat.Message) error
 }
 
-// Config configures a Server. Zero values mean the documented defaults.
-type Config struct {
-	Hub        *Hub       // required: rooms and emit
-	Dispatcher Dispatcher // required
-	// Secret verifies bearer tokens (HMAC-SHA256); at least MinSecretLen bytes.
-	Secret []byte
-	// AllowedOrigins lists Origin values browsers may connect from ("*" =
-	// any). Empty means: requests without an Origin header (non-browser
-	// clients) and same-host origins only.
-	AllowedOrigins []string
-	// SendQueue is each connection's send queue, in frames. Zero means 256.
-	SendQueue int
-	// MaxFrameBytes is the largest client frame read. Zero means 65536.
-	MaxFrameBytes int64
-	// WriteTimeout bounds each frame write. Zero means 10s.
-	WriteTimeout time.Duration
-	// PongTimeout is how long a silent peer is kept; pings go out every
-	// 9/10 of it. Zero means 60s.
-	PongTimeout time.Duration
-	// AuthTimeout is how long a connection may stay unauthenticated. Zero
-	// means 10s.
-	AuthTimeout time.Duration
-	Logger      *slog.Logger          // nil = discard
-	Registerer  prometheus.Registerer // nil = metrics not registered
-	// Recorder, when set, records every accepted message as a trace line
-	// (see Recorder). nil = off. The caller closes it after Shutdown.
-	Recorder *Recorder
-	// RateLimit is each connection's sustained client-frame rate, frames/s
-	// (token bucket); frames over it are refused with rate_limited. Zero
-	// means DefaultRateLimit; negative turns the limit off.
-	RateLimit float64
-	// RateBurst is the token bucket's size. Zero means DefaultRateBurst.
-	RateBurst int
-	// MaxConnsPerUser caps each user's open connections (too_many_connections).
-	// Zero means DefaultMaxConnsPerUser; negative means no cap.
-	MaxConnsPerUser int
-	// Resume sizes the event buffer of each conversation from which clients
-	// resume after a reconnect. The Hub is built with it (NewHub); the
-	// Server does not read it.
-	Resume ResumeConfig
-}
-
-func (c *Config) setDefaults() {
-	if c.SendQueue == 0 {
-		c.SendQueue = 256
-	}
-	if c.MaxFrameBytes == 0 {
-		c.MaxFrameBytes = 64 << 10
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.PongTimeout == 0 {
-		c.PongTimeout = 60 * time.Second
-	}
-	if c.AuthTimeout == 0 {
-		c.AuthTimeout = 10 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+// Recorder is told of every message the front door accepted: bench/trace's
+// trace recorder implements it, so the front door need not know the trace
+// format. Record is called after the message was dispatched successfully and
+// before it is acked, on the connection's reader goroutine — from many
+// connections at once, so it must be safe for concurrent use, and it should
+// not block. It must not modify or keep msg.
+type Recorder interface {
+	Record(msg *chat.Message)
 }
 
 // Server is the front door: an http.Handler that upgrades to WebSocket.
@@ -111,7 +57,7 @@ type Server struct {
 	m        *metrics
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
-	relayed  *seenSet // message ids relayed within RelayWindow
+	relayed  *ttlset.Set[msgKey, struct{}] // messages relayed within RelayWindow (dedup.go)
 	// accepted holds accepted message ids and their acks' members (accepted.go).
 	accepted *acceptedSet
 
@@ -123,18 +69,19 @@ type Server struct {
 	handlers sync.WaitGroup
 }
 
-// NewServer checks cfg and returns a Server.
+// NewServer checks cfg (see Config.Validate) and returns a Server.
 func NewServer(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Hub == nil:
 		return nil, errors.New("socket: Config.Hub is required")
 	case cfg.Dispatcher == nil:
 		return nil, errors.New("socket: Config.Dispatcher is required")
-	case len(cfg.Secret) < MinSecretLen:
-		return nil, fmt.Errorf("socket: token secret is %d bytes; set at least %d (flag --secret or CHATBENCH_SECRET)", len(cfg.Secret), MinSecretLen)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newSeenSet(RelayWindow)}
+	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newRelayedSet(RelayWindow)}
 	s.accepted = newAcceptedSet(AcceptedWindow, cfg.Registerer)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

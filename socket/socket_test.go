@@ -41,7 +41,11 @@ func start(t *testing.T, tweak func(*socket.Config)) *env {
 	if tweak != nil {
 		tweak(&fc)
 	}
-	srv, err := directmode.Start("127.0.0.1:0", fc, directmode.Config{Catalog: jobs.Catalog(), Registerer: reg}, reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: fc,
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Registerer: reg},
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,11 @@ func TestTLSSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg},
-		directmode.Config{Catalog: jobs.Catalog(), Registerer: reg, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Registerer: reg},
+		Gatherer:   reg, TLS: &tls.Config{Certificates: []tls.Certificate{cert}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

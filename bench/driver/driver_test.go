@@ -84,8 +84,10 @@ func startDirectChild() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: cl}}, nil)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: cl}},
+	})
 	if err != nil {
 		return "", nil, err
 	}
@@ -96,8 +98,10 @@ var secret = []byte("driver-test-secret-0123456789")
 
 func startDirect(t testing.TB) *directmode.Server {
 	t.Helper()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: startML(t)}}, nil)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: startML(t)}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,10 @@ func TestRetryRefused(t *testing.T) {
 	}
 	ml := wstest.StartML(t, "*=median:60ms,p99:60ms")
 	for _, noResend := range []bool{false, true} {
-		srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
-			directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: ml}, MaxTasks: 2, MaxPending: 6}, nil)
+		srv, err := directmode.Start(directmode.ServerConfig{
+			Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret},
+			Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: ml}, MaxTasks: 2, MaxPending: 6},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,14 +120,16 @@ func TestNoBodiesInLogs(t *testing.T) {
 
 	// Direct path, with a body-keeping recorder as the positive control.
 	recFile := filepath.Join(t.TempDir(), "recorded.jsonl")
-	rec, err := socket.OpenRecorder(recFile, socket.RecorderOptions{Bodies: true, Logger: l.logger("recorder")})
+	rec, err := trace.OpenRecorder(recFile, trace.RecorderOptions{Bodies: true, Logger: l.logger("recorder")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	ds, err := directmode.Start("127.0.0.1:0",
-		socket.Config{Secret: secret, Registerer: reg, Recorder: rec, Logger: l.logger("direct-socket")},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: ml}, Registerer: reg, Logger: l.logger("direct")}, reg)
+	ds, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg, Recorder: rec, Logger: l.logger("direct-socket")},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: ml}, Registerer: reg, Logger: l.logger("direct")},
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +168,10 @@ func TestNoBodiesInLogs(t *testing.T) {
 	qreg := prometheus.NewRegistry()
 	m := queuemode.NewMetrics(qreg)
 	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-		Addr: "127.0.0.1:0", CallbackAddr: "127.0.0.1:0",
-		Front:   socket.Config{Secret: secret, Registerer: qreg, Logger: l.logger("queue-socket")},
-		Catalog: jobs.Catalog(), Client: cl, QueueURL: qs.URL, CallbackSecret: cbSecret,
-		Metrics: m, Registerer: qreg, Gatherer: qreg, Logger: l.logger("gateway"),
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: qreg, Logger: l.logger("queue-socket")},
+		Dispatcher:   queuemode.DispatcherConfig{Catalog: jobs.Catalog(), Client: cl, QueueURL: qs.URL},
+		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
+		CallbackAddr: "127.0.0.1:0", Metrics: m, Gatherer: qreg, Logger: l.logger("gateway"),
 	})
 	if err != nil {
 		t.Fatal(err)

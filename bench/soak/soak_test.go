@@ -40,8 +40,11 @@ func (instantML) Predict(context.Context, string, string) (json.RawMessage, erro
 // baseline and the server holds no connection afterwards.
 func TestSoakReturnsToBaseline(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: instantML{}}, Registerer: reg}, reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: instantML{}}, Registerer: reg},
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +180,11 @@ func soakOf(t *testing.T, run *results.Run) *results.Soak {
 // TestMetricsSampler reads a Prometheus text page.
 func TestMetricsSampler(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: instantML{}}, Registerer: reg},
-		prometheus.Gatherers{reg, prometheus.DefaultGatherer})
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: instantML{}}, Registerer: reg},
+		Gatherer:   prometheus.Gatherers{reg, prometheus.DefaultGatherer},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

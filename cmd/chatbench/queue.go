@@ -41,8 +41,9 @@ func (f *queueFlags) register(cmd *cobra.Command, endpointHelp string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.endpoint, "sqs-endpoint", "", endpointHelp)
 	fl.StringVar(&f.name, "queue-name", "chatbench-jobs", "job queue base name: <name>.fifo and its DLQ <name>-dlq.fifo")
-	fl.DurationVar(&f.visibility, "visibility-timeout", 30*time.Second, "visibility timeout of received jobs (must exceed --job-timeout; renewed while a job runs)")
-	fl.IntVar(&f.maxReceive, "max-receive-count", 5, "receives before a job moves to the dead-letter queue")
+	fl.DurationVar(&f.visibility, "visibility-timeout", 30*time.Second, "visibility timeout of received jobs (must exceed --job-timeout, at most 12h; renewed while a job runs)")
+	fl.IntVar(&f.maxReceive, "max-receive-count", 5, "receives before a job moves to the dead-letter queue (at most 1000)")
+	refuseNegative(cmd, map[string]string{"visibility-timeout": "", "max-receive-count": ""})
 }
 
 // connect builds the SQS client for endpoint ("" = the standard AWS
@@ -94,6 +95,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.jobTime, "job-timeout", 10*time.Second, "timeout of each job")
 	fl.IntVar(&f.inFlight, "max-in-flight", 256, "jobs processed at once across pollers (the direct path's --max-tasks counterpart)")
 	f.ml.register(cmd, "ml-")
+	refuseNegative(cmd, map[string]string{"ml-timeout": "", "job-timeout": "", "max-in-flight": ""})
 }
 
 // start runs pollers workers posting to callbackURL; stop shuts them down
@@ -160,7 +162,8 @@ credentials of the standard AWS configuration.
 the queue is left to empty, then clients are closed with 1001.`,
 		Example: `  chatbench serve queue
   chatbench serve queue --embedded-worker 0 --sqs-endpoint http://127.0.0.1:9324`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: checkFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
@@ -196,9 +199,10 @@ the queue is left to empty, then clients are closed with 1001.`,
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
 			gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-				Addr: addr, CallbackAddr: cbAddr, Front: fc, Catalog: jobs.Catalog(),
-				Client: cl, QueueURL: q.URL, CallbackSecret: secret,
-				Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
+				Addr: addr, Front: fc,
+				Dispatcher:   queuemode.DispatcherConfig{Catalog: jobs.Catalog(), Client: cl, QueueURL: q.URL},
+				Callback:     queuemode.CallbackConfig{Secret: secret},
+				CallbackAddr: cbAddr, Metrics: m, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			})
 			if err != nil {
 				return err
@@ -230,11 +234,12 @@ the queue is left to empty, then clients are closed with 1001.`,
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (WebSocket on /ws, /metrics, /healthz)")
 	fl.StringVar(&cbAddr, "callback-addr", "127.0.0.1:8081", "listen address of the workers' callback POST /internal/events (keep it on loopback or a private network)")
 	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret workers sign callbacks with (at least 16 bytes; the default is for development only)")
-	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for queued jobs")
+	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for queued jobs (0 = not at all)")
 	fl.IntVar(&embedded, "embedded-worker", 2, "worker pollers to run in this process (0 = none; run chatbench worker separately)")
 	qf.register(cmd, "SQS endpoint URL, or aws for real Amazon SQS (default: AWS_ENDPOINT_URL_SQS if set, else an embedded endpoint in this process)")
 	wf.register(cmd)
 	front.register(cmd)
+	refuseNegative(cmd, map[string]string{"drain-timeout": "do not wait", "embedded-worker": "none"})
 	return cmd
 }
 
@@ -260,7 +265,8 @@ SQS endpoint: --sqs-endpoint, else the standard AWS configuration
 missing. /metrics and /healthz are served on --metrics-addr.`,
 		Example: `  chatbench worker --sqs-endpoint http://127.0.0.1:9324 --ml-url http://127.0.0.1:8090
   AWS_ENDPOINT_URL_SQS=http://localhost:4566 chatbench worker --workers 4`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: checkFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
@@ -297,10 +303,11 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 	fl.StringVar(&cbURL, "callback-url", "http://127.0.0.1:8081", "gateway callback URL (path defaults to /internal/events)")
 	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret shared with the gateway (at least 16 bytes; the default is for development only)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8082", "listen address of /metrics and /healthz")
-	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (the rest are redelivered)")
-	fl.IntVar(&pollers, "workers", 4, "concurrent ReceiveMessage pollers")
+	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (the rest are redelivered; 0 = not at all)")
+	fl.IntVar(&pollers, "workers", 4, "concurrent ReceiveMessage pollers (0 = 2)")
 	qf.register(cmd, "SQS endpoint URL (default: the standard AWS configuration, e.g. AWS_ENDPOINT_URL_SQS)")
 	wf.register(cmd)
+	refuseNegative(cmd, map[string]string{"drain-timeout": "do not wait", "workers": "2"})
 	return cmd
 }
 
@@ -308,9 +315,10 @@ func newQueueCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "queue", Short: "Manage the SQS job queue"}
 	var qf queueFlags
 	setup := &cobra.Command{
-		Use:   "setup",
-		Short: "Create the FIFO job queue and its dead-letter queue (idempotent) and print their URLs",
-		Args:  cobra.NoArgs,
+		Use:     "setup",
+		Short:   "Create the FIFO job queue and its dead-letter queue (idempotent) and print their URLs",
+		Args:    cobra.NoArgs,
+		PreRunE: checkFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := g.logger(); err != nil {
 				return err

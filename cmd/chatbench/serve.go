@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
@@ -20,7 +24,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
+		Short: "Run a chat server: the direct path, the queue gateway, or the echo floor",
 	}
 	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
 	cmd.AddCommand(newServeEchoCmd(g))
@@ -43,6 +47,52 @@ type frontFlags struct {
 	tls            tlsFlags
 }
 
+// zeroMeans annotates a size, count or duration flag that refuses negative
+// values; the annotation's value says what 0 means ("" = the flag's
+// default).
+const zeroMeans = "chatbench_zero_means"
+
+// refuseNegative marks flags of cmd as refusing negative values: zero maps
+// each flag's name to what 0 means ("" = its default). checkFlags enforces
+// it.
+func refuseNegative(cmd *cobra.Command, zero map[string]string) {
+	for name, means := range zero {
+		// A misspelt name fails only here, silently: TestNumericFlags
+		// finds the flag it meant unmarked.
+		_ = cmd.Flags().SetAnnotation(name, zeroMeans, []string{means})
+	}
+}
+
+// checkFlags refuses a negative value of any flag marked by refuseNegative,
+// naming the flag and what 0 means. It is the PreRunE of the commands that
+// start servers, so it runs after the environment has set flags and before
+// anything starts.
+func checkFlags(cmd *cobra.Command, _ []string) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		means, ok := f.Annotations[zeroMeans]
+		if !ok || !negative(f) {
+			return
+		}
+		zero := means[0]
+		if zero == "" {
+			zero = f.DefValue
+		}
+		errs = append(errs, fmt.Errorf("--%s %s: must be ≥ 0 (0 = %s)", f.Name, f.Value, zero))
+	})
+	return errors.Join(errs...)
+}
+
+// negative reports whether a numeric flag's value is below zero.
+func negative(f *pflag.Flag) bool {
+	if f.Value.Type() == "duration" {
+		d, err := time.ParseDuration(f.Value.String())
+		return err == nil && d < 0
+	}
+	x, err := strconv.ParseFloat(f.Value.String(), 64)
+	return err == nil && x < 0
+}
+
 // tlsFlags are a server's certificate flags.
 type tlsFlags struct{ cert, key string }
 
@@ -59,8 +109,8 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.secret, "secret", devSecret, "HMAC secret that verifies client tokens (at least 16 bytes; the default is for development only)")
 	fl.StringSliceVar(&f.allowedOrigins, "allowed-origin", nil, "browser Origins allowed to connect, * = any (default: same host, and non-browser clients)")
-	fl.IntVar(&f.sendQueue, "send-queue", 256, "frames queued per connection before it is dropped as a slow consumer")
-	fl.Int64Var(&f.maxFrame, "max-frame", 64<<10, "largest client frame in bytes (bigger ones close the connection with 1009)")
+	fl.IntVar(&f.sendQueue, "send-queue", socket.DefaultSendQueue, "frames queued per connection before it is dropped as a slow consumer")
+	fl.Int64Var(&f.maxFrame, "max-frame", socket.DefaultMaxFrameBytes, "largest client frame in bytes (bigger ones close the connection with 1009)")
 	fl.StringVar(&f.record, "record", "", "write accepted inbound messages to this file as a chatbench trace (docs/trace.md; gzip when it ends in .gz)")
 	fl.BoolVar(&f.recordBodies, "record-bodies", false, "keep message bodies in the --record trace (default: bodies redacted, sizes kept)")
 	fl.Float64Var(&f.rateLimit, "rate-limit", socket.DefaultRateLimit, "client frames per second each connection may send (token bucket); more are refused with rate_limited (negative = no limit)")
@@ -69,19 +119,20 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.resumeEvents, "resume-events", socket.DefaultResumeEvents, "recent events kept per conversation for clients that reconnect and join with since (negative = resuming off)")
 	fl.DurationVar(&f.resumeWindow, "resume-window", socket.DefaultResumeWindow, "how long an event stays available to resuming clients")
 	f.tls.register(cmd, "the client-facing listener")
+	refuseNegative(cmd, map[string]string{"send-queue": "", "max-frame": "", "rate-burst": "", "resume-window": ""})
 }
 
 // recorder opens the --record trace, or returns nil when recording is off.
 // The returned close function flushes it and logs a failure; call it after
 // the server has shut down.
-func (f *frontFlags) recorder(log *slog.Logger) (*socket.Recorder, func(), error) {
+func (f *frontFlags) recorder(log *slog.Logger) (socket.Recorder, func(), error) {
 	if f.record == "" {
 		if f.recordBodies {
 			return nil, nil, fmt.Errorf("--record-bodies needs --record FILE")
 		}
 		return nil, func() {}, nil
 	}
-	rec, err := socket.OpenRecorder(f.record, socket.RecorderOptions{Bodies: f.recordBodies, Logger: log.With("component", "recorder")})
+	rec, err := trace.OpenRecorder(f.record, trace.RecorderOptions{Bodies: f.recordBodies, Logger: log.With("component", "recorder")})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,7 +183,8 @@ SIGINT/SIGTERM drain gracefully: accepted jobs finish and emit, then clients
 are closed with 1001.`,
 		Example: `  chatbench serve direct
   chatbench serve direct --addr 127.0.0.1:9000 --ml-url http://127.0.0.1:8090`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: checkFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
@@ -154,11 +206,15 @@ are closed with 1001.`,
 			}
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
-			srv, err := directmode.Start(addr, fc, directmode.Config{
-				Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
-				SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
-				Logger: log.With("component", "direct"), Registerer: reg, TLS: tlsCfg,
-			}, reg)
+			srv, err := directmode.Start(directmode.ServerConfig{
+				Addr: addr, Front: fc,
+				Dispatcher: directmode.Config{
+					Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
+					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
+					Logger: log.With("component", "direct"), Registerer: reg,
+				},
+				Gatherer: reg, TLS: tlsCfg,
+			})
 			if err != nil {
 				stopML(context.Background())
 				return err
@@ -179,11 +235,13 @@ are closed with 1001.`,
 	fl.StringVar(&mlURL, "ml-url", "", "ML service base URL, e.g. http://127.0.0.1:8090 (default: start one in this process)")
 	fl.DurationVar(&mlTimeout, "ml-timeout", 5*time.Second, "timeout of each ML call")
 	fl.DurationVar(&jobTime, "job-timeout", 10*time.Second, "timeout of each job")
-	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs")
+	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (0 = not at all)")
 	fl.IntVar(&maxTasks, "max-tasks", 256, "ML background tasks running at once")
 	fl.IntVar(&maxPending, "max-pending", 0, "ML tasks running or waiting before messages are refused as overloaded (0 = 16 × --max-tasks)")
-	fl.IntVar(&lanes, "sync-lanes", 16, "sync-job lanes (each conversation is served by one lane, in order)")
+	fl.IntVar(&lanes, "sync-lanes", 16, "sync-job lanes (each conversation is served by one lane, in order; at most 4096)")
 	front.register(cmd)
 	ml.register(cmd, "ml-")
+	refuseNegative(cmd, map[string]string{"ml-timeout": "", "job-timeout": "", "drain-timeout": "do not wait",
+		"max-tasks": "", "max-pending": "16 × --max-tasks", "sync-lanes": ""})
 	return cmd
 }

@@ -1,6 +1,8 @@
-// Package serve runs an http.Handler on a listener with an owned serve
-// goroutine and an idempotent Shutdown — the lifecycle every chatbench
-// server process shares.
+// Package serve holds the lifecycle chatbench's server processes share: an
+// http.Handler on a listener with an owned serve goroutine and an idempotent
+// Shutdown (serve.go), and the front door both paths start through — hub,
+// WebSocket front door, /metrics and /healthz on one listener, shut down in
+// one order — with only the path's dispatcher handed in (front.go).
 package serve
 
 import (

@@ -1,4 +1,4 @@
-package socket_test
+package trace_test
 
 import (
 	"context"
@@ -12,9 +12,35 @@ import (
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/socket"
 )
+
+// The front door records through socket.Recorder.
+var _ socket.Recorder = (*trace.Recorder)(nil)
+
+var secret = []byte("trace-test-secret-0123456789")
+
+// startDirect runs a direct-path server recording into rec, with the
+// telehealth catalog and no ML service (ML jobs then emit status=error
+// events, which the recorder does not see).
+func startDirect(t *testing.T, rec socket.Recorder) *directmode.Server {
+	t.Helper()
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Recorder: rec},
+		Dispatcher: directmode.Config{Catalog: jobs.Catalog()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return srv
+}
 
 // sent is one message the test sent and the server accepted.
 type sent struct {
@@ -67,14 +93,14 @@ func TestRecorder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), tc.file)
-			rec, err := socket.OpenRecorder(path, socket.RecorderOptions{Bodies: tc.bodies})
+			rec, err := trace.OpenRecorder(path, trace.RecorderOptions{Bodies: tc.bodies})
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := start(t, func(c *socket.Config) { c.Recorder = rec })
+			srv := startDirect(t, rec)
 			s := wstest.NewScript(t, jobs.Catalog())
-			d1 := wstest.DialAs(t, e.url, secret, "d1", chat.RoleProvider, "c1")
-			p1 := wstest.DialAs(t, e.url, secret, "p1", chat.RolePatient, "c1", "c2")
+			d1 := wstest.DialAs(t, srv.URL(), secret, "d1", chat.RoleProvider, "c1")
+			p1 := wstest.DialAs(t, srv.URL(), secret, "p1", chat.RolePatient, "c1", "c2")
 			var want []sent
 			do := func(p *wstest.Participant, op, conv, typ, body string) {
 				id := s.Do(p, op, conv, typ, body)
@@ -107,7 +133,7 @@ func TestRecorder(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), wstest.Wait)
 			defer cancel()
-			if err := e.srv.Shutdown(ctx); err != nil {
+			if err := srv.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if n := rec.Messages(); n != len(want) {
@@ -158,13 +184,13 @@ func TestRecorder(t *testing.T) {
 // first so the trace stays valid.
 func TestRecorderRejoin(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rejoin.jsonl")
-	rec, err := socket.OpenRecorder(path, socket.RecorderOptions{})
+	rec, err := trace.OpenRecorder(path, trace.RecorderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := start(t, func(c *socket.Config) { c.Recorder = rec })
-	a := wstest.DialAs(t, e.url, secret, "p1", chat.RolePatient, "c1")
-	b := wstest.DialAs(t, e.url, secret, "p1", chat.RolePatient, "c1")
+	srv := startDirect(t, rec)
+	a := wstest.DialAs(t, srv.URL(), secret, "p1", chat.RolePatient, "c1")
+	b := wstest.DialAs(t, srv.URL(), secret, "p1", chat.RolePatient, "c1")
 	for _, x := range []struct {
 		p  *wstest.Participant
 		id string
@@ -174,7 +200,7 @@ func TestRecorderRejoin(t *testing.T) {
 			t.Fatalf("join %s: %+v", x.id, r)
 		}
 	}
-	if err := e.srv.Shutdown(context.Background()); err != nil {
+	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := rec.Close(); err != nil {
@@ -194,7 +220,7 @@ func TestRecorderRejoin(t *testing.T) {
 // trace with only a header. A nil recorder is a no-op.
 func TestRecorderEmpty(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "empty.jsonl.gz")
-	rec, err := socket.OpenRecorder(path, socket.RecorderOptions{})
+	rec, err := trace.OpenRecorder(path, trace.RecorderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,12 +233,12 @@ func TestRecorderEmpty(t *testing.T) {
 	if _, got := readTrace(t, path); len(got) != 0 {
 		t.Errorf("recorded %v", got)
 	}
-	var none *socket.Recorder
+	var none *trace.Recorder
 	none.Record(&chat.Message{})
 	if err := none.Close(); err != nil {
 		t.Error(err)
 	}
-	if _, err := socket.OpenRecorder(filepath.Join(t.TempDir(), "no", "such", "dir.jsonl"), socket.RecorderOptions{}); err == nil {
+	if _, err := trace.OpenRecorder(filepath.Join(t.TempDir(), "no", "such", "dir.jsonl"), trace.RecorderOptions{}); err == nil {
 		t.Error("OpenRecorder in a missing directory succeeded")
 	}
 }

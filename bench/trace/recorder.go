@@ -1,9 +1,7 @@
-package socket
+package trace
 
 import (
-	"bufio"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +14,6 @@ import (
 	"github.com/chatbench/chatbench/chat"
 )
 
-// recordVersion is the chatbench trace schema version the recorder writes
-// (docs/trace.md; bench/trace.Version).
-const recordVersion = 1
-
 // RecorderOptions configures OpenRecorder.
 type RecorderOptions struct {
 	// Bodies keeps message bodies in the trace. Off by default: bodies are
@@ -31,39 +25,15 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 }
 
-// traceHeader mirrors bench/trace.Header's JSON fields (socket does not
-// import bench/trace, to keep the front door free of benchmark code).
-type traceHeader struct {
-	Version       int       `json:"chatbench_trace"`
-	Name          string    `json:"name,omitempty"`
-	Generator     string    `json:"generator,omitempty"`
-	Seed          uint64    `json:"seed"`
-	Start         time.Time `json:"start"`
-	DurationS     float64   `json:"duration_s"`
-	Messages      int       `json:"messages"`
-	Conversations int       `json:"conversations"`
-}
-
-// traceRecord mirrors bench/trace.Record's JSON fields.
-type traceRecord struct {
-	T    int64     `json:"t"`
-	Conv string    `json:"conv"`
-	User string    `json:"user"`
-	Role chat.Role `json:"role"`
-	Type string    `json:"type"`
-	ID   string    `json:"id"`
-	Size int       `json:"size"`
-	Body string    `json:"body,omitempty"`
-}
-
 type member struct{ conv, user string }
 
-// Recorder writes the inbound messages a front door accepted as a chatbench
-// trace (docs/trace.md): a header, then one line per accepted message with
-// t in microseconds since the first one. Set it as Config.Recorder; the
-// front door calls Record after a message was dispatched successfully.
-// Writes go through a buffer, so Record rarely touches the disk; Close
-// flushes. A file whose name ends in ".gz" is gzip-compressed.
+// Recorder writes the inbound messages a front door accepted as a trace
+// (docs/trace.md): a header, then one line per accepted message with t in
+// microseconds since the first one. It implements socket.Recorder: set it as
+// socket.Config.Recorder and the front door calls Record after a message was
+// dispatched successfully. Lines go through a Writer's buffer, so Record
+// rarely touches the disk; Close flushes. A file whose name ends in ".gz"
+// is gzip-compressed.
 //
 // When a user joins a conversation the trace still has them in (their
 // connection ended without a leave), the recorder first writes a leave line
@@ -78,11 +48,10 @@ type Recorder struct {
 	mu      sync.Mutex
 	file    io.Closer
 	zw      *gzip.Writer // nil for a plain file
-	bw      *bufio.Writer
-	enc     *json.Encoder
+	out     io.Writer    // the file, or zw
+	w       *Writer      // nil until the header is written
 	opened  time.Time
 	first   time.Time // the first accepted message (monotonic)
-	started bool      // header written
 	closed  bool
 	err     error // first write error; recording stops after it
 	n       int
@@ -94,7 +63,7 @@ type Recorder struct {
 func OpenRecorder(path string, opts RecorderOptions) (*Recorder, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("socket: record: %w", err)
+		return nil, fmt.Errorf("trace: record: %w", err)
 	}
 	if opts.Name == "" {
 		opts.Name = "recorded"
@@ -102,14 +71,12 @@ func OpenRecorder(path string, opts RecorderOptions) (*Recorder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &Recorder{opts: opts, log: opts.Logger, file: f, opened: time.Now(), members: map[member]bool{}}
-	var w io.Writer = f
+	r := &Recorder{opts: opts, log: opts.Logger, file: f, out: f, opened: time.Now(), members: map[member]bool{}}
 	if strings.HasSuffix(path, ".gz") {
+		// Fast rather than small: the recorder runs inside the server.
 		r.zw, _ = gzip.NewWriterLevel(f, gzip.BestSpeed) // the level is valid
-		w = r.zw
+		r.out = r.zw
 	}
-	r.bw = bufio.NewWriterSize(w, 64<<10)
-	r.enc = json.NewEncoder(r.bw)
 	return r, nil
 }
 
@@ -125,22 +92,24 @@ func (r *Recorder) Record(msg *chat.Message) {
 		return
 	}
 	now := time.Now()
-	if !r.started {
+	if r.w == nil {
 		r.first = now
-		r.writeHeader(now)
+		if !r.start(now) {
+			return
+		}
 	}
 	t := now.Sub(r.first).Microseconds()
 	k := member{msg.Conv, msg.From}
 	switch msg.Type {
 	case chat.OpJoin:
 		if r.members[k] {
-			r.write(traceRecord{T: t, Conv: msg.Conv, User: msg.From, Role: msg.Role, Type: chat.OpLeave, ID: msg.ID + "~leave"})
+			r.write(Record{T: t, Conv: msg.Conv, User: msg.From, Role: msg.Role, Type: chat.OpLeave, ID: msg.ID + "~leave"})
 		}
 		r.members[k] = true
 	case chat.OpLeave:
 		delete(r.members, k)
 	}
-	rec := traceRecord{T: t, Conv: msg.Conv, User: msg.From, Role: msg.Role, Type: msg.Type, ID: msg.ID, Size: len(msg.Body)}
+	rec := Record{T: t, Conv: msg.Conv, User: msg.From, Role: msg.Role, Type: msg.Type, ID: msg.ID, Size: len(msg.Body)}
 	if r.opts.Bodies {
 		rec.Body = msg.Body
 	}
@@ -148,17 +117,23 @@ func (r *Recorder) Record(msg *chat.Message) {
 	r.n++
 }
 
-func (r *Recorder) writeHeader(start time.Time) {
-	r.started = true
-	r.write(traceHeader{Version: recordVersion, Name: r.opts.Name, Generator: "chatbench recorder", Start: start.UTC()})
+// start writes the header, with offset 0 at start. r is locked.
+func (r *Recorder) start(start time.Time) bool {
+	w, err := NewWriter(r.out, Header{Name: r.opts.Name, Generator: "chatbench recorder", Start: start})
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	r.w = w
+	return true
 }
 
-// write encodes one line; the first error stops recording and is logged.
-func (r *Recorder) write(v any) {
+// write appends one line; the first error stops recording and is logged.
+func (r *Recorder) write(rec Record) {
 	if r.err != nil {
 		return
 	}
-	if err := r.enc.Encode(v); err != nil {
+	if err := r.w.Write(rec); err != nil {
 		r.fail(err)
 	}
 }
@@ -192,19 +167,19 @@ func (r *Recorder) Close() error {
 		return nil
 	}
 	r.closed = true
-	if !r.started {
-		r.writeHeader(r.opened)
+	if r.w == nil && r.err == nil {
+		r.start(r.opened)
 	}
 	err := r.err
 	if err == nil {
-		err = r.bw.Flush()
+		err = r.w.Flush()
 	}
 	if r.zw != nil {
 		err = errors.Join(err, r.zw.Close())
 	}
 	err = errors.Join(err, r.file.Close())
 	if err != nil {
-		return fmt.Errorf("socket: record: %w", err)
+		return fmt.Errorf("trace: record: %w", err)
 	}
 	return nil
 }

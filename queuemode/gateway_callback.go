@@ -1,0 +1,172 @@
+package queuemode
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/ttlset"
+	"github.com/chatbench/chatbench/socket"
+)
+
+// CallbackConfig configures a Callback. Zero values mean the documented
+// defaults.
+type CallbackConfig struct {
+	Secret  []byte         // required, at least socket.MinSecretLen bytes
+	Emitter socket.Emitter // required: the gateway's hub
+	// Window is how far a request's timestamp may be from the gateway's
+	// clock. Zero means 30s. Signatures are remembered for twice as long.
+	Window time.Duration
+	// DedupTTL is how long emitted (from, reply_to, job) keys are
+	// remembered. Zero means 10 minutes.
+	DedupTTL time.Duration
+	// MaxKeys bounds each remembered set (signatures, emitted keys); the
+	// oldest entry goes first when full. Zero means 200000.
+	MaxKeys int
+	Metrics *Metrics         // nil = unregistered metrics
+	Logger  *slog.Logger     // nil = discard
+	Now     func() time.Time // nil = time.Now
+}
+
+// Callback is the gateway's internal endpoint (POST CallbackPath): it
+// verifies the signature, timestamp and freshness of each request, drops
+// events it already emitted (a redelivered job reaches no client twice,
+// though the request is still answered 200 so the worker deletes the
+// message), stamps callback_in and emits through the hub. It is an
+// http.Handler, safe for concurrent use. Bodies are never logged.
+type Callback struct {
+	cfg     CallbackConfig
+	log     *slog.Logger
+	m       *Metrics
+	sigs    *ttlset.Set[string, struct{}]     // signatures of requests accepted
+	emitted *ttlset.Set[emittedKey, struct{}] // events emitted
+}
+
+// emittedKey names one job's event for one message: a redelivered job posts
+// it again.
+type emittedKey struct{ from, replyTo, job string }
+
+// validate reports every value of c that is out of range (Emitter is
+// checked by NewCallback: the gateway fills it in).
+func (c *CallbackConfig) validate() error {
+	return errors.Join(
+		checkSecret(c.Secret),
+		notNegative("CallbackConfig.Window", c.Window, "30s"),
+		notNegative("CallbackConfig.DedupTTL", c.DedupTTL, "10m"),
+		notNegative("CallbackConfig.MaxKeys", c.MaxKeys, "200000"),
+	)
+}
+
+// NewCallback checks cfg and returns a Callback.
+func NewCallback(cfg CallbackConfig) (*Callback, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Emitter == nil {
+		return nil, errors.New("queuemode: CallbackConfig.Emitter is required")
+	}
+	if cfg.Window == 0 {
+		cfg.Window = 30 * time.Second
+	}
+	if cfg.DedupTTL == 0 {
+		cfg.DedupTTL = 10 * time.Minute
+	}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = 200000
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Callback{cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
+		// A signature stays valid while its timestamp is within Window of
+		// the clock, so it is remembered for twice that.
+		sigs:    ttlset.New[string, struct{}](ttlset.Config{TTL: 2 * cfg.Window, MaxKeys: cfg.MaxKeys}),
+		emitted: ttlset.New[emittedKey, struct{}](ttlset.Config{TTL: cfg.DedupTTL, MaxKeys: cfg.MaxKeys}),
+	}, nil
+}
+
+func (c *Callback) reject(w http.ResponseWriter, status int, reason string) {
+	c.m.CallbackRejects.WithLabelValues(reason).Inc()
+	c.log.Warn("callback rejected", "reason", reason, "status", status)
+	http.Error(w, reason, status)
+}
+
+// ServeHTTP handles one callback request.
+func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	tsHdr, sigHdr := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature)
+	if tsHdr == "" || sigHdr == "" {
+		c.reject(w, http.StatusUnauthorized, "unsigned")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallbackBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.reject(w, http.StatusRequestEntityTooLarge, "too_large")
+			return
+		}
+		c.reject(w, http.StatusBadRequest, "bad_body")
+		return
+	}
+	ts, err := strconv.ParseInt(tsHdr, 10, 64)
+	got, herr := hex.DecodeString(sigHdr)
+	if err != nil || herr != nil {
+		c.reject(w, http.StatusUnauthorized, "bad_signature")
+		return
+	}
+	want, _ := hex.DecodeString(Sign(c.cfg.Secret, ts, body))
+	if !hmac.Equal(got, want) {
+		c.reject(w, http.StatusUnauthorized, "bad_signature")
+		return
+	}
+	now := c.cfg.Now()
+	if d := now.Sub(time.UnixMilli(ts)); d > c.cfg.Window || d < -c.cfg.Window {
+		c.reject(w, http.StatusUnauthorized, "expired")
+		return
+	}
+	// Keyed by the signature's bytes, not its text: the same signature in
+	// upper-case hex is the same request.
+	if !c.sigs.Add(string(got), struct{}{}, now) {
+		c.reject(w, http.StatusConflict, "replay")
+		return
+	}
+	var batch EventBatch
+	if err := json.Unmarshal(body, &batch); err != nil {
+		c.reject(w, http.StatusBadRequest, "bad_body")
+		return
+	}
+	in := chat.NowMicros()
+	dups := 0
+	for i := range batch.Events {
+		we := &batch.Events[i]
+		if !c.emitted.Add(emittedKey{we.From, we.ReplyTo, we.Job}, struct{}{}, now) {
+			dups++
+			continue
+		}
+		ev := we.event()
+		ev.Hops.CallbackIn = in
+		c.cfg.Emitter.Emit(ev)
+	}
+	if dups > 0 {
+		c.log.Debug("callback dropped events already emitted", "count", dups)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
