@@ -158,8 +158,12 @@ func sorted(xs []string) []string {
 func startDirect(t *testing.T, cat *chat.Catalog, ml chat.ML) (string, func()) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg},
-		directmode.Config{Catalog: cat, Deps: chat.Deps{ML: ml}, Registerer: reg}, reg)
+	srv, err := directmode.Start(directmode.ServerConfig{
+		Addr:       "127.0.0.1:0",
+		Front:      socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: directmode.Config{Catalog: cat, Deps: chat.Deps{ML: ml}, Registerer: reg},
+		Gatherer:   reg,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +201,9 @@ func startQueue(t *testing.T, cat *chat.Catalog, ml chat.ML) (string, func()) {
 	reg := prometheus.NewRegistry()
 	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
 		Addr: "127.0.0.1:0", CallbackAddr: "127.0.0.1:0",
-		Front:   socket.Config{Secret: secret, Registerer: reg},
-		Catalog: cat, Client: client, QueueURL: queues.URL, CallbackSecret: cbSecret,
+		Front:      socket.Config{Secret: secret, Registerer: reg},
+		Dispatcher: queuemode.DispatcherConfig{Catalog: cat, Client: client, QueueURL: queues.URL},
+		Callback:   queuemode.CallbackConfig{Secret: cbSecret},
 		Registerer: reg, Gatherer: reg,
 	})
 	if err != nil {
