@@ -92,7 +92,7 @@ func faultCell(p *results.Path) string {
 // when no path carries a Fault.
 func FaultTable(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "chatbench chaos: %s\n", summary(run))
+	fmt.Fprintf(ew, "chatbench chaos: %s\nreplayed: %s\n", summary(run), scope(run))
 	s, ok := faultSection(run)
 	if !ok {
 		fmt.Fprintln(ew, "\nno fault scenarios in this run")
