@@ -25,6 +25,22 @@ import (
 // installs.
 const chromiumPath = "/usr/bin/chromium"
 
+// requireEnv set to 1 makes a missing chromium a failure instead of a skip
+// (.ci/run sets it, since it installs chromium).
+const requireEnv = "CHATBENCH_REQUIRE_CHROMIUM"
+
+// needChromium skips t, or fails it under requireEnv, when chromium is not
+// installed.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv(requireEnv) == "1" {
+			t.Fatalf("%s=1 but %s is missing: apt-get install -y chromium", requireEnv, chromiumPath)
+		}
+		t.Skipf("headless browser check skipped: %s not found (apt-get install -y chromium)", chromiumPath)
+	}
+}
+
 // screenshotEnv names the folder the browser test saves its screenshots in
 // (CI keeps it as an artifact); unset, no screenshots are taken.
 const screenshotEnv = "CHATBENCH_SCREENSHOT_DIR"
@@ -56,9 +72,7 @@ type domResult struct {
 // tables scroll sideways inside a box of their own. With
 // CHATBENCH_SCREENSHOT_DIR set it saves a full-page PNG of each.
 func TestReportInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("headless browser check skipped: %s not found (apt-get install -y chromium)", chromiumPath)
-	}
+	needChromium(t)
 	script, err := os.ReadFile(filepath.Join("testdata", "domcheck.js"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +125,7 @@ func TestReportInBrowser(t *testing.T) {
 // each fault it looks for, so a script that silently passes everything
 // cannot pass TestReportInBrowser.
 func TestDOMCheckFindsFaults(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("headless browser check skipped: %s not found (apt-get install -y chromium)", chromiumPath)
-	}
+	needChromium(t)
 	script, err := os.ReadFile(filepath.Join("testdata", "domcheck.js"))
 	if err != nil {
 		t.Fatal(err)
