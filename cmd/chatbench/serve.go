@@ -20,7 +20,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a chat server: the direct path (or, later, the queue gateway)",
+		Short: "Run a chat server: the direct path, the queue path's gateway, or the echo floor",
 	}
 	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
 	cmd.AddCommand(newServeEchoCmd(g))
