@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -228,6 +232,119 @@ func TestComposeBuilds(t *testing.T) {
 	}
 	if built != len(chatbenchServices) {
 		t.Errorf("%d services built from the Dockerfile, want %d", built, len(chatbenchServices))
+	}
+}
+
+// TestComposeHealthchecks checks every chatbench service checks its own
+// health the one way the distroless image allows (exec form: it has no
+// shell), with `chatbench health` on the /healthz of the port it serves, and
+// that chatbench services wait for the chatbench services they need to be
+// healthy, not merely started.
+func TestComposeHealthchecks(t *testing.T) {
+	if b, err := os.ReadFile(filepath.Join(root, "cmd", "chatbench", "health.go")); err != nil || !strings.Contains(string(b), `Use:   "health"`) {
+		t.Fatalf("cmd/chatbench/health.go does not define the health subcommand the healthchecks run (%v)", err)
+	}
+	c := loadCompose(t)
+	for name := range chatbenchServices {
+		s := c.Services[name]
+		if s.Healthcheck == nil {
+			t.Errorf("service %s: no healthcheck", name)
+			continue
+		}
+		test, ok := s.Healthcheck.Test.([]interface{})
+		if !ok || len(test) < 3 || str(test[0]) != "CMD" || str(test[1]) != "chatbench" || str(test[2]) != "health" {
+			t.Errorf("service %s: healthcheck test %v; want [\"CMD\", \"chatbench\", \"health\", \"--url\", …] (the image has no shell for CMD-SHELL)", name, s.Healthcheck.Test)
+			continue
+		}
+		var target string
+		for i := 3; i+1 < len(test); i++ {
+			if str(test[i]) == "--url" {
+				target = str(test[i+1])
+			}
+		}
+		u, err := url.Parse(target)
+		if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") || u.Path != "/healthz" {
+			t.Errorf("service %s: healthcheck --url %q; want http://127.0.0.1:<port>/healthz", name, target)
+			continue
+		}
+		// /healthz is served beside /metrics: on --metrics-addr where a
+		// process has one (the worker), else on --addr.
+		env := s.env()
+		addr := env["CHATBENCH_METRICS_ADDR"]
+		if addr == "" {
+			addr = env["CHATBENCH_ADDR"]
+		}
+		if _, port, _ := net.SplitHostPort(addr); port == "" || port != u.Port() {
+			t.Errorf("service %s: healthcheck asks port %q, but the service serves /healthz on %q", name, u.Port(), addr)
+		}
+		deps, _ := s.DependsOn.(map[interface{}]interface{})
+		for dep, v := range deps {
+			if _, ours := chatbenchServices[str(dep)]; !ours {
+				continue
+			}
+			cond := ""
+			if m, ok := v.(map[interface{}]interface{}); ok {
+				cond = str(m["condition"])
+			}
+			if cond != "service_healthy" {
+				t.Errorf("service %s: depends_on %s with condition %q; want service_healthy", name, dep, cond)
+			}
+		}
+	}
+}
+
+// TestImageStamps checks the image build stamps version and revision into
+// the binary: the Dockerfile's -X flags name variables that exist in
+// internal/buildinfo (all of them), from build arguments compose passes.
+func TestImageStamps(t *testing.T) {
+	const pkg = "github.com/chatbench/chatbench/internal/buildinfo"
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(root, "internal", "buildinfo", "stamp.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, d := range f.Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
+			for _, sp := range g.Specs {
+				for _, n := range sp.(*ast.ValueSpec).Names {
+					vars[n.Name] = true
+				}
+			}
+		}
+	}
+	if len(vars) == 0 {
+		t.Fatal("internal/buildinfo/stamp.go declares no variables to stamp")
+	}
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	stamped := map[string]bool{}
+	for _, m := range regexp.MustCompile(`-X (\S+)\.(\w+)=\$\{(\w+)\}`).FindAllStringSubmatch(df, -1) {
+		if m[1] != pkg || !vars[m[2]] {
+			t.Errorf("Dockerfile stamps %s.%s, which internal/buildinfo/stamp.go does not declare", m[1], m[2])
+		}
+		if !regexp.MustCompile(`(?m)^ARG ` + m[3] + `\b`).MatchString(df) {
+			t.Errorf("Dockerfile stamps %s from ${%s}, which is not an ARG", m[2], m[3])
+		}
+		stamped[m[2]] = true
+	}
+	for v := range vars {
+		if !stamped[v] {
+			t.Errorf("Dockerfile does not stamp %s.%s (-X %s.%s=${…})", pkg, v, pkg, v)
+		}
+	}
+	c := loadCompose(t)
+	for name := range chatbenchServices {
+		bm, _ := c.Services[name].Build.(map[interface{}]interface{})
+		args, _ := bm["args"].(map[interface{}]interface{})
+		for _, a := range []string{"VERSION", "REVISION"} {
+			if _, ok := args[a]; !ok {
+				t.Errorf("service %s: build passes no %s argument to stamp", name, a)
+			}
+		}
 	}
 }
 

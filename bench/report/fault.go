@@ -101,6 +101,9 @@ func FaultTable(w io.Writer, run *results.Run) error {
 func writeOne(w io.Writer, command string, run *results.Run, s section, ok bool, none string) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench %s: %s\n", command, summary(run))
+	if run.Meta.TraceMsgs > 0 {
+		fmt.Fprintf(ew, "replayed: %s\n", scope(run))
+	}
 	if !ok {
 		fmt.Fprintf(ew, "\n%s\n", none)
 		return ew.err

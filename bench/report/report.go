@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -237,7 +238,7 @@ func summary(run *results.Run) string {
 	if len(digest) > 12 {
 		digest = digest[:12]
 	}
-	tr := fmt.Sprintf("trace %s (sha256 %s, %d messages) at %g×", cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), m.TraceMsgs, m.Speed)
+	tr := fmt.Sprintf("trace %s (sha256 %s, %s messages) at %g×", cmp.Or(m.TraceName, "?"), cmp.Or(digest, "?"), thousands(m.TraceMsgs), m.Speed)
 	if m.TraceName == "" && m.TraceDigest == "" && m.TraceMsgs == 0 {
 		tr = "no trace replayed" // a soak
 	}
@@ -251,6 +252,69 @@ func summary(run *results.Run) string {
 	}
 	if !m.Started.IsZero() {
 		s += ", started " + m.Started.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// scope says what part of the trace the run replayed, for the headers: the
+// cut (--limit, --duration, from the run's configuration) and the messages
+// each path scheduled. A run's trace_messages is the whole trace's size, so
+// without this a `--limit 1500` run would read as a run of the whole day.
+func scope(run *results.Run) string {
+	m := run.Meta
+	var cuts []string
+	if l, err := strconv.Atoi(m.Config["limit"]); err == nil && l > 0 {
+		cuts = append(cuts, "--limit "+m.Config["limit"])
+	}
+	if d, err := time.ParseDuration(m.Config["duration"]); err == nil && d > 0 {
+		cuts = append(cuts, "--duration "+m.Config["duration"])
+	}
+	var sched []string
+	same, first := true, -1
+	for _, p := range columns(run) {
+		n := p.Messages.Scheduled
+		if len(p.Repeats) > 0 {
+			n = p.Repeats[0].Messages.Scheduled // each repeat replays the same cut; the pooled path sums them
+		}
+		if first >= 0 && n != first {
+			same = false
+		}
+		if first < 0 {
+			first = n
+		}
+		sched = append(sched, colName(p)+" "+thousands(n))
+	}
+	var s string
+	switch {
+	case len(cuts) == 0 && (first < 0 || first == m.TraceMsgs && same):
+		s = fmt.Sprintf("the whole trace, %s messages", thousands(m.TraceMsgs))
+	case len(cuts) == 0:
+		s = fmt.Sprintf("part of the trace's %s messages", thousands(m.TraceMsgs))
+	default:
+		s = fmt.Sprintf("a subset of the trace's %s messages (%s)", thousands(m.TraceMsgs), strings.Join(cuts, ", "))
+	}
+	switch {
+	case first < 0:
+	case same && len(sched) > 1:
+		s += fmt.Sprintf("; %s scheduled on each path", thousands(first))
+	case same:
+		s += fmt.Sprintf("; %s scheduled", thousands(first))
+	default:
+		s += "; scheduled: " + strings.Join(sched, ", ")
+	}
+	return s
+}
+
+// thousands writes n with thin thousands separators (14,700).
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
 	}
 	return s
 }
@@ -269,7 +333,7 @@ func short(rev string) string {
 // path's components), and the hop breakdown.
 func Table(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "chatbench results: %s\n", summary(run))
+	fmt.Fprintf(ew, "chatbench results: %s\nreplayed: %s\n", summary(run), scope(run))
 	for _, s := range sections(run) {
 		if err := s.writeText(ew); err != nil {
 			return err
@@ -294,7 +358,7 @@ func (s section) writeText(w io.Writer) error {
 // the hop breakdown folded in a details element.
 func Markdown(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "### chatbench results\n\n%s\n", summary(run))
+	fmt.Fprintf(ew, "### chatbench results\n\n%s\n\n**Replayed:** %s\n", summary(run), scope(run))
 	for _, s := range sections(run) {
 		fold := strings.HasPrefix(s.title, "Hop")
 		if fold {

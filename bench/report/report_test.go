@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"html"
 	"strings"
 	"testing"
 
@@ -50,8 +51,9 @@ func TestGolden(t *testing.T) {
 			t.Errorf("HTML contains %q", bad)
 		}
 	}
-	if n := strings.Count(s, "<svg"); n != 4 {
-		t.Errorf("%d plots, want 4", n)
+	// The CDF, latency over time, one hop chart per class and p99 per job.
+	if n, want := strings.Count(s, `<figure class="cb-chart`), 2+len(run.Paths[0].Hops)+1; n != want {
+		t.Errorf("%d charts, want %d", n, want)
 	}
 	for rest := s; ; {
 		i := strings.Index(rest, "<svg")
@@ -82,5 +84,39 @@ func TestSparse(t *testing.T) {
 	}
 	if err := report.HTML(new(bytes.Buffer), &results.Run{Schema: 1}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScope checks every header says what part of the trace was replayed.
+func TestScope(t *testing.T) {
+	run := resultstest.Run(1)
+	run.Meta.Config["limit"] = "1500"
+	for _, p := range run.Paths {
+		p.Messages.Scheduled = 1500
+	}
+	for name, f := range map[string]func(*bytes.Buffer, *results.Run) error{
+		"table":    func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) },
+		"markdown": func(b *bytes.Buffer, r *results.Run) error { return report.Markdown(b, r) },
+		"html":     func(b *bytes.Buffer, r *results.Run) error { return report.HTML(b, r) },
+	} {
+		out := html.UnescapeString(string(render(t, f, run)))
+		for _, want := range []string{"subset of the trace's 14,700 messages (--limit 1500)", "1,500 scheduled on each path"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+	whole := resultstest.Run(1)
+	for _, p := range whole.Paths {
+		p.Messages.Scheduled = whole.Meta.TraceMsgs
+	}
+	if out := string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) }, whole)); !strings.Contains(out, "replayed: the whole trace, 14,700 messages") {
+		t.Errorf("whole-trace run: %s", out[:200])
+	}
+	run.Meta.Config["duration"] = "30s"
+	run.Paths[1].Messages.Scheduled = 1400
+	out := string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) }, run))
+	if !strings.Contains(out, "(--limit 1500, --duration 30s); scheduled: direct 1,500, queue 1,400, echo (floor) 1,500") {
+		t.Errorf("paths differing: %s", out[:300])
 	}
 }

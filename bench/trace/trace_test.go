@@ -168,7 +168,7 @@ func TestStatsTable(t *testing.T) {
 		t.Fatal(errs)
 	}
 	var b strings.Builder
-	if err := WriteStats(&b, st); err != nil {
+	if err := WriteStats(&b, st, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"messages", "conversations", "p50", "text", "00:00"} {

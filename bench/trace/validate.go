@@ -37,6 +37,9 @@ type Stats struct {
 	ByRole map[chat.Role]int
 	// SizeP50, SizeP99 and SizeMax are body size percentiles in bytes.
 	SizeP50, SizeP99, SizeMax int
+	// perSecond counts messages per second from the start, sparse (at most
+	// one entry per message however long the trace), for Buckets.
+	perSecond map[int64]int
 }
 
 // membership states of a user in a conversation.
@@ -61,7 +64,7 @@ type validator struct {
 func newValidator(h Header) *validator {
 	return &validator{
 		st: Stats{Header: h, ByType: map[string]int{}, ByTypeRole: map[string]map[chat.Role]int{},
-			ByRole: map[chat.Role]int{}},
+			ByRole: map[chat.Role]int{}, perSecond: map[int64]int{}},
 		members: map[convUser]int{},
 		ids:     map[convUser]struct{}{},
 		roles:   map[string]chat.Role{},
@@ -134,6 +137,7 @@ func (v *validator) count(rec Record) {
 		st.PerHour = append(st.PerHour, 0)
 	}
 	st.PerHour[h]++
+	st.perSecond[rec.T/int64(time.Second/time.Microsecond)]++
 	if d := rec.Offset(); d > st.Duration {
 		st.Duration = d
 	}

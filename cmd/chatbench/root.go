@@ -82,6 +82,7 @@ A flag given on the command line wins over the environment.`,
 		newGateCmd(g),
 		newSoakCmd(g),
 		newVersionCmd(),
+		newHealthCmd(),
 	)
 	documentEnv(root)
 	return root

@@ -24,7 +24,7 @@ import (
 func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a chat server: the direct path, the queue gateway, or the echo floor",
+		Short: "Run a chat server: the direct path, the queue path's gateway, or the echo floor",
 	}
 	cmd.AddCommand(newServeDirectCmd(g), newServeQueueCmd(g))
 	cmd.AddCommand(newServeEchoCmd(g))

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -136,9 +137,10 @@ func openTrace(cmd *cobra.Command, name string) (io.Reader, func(), error) {
 }
 
 func newTraceStatsCmd() *cobra.Command {
-	return &cobra.Command{
+	var bucket time.Duration
+	cmd := &cobra.Command{
 		Use:   "stats FILE",
-		Short: "Summarise a trace: per-hour rates, mix by type and role, conversations, sizes",
+		Short: "Summarise a trace: rates over time, mix by type and role, conversations, sizes",
 		Long: `Summarise a trace (FILE, or - for standard input). Lines that fail validation
 are left out of the figures; a warning says how many (run trace validate).`,
 		Args: cobra.ExactArgs(1),
@@ -152,7 +154,10 @@ are left out of the figures; a warning says how many (run trace validate).`,
 			if len(errs) > 0 && st.Messages == 0 && st.Header.Version == 0 {
 				return errs[0]
 			}
-			if err := trace.WriteStats(cmd.OutOrStdout(), st); err != nil {
+			if _, err := st.Bucket(bucket); err != nil {
+				return fmt.Errorf("--%w", err) // "--bucket 1.5s: must be …"
+			}
+			if err := trace.WriteStats(cmd.OutOrStdout(), st, bucket); err != nil {
 				return err
 			}
 			if len(errs) > 0 {
@@ -161,6 +166,8 @@ are left out of the figures; a warning says how many (run trace validate).`,
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&bucket, "bucket", 0, "time per row of the messages-over-time table, a whole number of seconds (0 = 20 to 60 rows across the trace: 30m for a day)")
+	return cmd
 }
 
 func newTraceValidateCmd() *cobra.Command {

@@ -69,6 +69,14 @@ func Read() Info { return ReadIn(context.Background(), ".") }
 func ReadIn(ctx context.Context, dir string) Info {
 	bi, _ := debug.ReadBuildInfo()
 	in := Info{Version: Version, Revision: "unknown", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	ver, rev := Stamped()
+	if ver != "" {
+		in.Version = ver
+	}
+	if rev != "" { // the image build: the builder said which source it was
+		in.Revision, in.RevisionSource = rev, FromBuild
+		return in
+	}
 	if rev, mod, ok := stamped(bi); ok {
 		in.Revision, in.Modified, in.RevisionSource = rev, mod, FromBuild
 		return in
