@@ -96,13 +96,7 @@ var secret = []byte("driver-test-secret-0123456789")
 
 func startDirect(t testing.TB) *directmode.Server {
 	t.Helper()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: startML(t)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return srv
+	return startDirectWith(t, socket.Config{}, "")
 }
 
 // TestReplayDirect replays a small generated trace against a real direct

@@ -40,11 +40,13 @@ func loadEdge(t *testing.T, name string) []trace.Record {
 	return recs
 }
 
-// startDirectWith starts a direct server whose front door counts into reg
-// and whose ML service has the zero preset plus mlSpec.
-func startDirectWith(t *testing.T, reg prometheus.Registerer, mlSpec string) *directmode.Server {
+// startDirectWith starts a direct server with front door configuration
+// front (its Secret set to the tests') and an ML service with the zero
+// preset plus mlSpec.
+func startDirectWith(t testing.TB, front socket.Config, mlSpec string) *directmode.Server {
 	t.Helper()
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, Registerer: reg},
+	front.Secret = secret
+	srv, err := directmode.Start("127.0.0.1:0", front,
 		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: wstest.StartML(t, mlSpec)}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestOversizeFrameRejectedNotResent(t *testing.T) {
 			trace.DefaultMaxFrameBytes, trace.DefaultMaxFrameBytes+1)
 	}
 	reg := prometheus.NewRegistry()
-	srv := startDirectWith(t, reg, "")
+	srv := startDirectWith(t, socket.Config{Registerer: reg}, "")
 	p := replayEdge(t, srv, "oversize-frame.jsonl", 1)
 	clean(t, p)
 	if p.Messages.Rejected[chat.CodeFrameTooLarge] != 1 || len(p.Messages.Rejected) != 1 {
@@ -150,7 +152,7 @@ func TestOversizeFrameRejectedNotResent(t *testing.T) {
 func TestHeldLeaveThenRejoin(t *testing.T) {
 	for _, name := range []string{"rejoin-after-1s.jsonl", "rejoin-same-t.jsonl"} {
 		t.Run(name, func(t *testing.T) {
-			srv := startDirectWith(t, nil, "safety=median:1s,p99:1s")
+			srv := startDirectWith(t, socket.Config{}, "safety=median:1s,p99:1s")
 			// At 10× the re-join (1 s or 0 s after the leave) is due well
 			// within the second the held leave waits.
 			p := replayEdge(t, srv, name, 10)
@@ -171,12 +173,7 @@ func TestHeldLeaveThenRejoin(t *testing.T) {
 // frame rejected (close_1008) instead of resending it, and every other
 // message is answered.
 func TestPolicyCloseRejectsItsFrame(t *testing.T) {
-	srv, err := directmode.Start("127.0.0.1:0", socket.Config{Secret: secret, RateLimit: 20, RateBurst: 1},
-		directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: wstest.StartML(t, "")}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv := startDirectWith(t, socket.Config{RateLimit: 20, RateBurst: 1}, "")
 	recs := []trace.Record{{T: 0, Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "join", ID: "p1-j"}}
 	for i := range 14 {
 		recs = append(recs, trace.Record{T: 100_000, Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "typing", ID: fmt.Sprintf("p1-%d", i)})
