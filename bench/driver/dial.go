@@ -23,7 +23,8 @@ type peer struct {
 	dead atomic.Bool
 	wmu  sync.Mutex // one writer at a time; guards ws once the replay runs (a reconnect replaces it)
 
-	rs resendState // what a reconnect must redo (resend.go)
+	rs   resendState  // what a reconnect must redo (resend.go)
+	held atomic.Int64 // the user's messages held back, not yet sent (hold.go)
 }
 
 // NewDialer returns a dialer for driver connections: small read buffers

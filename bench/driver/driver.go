@@ -6,9 +6,10 @@
 // The files follow a replay: config.go (Config and its defaults),
 // schedule.go (each record's instant, the plan), dial.go (connections),
 // scheduler.go (the replay's shared state), sender.go (sending on time),
-// hold.go (leaves held back), read.go (frames coming back), resend.go and
-// retry.go (the client's resend protocol), progress.go, and run.go, which
-// puts them together. runtime.go says what the program running a replay
+// hold.go (leaves held back, and what waits behind them), read.go (frames
+// coming back), refuse.go (frames the server refuses with a close),
+// resend.go and retry.go (the client's resend protocol), progress.go, and
+// run.go, which puts them together. runtime.go says what the program running a replay
 // must set, which Run leaves alone.
 package driver
 

@@ -98,15 +98,7 @@ var secret = []byte("driver-test-secret-0123456789")
 
 func startDirect(t testing.TB) *directmode.Server {
 	t.Helper()
-	srv, err := directmode.Start(directmode.ServerConfig{
-		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret},
-		Dispatcher: directmode.Config{Catalog: jobs.Catalog(), Deps: chat.Deps{ML: startML(t)}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return srv
+	return startDirectWith(t, socket.Config{}, "")
 }
 
 // TestReplayDirect replays a small generated trace against a real direct

@@ -9,19 +9,24 @@ import (
 	"github.com/chatbench/chatbench/chat"
 )
 
-// read decodes p's frames into the ledger until the connection ends, and
-// releases held leaves whose users are owed nothing any more.
+// read decodes p's frames into the ledger until the connection ends (and
+// then reconnects, resend.go, after recording a frame the close refused,
+// refuse.go), and releases held messages whose users are owed nothing any
+// more (hold.go).
 func (s *scheduler) read(p *peer) {
 	led := s.led
 	p.wmu.Lock()
 	ws := p.ws
 	p.wmu.Unlock()
-	var data []byte // reused: the decoder copies what it keeps
+	var data []byte   // reused: the decoder copies what it keeps
+	lastRefused := "" // the id the connection's last frame refused (refuse.go)
 	for {
 		var err error
 		data, err = readMessage(ws, data[:0])
 		if err != nil {
 			p.dead.Store(true)
+			s.refused(p, err, lastRefused)
+			lastRefused = ""
 			if ws = s.reconnect(p); ws == nil {
 				return
 			}
@@ -31,6 +36,10 @@ func (s *scheduler) read(p *peer) {
 		f, err := chat.DecodeServerFrame(data)
 		if err != nil {
 			continue
+		}
+		lastRefused = ""
+		if f.Op == chat.OpError {
+			lastRefused = f.ReplyTo
 		}
 		if f.LastSeq != 0 || (f.Event != nil && f.Event.Seq != 0) {
 			s.sawSeq(p, f)

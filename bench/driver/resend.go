@@ -25,8 +25,9 @@ import (
 
 // InternalIDPrefix starts the ids of the driver's own frames (re-joins after
 // a reconnect). Frames answering them, and events they cause, are left out
-// of the ledger; traces must not use ids with this prefix.
-const InternalIDPrefix = "~driver-"
+// of the ledger; traces must not use ids with this prefix (trace validation
+// refuses them).
+const InternalIDPrefix = trace.ReservedIDPrefix
 
 // Reconnect backoff: the first retry waits reconnectBase, each further one
 // twice as long up to reconnectMax, for at most reconnectAttempts dials.
@@ -65,6 +66,14 @@ func (p *peer) track(r trace.Record) {
 		p.rs.pending[r.ID] = r
 		p.rs.order = append(p.rs.order, r.ID)
 	}
+}
+
+// unanswered reports whether id was sent and awaits its answer.
+func (p *peer) unanswered(id string) bool {
+	p.rs.mu.Lock()
+	defer p.rs.mu.Unlock()
+	_, ok := p.rs.pending[id]
+	return ok
 }
 
 // answered records the ack (or error) of id, and with it which
@@ -116,7 +125,7 @@ func (p *peer) redo() (frames []chat.ClientFrame, resent int) {
 	for _, id := range p.rs.order {
 		if r, ok := p.rs.pending[id]; ok {
 			kept = append(kept, id)
-			f := frameOf(r)
+			f := r.Frame()
 			if f.Op == chat.OpJoin {
 				// It may have been accepted with its ack lost: resume too.
 				f.Since = p.rs.seen[f.Conv]

@@ -138,9 +138,14 @@ func (s *scheduler) runRetries() {
 }
 
 // resendOne writes r's frame again on p's current connection (a dead one
-// is left to the reconnect, which resends every unanswered message).
+// is left to the reconnect, which resends every unanswered message), unless
+// r was answered meanwhile (resent after a reconnect, or refused by a
+// close).
 func (s *scheduler) resendOne(p *peer, r trace.Record) {
-	f := frameOf(r)
+	if !p.unanswered(r.ID) {
+		return
+	}
+	f := r.Frame()
 	f.SentAt = time.Now().UnixMicro()
 	b, _ := json.Marshal(&f) // cannot fail
 	p.wmu.Lock()

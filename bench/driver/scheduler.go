@@ -29,9 +29,9 @@ type scheduler struct {
 	lastSend time.Time
 
 	heldMu    sync.Mutex
-	held      []*planned   // leaves waiting for their users' deliveries
-	heldNow   atomic.Int64 // len(held), read without the lock
-	heldTotal atomic.Int64 // leaves ever held
+	held      map[heldKey][]*planned // held leaves, and what waits behind them (hold.go)
+	heldNow   atomic.Int64           // messages in held, read without the lock
+	heldTotal atomic.Int64           // leaves ever held
 
 	stop       chan struct{}      // closed when the replay ends: no more reconnects
 	dialCtx    context.Context    // cancelled with stop

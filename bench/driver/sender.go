@@ -31,15 +31,13 @@ func (s *scheduler) run(ctx context.Context, plan []planned) {
 	var buf []byte
 	for k := range plan {
 		pl := &plan[k]
-		r := pl.r
 		due := s.start.Add(pl.at)
 		if !s.waitUntil(ctx, timer, due) {
 			return
 		}
 		s.scheduled.Add(1)
-		if r.Type == chat.OpLeave && !s.cfg.SendLeavesOnTime && s.led.Owes(r.User, r.Conv) {
-			s.hold(pl)
-			continue
+		if s.holds(pl) {
+			continue // sent by releaseHeld (hold.go)
 		}
 		buf = s.send(pl, due, buf)
 	}
@@ -50,7 +48,7 @@ func (s *scheduler) run(ctx context.Context, plan []planned) {
 // the schedule lag).
 func (s *scheduler) send(pl *planned, due time.Time, buf []byte) []byte {
 	p, r := pl.p, pl.r
-	f := frameOf(*r)
+	f := r.Frame()
 	p.wmu.Lock()
 	now := time.Now()
 	f.SentAt = now.UnixMicro()

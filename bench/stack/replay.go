@@ -81,7 +81,7 @@ func (r Replay) WithDefaults() (Replay, error) {
 
 // Load reads the trace.
 func (r Replay) Load() (trace.Header, []trace.Record, error) {
-	h, recs, err := trace.ReadAll(r.TraceBytes)
+	h, recs, err := trace.Load(r.TraceBytes) // the whole trace checked before anything starts
 	if err != nil {
 		return h, nil, fmt.Errorf("trace %s: %w", r.TraceName, err)
 	}

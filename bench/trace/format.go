@@ -193,6 +193,8 @@ type rawRecord struct {
 
 // ReadAll decodes a whole trace held in memory (plain or gzip), stopping at
 // the first bad line, whose error names it and points to `trace validate`.
+// It checks each line on its own only (see Reader): commands that replay a
+// trace call Load, which validates it whole.
 func ReadAll(raw []byte) (Header, []Record, error) {
 	r, err := NewReader(bytes.NewReader(raw))
 	if err != nil {
@@ -259,6 +261,9 @@ func (r *Reader) decode(b []byte) (Record, error) {
 		if len(*s.v) > s.max {
 			return Record{}, lineErr(n, s.name, "longer than %d bytes: shorten it", s.max)
 		}
+	}
+	if strings.HasPrefix(*raw.ID, ReservedIDPrefix) {
+		return Record{}, lineErr(n, "id", "starts with %q, which the driver keeps for its own frames: rename the id", ReservedIDPrefix)
 	}
 	if raw.Role == nil || *raw.Role == "" {
 		return Record{}, lineErr(n, "role", "missing or empty: use patient or provider")

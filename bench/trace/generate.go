@@ -199,7 +199,10 @@ func (g *gen) emit(t int64, conv, user string, role chat.Role, typ string, size 
 	return id
 }
 
-// textSize draws a chat message size: mostly short, a long tail.
+// textSize draws a chat message size: mostly short, a long tail. Its cap
+// (like the forms' 1,100 bytes and the attachments' descriptions) keeps
+// every generated frame far below DefaultMaxFrameBytes, which
+// TestGenerateValidates checks.
 func (g *gen) textSize() int {
 	s := int(math.Exp(3.6 + 0.8*g.rng.NormFloat64()))
 	return min(max(s, 2), 2000)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,6 +109,8 @@ func TestGenerateValidates(t *testing.T) {
 		if err := Write(&b, h, recs, false); err != nil {
 			t.Fatal(err)
 		}
+		// Validate checks each message's frame against the front door's
+		// default limit too: the generator never writes one it would refuse.
 		st, errs := Validate(&b)
 		for _, e := range errs {
 			t.Errorf("%+v: %v", p, e)
@@ -217,6 +220,12 @@ func TestValidateErrors(t *testing.T) {
 		{"body over size", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":2,"body":"hello"}`}, 3, "body"},
 		{"empty line", []string{hdr, pj, ``, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, 3, ""},
 		{"header count", []string{`{"chatbench_trace":1,"messages":5}`, pj}, 1, "messages"},
+		{"reserved id", []string{hdr, `{"t":0,"conv":"c1","user":"p1","role":"patient","type":"join","id":"~driver-rejoin-1","size":0}`}, 2, "id"},
+		// 65,536 bytes of body cannot fit a 65,536-byte frame with its envelope.
+		{"frame too big", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":65536}`}, 3, "size"},
+		// Each control character takes 6 bytes escaped (\u0001).
+		{"escaped body too big", []string{hdr, pj, `{"t":2,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":20000,"body":"` +
+			strings.Repeat(`\u0001`, 12000) + `"}`}, 3, "body"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -341,5 +350,103 @@ func TestReadAll(t *testing.T) {
 	var le *LineError
 	if !errors.As(err, &le) || le.Line != 4 || !strings.Contains(err.Error(), "trace validate") {
 		t.Fatalf("broken trace: %v, want a LineError on line 4 naming trace validate", err)
+	}
+}
+
+// readFixture returns testdata/name.
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestValidateFrameLimit validates the oversize fixture (also replayed by
+// the driver's tests): the message one byte over the default frame limit
+// is refused on its line with the size that fits, the one exactly at it
+// passes, and --max-frame-bytes (MaxFrameBytes) moves the limit.
+func TestValidateFrameLimit(t *testing.T) {
+	raw := readFixture(t, "oversize-frame.jsonl")
+	cases := []struct {
+		name string
+		opts []Option
+		want int // line refused, 0 = none
+	}{
+		{"default", nil, 6},
+		{"zero is the default", []Option{MaxFrameBytes(0)}, 6},
+		{"a larger server limit", []Option{MaxFrameBytes(DefaultMaxFrameBytes + 1)}, 0},
+		// At one byte less, the message exactly at the default limit is over too.
+		{"a smaller server limit", []Option{MaxFrameBytes(DefaultMaxFrameBytes - 1)}, 5},
+		{"off", []Option{MaxFrameBytes(-1)}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, errs := Validate(bytes.NewReader(raw), c.opts...)
+			if c.want == 0 {
+				if len(errs) != 0 {
+					t.Fatalf("errors %v, want none", errs)
+				}
+				return
+			}
+			var le *LineError
+			if len(errs) == 0 || !errors.As(errs[0], &le) || le.Line != c.want || le.Field != "size" {
+				t.Fatalf("errors %v, want the first on line %d, field size", errs, c.want)
+			}
+		})
+	}
+	_, errs := Validate(bytes.NewReader(raw))
+	// The fix names the largest size that fits: 65,447 − 1.
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "at most 65446") || !strings.Contains(errs[0].Error(), "--max-frame-bytes") {
+		t.Errorf("errors %v: want one naming the size that fits and --max-frame-bytes", errs)
+	}
+}
+
+// TestLoad reads and validates in one call: the shipped day loads; a
+// duplicate id, a frame over the limit and a trace without messages are
+// refused before anything could start, naming the line and trace validate.
+func TestLoad(t *testing.T) {
+	h, recs, err := Load(Day())
+	if err != nil || len(recs) != DefaultDayMessages || h.Messages != len(recs) {
+		t.Fatalf("day: %d records, header %d, err %v", len(recs), h.Messages, err)
+	}
+	for _, c := range []struct {
+		file  string
+		line  int
+		field string
+	}{{"duplicate-id.jsonl", 5, "id"}, {"oversize-frame.jsonl", 6, "size"}} {
+		_, recs, err := Load(readFixture(t, c.file))
+		var ie *InvalidError
+		var le *LineError
+		if !errors.As(err, &ie) || !errors.As(err, &le) || le.Line != c.line || le.Field != c.field || recs != nil {
+			t.Errorf("%s: %v, want an *InvalidError on line %d, field %s", c.file, err, c.line, c.field)
+		}
+		if err != nil && !strings.Contains(err.Error(), "trace validate") {
+			t.Errorf("%s: %v does not point to trace validate", c.file, err)
+		}
+	}
+	if _, _, err := Load(readFixture(t, "oversize-frame.jsonl"), MaxFrameBytes(-1)); err != nil {
+		t.Errorf("oversize fixture without a frame limit: %v", err)
+	}
+	if _, _, err := Load([]byte(hdr + "\n")); err == nil || !strings.Contains(err.Error(), "no messages") {
+		t.Errorf("a trace without messages: %v", err)
+	}
+	// Two problems: the error says there is one more.
+	two := strings.Join([]string{hdr, `{"t":0,"conv":"c1","user":"p1","role":"patient","type":"text","id":"a","size":1}`,
+		`{"t":0,"conv":"c1","user":"p1","role":"patient","type":"text","id":"b","size":1}`}, "\n")
+	if _, _, err := Load([]byte(two)); err == nil || !strings.Contains(err.Error(), "and 1 more problems") {
+		t.Errorf("two bad lines: %v", err)
+	}
+}
+
+// TestRejoinFixturesValid checks that the held-leave fixtures the driver's
+// tests replay are valid traces: a leave and a re-join at the same t, or a
+// second apart, are allowed.
+func TestRejoinFixturesValid(t *testing.T) {
+	for _, name := range []string{"rejoin-after-1s.jsonl", "rejoin-same-t.jsonl"} {
+		if _, _, err := Load(readFixture(t, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,8 +52,44 @@ const (
 
 type convUser struct{ conv, user string }
 
+// Option sets what Validate and Load check beyond the format itself.
+type Option func(*checks)
+
+// checks is what the Options set.
+type checks struct {
+	maxFrame int // 0: no frame limit
+}
+
+// MaxFrameBytes sets the largest client frame the server replaying the
+// trace reads (its `--max-frame`): a message whose frame, as the driver
+// encodes it (Record.FrameSize), is bigger is refused, since the server
+// would close the connection on it with 1009. Zero means
+// DefaultMaxFrameBytes, which applies without this option; negative turns
+// the check off.
+func MaxFrameBytes(n int) Option {
+	return func(c *checks) {
+		switch {
+		case n == 0:
+			c.maxFrame = DefaultMaxFrameBytes
+		case n < 0:
+			c.maxFrame = 0
+		default:
+			c.maxFrame = n
+		}
+	}
+}
+
+func checksOf(opts []Option) checks {
+	c := checks{maxFrame: DefaultMaxFrameBytes}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
 // validator holds what Validate must remember across lines.
 type validator struct {
+	checks
 	st      Stats
 	members map[convUser]int
 	ids     map[convUser]struct{} // (user, id) pairs seen
@@ -61,8 +98,9 @@ type validator struct {
 	sizes   map[int]int
 }
 
-func newValidator(h Header) *validator {
+func newValidator(h Header, c checks) *validator {
 	return &validator{
+		checks: c,
 		st: Stats{Header: h, ByType: map[string]int{}, ByTypeRole: map[string]map[chat.Role]int{},
 			ByRole: map[chat.Role]int{}, perSecond: map[int64]int{}},
 		members: map[convUser]int{},
@@ -77,6 +115,9 @@ func newValidator(h Header) *validator {
 func (v *validator) check(line int, rec Record) *LineError {
 	if r, ok := v.roles[rec.User]; ok && r != rec.Role {
 		return lineErr(line, "role", "user %q was a %s on an earlier line and is a %s here: a user keeps one role", rec.User, r, rec.Role)
+	}
+	if le := v.checkFrame(line, rec); le != nil {
+		return le
 	}
 	key := convUser{rec.User, rec.ID}
 	if _, dup := v.ids[key]; dup {
@@ -106,6 +147,26 @@ func (v *validator) check(line int, rec Record) *LineError {
 	v.ids[key] = struct{}{}
 	v.count(rec)
 	return nil
+}
+
+// checkFrame refuses rec when its frame does not fit the frame limit.
+func (v *validator) checkFrame(line int, rec Record) *LineError {
+	if v.maxFrame <= 0 {
+		return nil
+	}
+	n := rec.FrameSize()
+	if n <= v.maxFrame {
+		return nil
+	}
+	over := n - v.maxFrame
+	limit := fmt.Sprintf("over the server's %d-byte frame limit (it would close the connection with 1009)", v.maxFrame)
+	fix := "or, for a server run with a larger --max-frame, validate with --max-frame-bytes set to it"
+	if rec.Body == "" {
+		return lineErr(line, "size", "%d gives a %d-byte client frame, %s: lower size to at most %d, %s",
+			rec.Size, n, limit, max(0, rec.Size-over), fix)
+	}
+	return lineErr(line, "body", "gives a %d-byte client frame (with its JSON escaping), %s: shorten it by at least %d encoded bytes, %s",
+		n, limit, over, fix)
 }
 
 func (v *validator) count(rec Record) {
@@ -173,18 +234,27 @@ func (v *validator) finish() Stats {
 }
 
 // Validate reads a whole trace (plain or gzip) and checks every line: the
-// header, each line on its own (see Reader), and across lines: a user sends
-// to a conversation only between their join and their leave, ids are unique
-// per user, a user keeps one role, and the header's counts (when non-zero)
-// match. It returns the Stats of the valid lines and up to MaxErrors errors,
-// each a *LineError unless the trace could not be read further. A trace is
-// valid when the slice is empty.
-func Validate(r io.Reader) (Stats, []error) {
+// header, each line on its own (see Reader), each message's client frame
+// against the server's frame limit (DefaultMaxFrameBytes unless opts say
+// otherwise), and across lines: a user sends to a conversation only
+// between their join and their leave, ids are unique per user, a user
+// keeps one role, and the header's counts (when non-zero) match. It
+// returns the Stats of the valid lines and up to MaxErrors errors, each a
+// *LineError unless the trace could not be read further. A trace is valid
+// when the slice is empty.
+func Validate(r io.Reader, opts ...Option) (Stats, []error) {
+	st, errs, _ := validate(r, checksOf(opts), nil)
+	return st, errs
+}
+
+// validate is Validate, handing each valid record to keep (when not nil)
+// and returning how many errors there were in all.
+func validate(r io.Reader, c checks, keep func(Record)) (Stats, []error, int) {
 	tr, err := NewReader(r)
 	if err != nil {
-		return Stats{}, []error{err}
+		return Stats{}, []error{err}, 1
 	}
-	v := newValidator(tr.Header())
+	v := newValidator(tr.Header(), c)
 	var errs []error
 	total := 0
 	add := func(err error) {
@@ -208,6 +278,8 @@ func Validate(r io.Reader) (Stats, []error) {
 		}
 		if le := v.check(tr.Line(), rec); le != nil {
 			add(le)
+		} else if keep != nil {
+			keep(rec)
 		}
 	}
 	st := v.finish()
@@ -223,5 +295,43 @@ func Validate(r io.Reader) (Stats, []error) {
 	if total > len(errs) {
 		errs = append(errs, fmt.Errorf("trace: %d more errors not listed", total-len(errs)))
 	}
-	return st, errs
+	return st, errs, total
+}
+
+// InvalidError is a trace Load refused: Errs are its problems as Validate
+// lists them (each a *LineError unless the trace could not be read
+// further), Total how many there are in all.
+type InvalidError struct {
+	Errs  []error
+	Total int
+}
+
+// Error names the first problem and points to `trace validate` for the
+// others.
+func (e *InvalidError) Error() string {
+	if e.Total <= 1 {
+		return fmt.Sprintf("%v (check the trace with `chatbench trace validate`)", e.Errs[0])
+	}
+	return fmt.Sprintf("%v (and %d more problems: list them with `chatbench trace validate`)", e.Errs[0], e.Total-1)
+}
+
+// Unwrap returns the problems, so errors.As finds the first *LineError.
+func (e *InvalidError) Unwrap() []error { return e.Errs }
+
+// Load reads a whole trace held in memory (plain or gzip) and validates it
+// as Validate does with opts, in one pass. Commands that replay a trace
+// call it before they start anything, so that a trace the replay cannot
+// use — a duplicate id, a send before its join, a frame over the server's
+// limit — stops them with its line number. A trace with problems gives an
+// *InvalidError; one without messages is refused too.
+func Load(raw []byte, opts ...Option) (Header, []Record, error) {
+	var recs []Record
+	st, errs, total := validate(bytes.NewReader(raw), checksOf(opts), func(r Record) { recs = append(recs, r) })
+	if len(errs) > 0 {
+		return Header{}, nil, &InvalidError{Errs: errs, Total: max(total, len(errs))}
+	}
+	if len(recs) == 0 {
+		return Header{}, nil, errors.New("the trace holds no messages: add message lines after the header")
+	}
+	return st.Header, recs, nil
 }

@@ -32,7 +32,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		target, tracePath, path, secret, out, progress string
 		speed, pace                                    float64
 		warmup, drain, duration, quantum               time.Duration
-		limit                                          int
+		limit, maxFrame                                int
 		tlsCA                                          string
 		tlsInsecure                                    bool
 		noResend                                       bool
@@ -49,6 +49,10 @@ comes back is matched against what the catalog says the message must cause,
 and counted as delivered, errored, lost (not in by the --drain deadline),
 excused (its recipient left first), duplicate, reordered or unexpected.
 Latency is measured from the scheduled instant and from the actual send.
+
+The trace is validated whole before anything connects, as trace validate
+does (--max-frame-bytes: the server's frame limit): a bad line stops the
+command with its line number.
 
 Prints a summary and, with --out, writes a results document (docs/results.md).
 The driver never logs message bodies.`,
@@ -88,7 +92,8 @@ The driver never logs message bodies.`,
 				}
 				name = filepath.Base(tracePath)
 			}
-			if cfg.Header, cfg.Records, err = readTrace(raw); err != nil {
+			// The whole trace is checked before anything connects.
+			if cfg.Header, cfg.Records, err = trace.Load(raw, trace.MaxFrameBytes(maxFrame)); err != nil {
 				return fmt.Errorf("--trace %s: %w", name, err)
 			}
 			if cfg.TLS, err = clientTLS(tlsCA, tlsInsecure, log); err != nil {
@@ -137,6 +142,7 @@ The driver never logs message bodies.`,
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
 	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
+	addMaxFrameFlag(cmd, &maxFrame)
 	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
@@ -158,18 +164,6 @@ func flagError(err error, flags map[string]string) error {
 		}
 	}
 	return err
-}
-
-// readTrace decodes a whole trace, stopping at the first bad line.
-func readTrace(raw []byte) (trace.Header, []trace.Record, error) {
-	h, recs, err := trace.ReadAll(raw)
-	if err != nil {
-		return trace.Header{}, nil, err
-	}
-	if len(recs) == 0 {
-		return trace.Header{}, nil, errors.New("the trace holds no messages")
-	}
-	return h, recs, nil
 }
 
 // loopback reports whether target's host is a loopback address (the driver

@@ -17,7 +17,18 @@ import (
 	"github.com/chatbench/chatbench/internal/wstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests, or — when this test binary is started as a
+// component by a command under test (compare and chaos start
+// os.Executable() with a subcommand, and in a test that is this binary) —
+// runs chatbench itself. Without that, such a component would run every
+// test again, starting components in turn: a fork bomb.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-test.") {
+		main()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // run executes chatbench with args in this process and returns stdout.
 func run(t *testing.T, args ...string) (string, error) {
@@ -144,5 +155,42 @@ func TestTraceValidate(t *testing.T) {
 	var ec exitCodeError
 	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out, "line 3") {
 		t.Fatalf("broken trace: out %q err %v", out, err)
+	}
+	// A message whose frame is a byte over the default limit (line 6), and
+	// fits a server run with a larger --max-frame.
+	out, err = run(t, "trace", "validate", oversizeTrace)
+	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out, "line 6") || !strings.Contains(out, "--max-frame-bytes") {
+		t.Fatalf("oversize frame: out %q err %v", out, err)
+	}
+	if out, err = run(t, "trace", "validate", "--max-frame-bytes", "70000", oversizeTrace); err != nil || !strings.HasPrefix(out, "ok: 10 messages") {
+		t.Fatalf("oversize frame, --max-frame-bytes 70000: out %q err %v", out, err)
+	}
+}
+
+// Fixtures of package trace, traces of shapes a replay cannot use.
+const (
+	oversizeTrace    = "../../bench/trace/testdata/oversize-frame.jsonl"
+	duplicateIDTrace = "../../bench/trace/testdata/duplicate-id.jsonl"
+)
+
+// TestBenchValidatesTraceFirst gives bench traces a replay cannot use: it
+// refuses each with its line before connecting to anything (the target
+// refuses connections, so an attempt would fail with another error). A
+// duplicate id once reached the driver, which failed without a line.
+func TestBenchValidatesTraceFirst(t *testing.T) {
+	for _, c := range []struct {
+		file, want string
+		flags      []string
+	}{
+		{duplicateIDTrace, `trace line 5: field "id"`, nil},
+		{oversizeTrace, `trace line 6: field "size"`, nil},
+		// Told the server's larger limit, bench gets as far as connecting.
+		{oversizeTrace, "connect ws://127.0.0.1:1/ws", []string{"--max-frame-bytes", "70000"}},
+	} {
+		args := append([]string{"bench", "--target", "ws://127.0.0.1:1/ws", "--trace", c.file, "--progress", "none", "--log-level", "error"}, c.flags...)
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("bench %v: %v, want an error containing %q", c.flags, err, c.want)
+		}
 	}
 }

@@ -171,13 +171,19 @@ are left out of the figures; a warning says how many (run trace validate).`,
 }
 
 func newTraceValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var maxFrame int
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a trace and print each problem with its line number and the fix",
 		Long: `Check a trace (FILE, or - for standard input): the header, every line on its
-own (fields, types, roles, sizes, order by t) and across lines (joins before
-sends, nothing after a leave, ids unique per user). Prints each problem with
-its line number and how to fix it, and exits with status 1 if there is any.`,
+own (fields, types, roles, sizes, order by t), each message's client frame
+against the server's frame limit (--max-frame-bytes: the driver's frame,
+envelope and JSON escaping included, must fit, or the server closes the
+connection on it), and across lines (joins before sends, nothing after a
+leave, ids unique per user). Prints each problem with its line number and
+how to fix it, and exits with status 1 if there is any.`,
+		Example: `  chatbench trace validate day.jsonl.gz
+  chatbench trace validate --max-frame-bytes 1048576 big-bodies.jsonl   # for servers run with --max-frame 1048576`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, done, err := openTrace(cmd, args[0])
@@ -185,7 +191,7 @@ its line number and how to fix it, and exits with status 1 if there is any.`,
 				return err
 			}
 			defer done()
-			st, errs := trace.Validate(r)
+			st, errs := trace.Validate(r, trace.MaxFrameBytes(maxFrame))
 			out := cmd.OutOrStdout()
 			if len(errs) > 0 {
 				for _, e := range errs {
@@ -199,4 +205,13 @@ its line number and how to fix it, and exits with status 1 if there is any.`,
 			return err
 		},
 	}
+	addMaxFrameFlag(cmd, &maxFrame)
+	return cmd
+}
+
+// addMaxFrameFlag registers --max-frame-bytes, the frame limit of the
+// server a trace is meant for, which trace.MaxFrameBytes takes.
+func addMaxFrameFlag(cmd *cobra.Command, v *int) {
+	cmd.Flags().IntVar(v, "max-frame-bytes", trace.DefaultMaxFrameBytes,
+		"the server's frame limit (serve --max-frame): messages whose client frame is bigger are refused (0 = 65536; negative = no limit)")
 }
