@@ -50,8 +50,9 @@ direct and serve queue on --addr, ml on --addr, worker on --metrics-addr.`,
 			took, err := probe(cmd.Context(), u.String(), timeout)
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "unhealthy: %s: %v\n", u, err)
-				cmd.SilenceErrors = true // the line above is the report
-				return exitCodeError{code: 1}
+				// 1, not exitChecks: container healthchecks read any status
+				// but 0 and 1 as reserved (Docker's HEALTHCHECK).
+				return exitCodeError{code: exitFailure} // the line above is the report
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "healthy: %s answered 200 in %s\n", u, took.Round(time.Millisecond))
 			return err

@@ -15,17 +15,14 @@ import (
 func runHealth(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs(append([]string{"health"}, args...))
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), errb.String(), exitCode(err)
+	code = execute(context.Background(), append([]string{"health"}, args...), &out, &errb)
+	return out.String(), errb.String(), code
 }
 
 // TestHealth checks `chatbench health` against real HTTP servers on
 // loopback: exit 0 and one line for a 200, exit 1 and one line naming the
-// reason otherwise.
+// reason otherwise; a bad flag is a usage error (exit 2, and a line
+// pointing to --help).
 func TestHealth(t *testing.T) {
 	stuck := make(chan struct{})
 	mux := http.NewServeMux()
@@ -61,8 +58,8 @@ func TestHealth(t *testing.T) {
 		{"redirect not followed", []string{"--url", srv.URL + "/moved"}, 1, "redirects are not followed"},
 		{"no listener", []string{"--url", refused}, 1, "connection refused"},
 		{"too slow", []string{"--url", srv.URL + "/stuck", "--timeout", "100ms"}, 1, "no answer within 100ms"},
-		{"not a URL", []string{"--url", "127.0.0.1:8080"}, 1, "want an http:// or https:// URL"},
-		{"bad timeout", []string{"--url", srv.URL + "/ok", "--timeout", "0s"}, 1, "--timeout 0s: must be > 0"},
+		{"not a URL", []string{"--url", "127.0.0.1:8080"}, exitUsage, "want an http:// or https:// URL"},
+		{"bad timeout", []string{"--url", srv.URL + "/ok", "--timeout", "0s"}, exitUsage, "--timeout 0s: must be > 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,7 +69,7 @@ func TestHealth(t *testing.T) {
 			}
 			printed := out
 			if c.code != 0 {
-				printed = errOut
+				printed = strings.TrimSuffix(errOut, "Run 'chatbench health --help' for usage.\n")
 			}
 			if !strings.Contains(printed, c.want) {
 				t.Errorf("printed %q, want %q", printed, c.want)

@@ -136,7 +136,7 @@ func TestServeDirect(t *testing.T) {
 }
 
 // TestTraceValidate checks the shipped day validates and a broken trace is
-// refused with its line number and exit code 1.
+// refused with its line number and exit code 3 (a check failed).
 func TestTraceValidate(t *testing.T) {
 	out, err := run(t, "trace", "validate", "../../bench/trace/day.jsonl.gz")
 	if err != nil || !strings.HasPrefix(out, "ok: 14700 messages") {
@@ -153,13 +153,13 @@ func TestTraceValidate(t *testing.T) {
 	}
 	out, err = run(t, "trace", "validate", broken)
 	var ec exitCodeError
-	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out, "line 3") {
+	if !errors.As(err, &ec) || ec.code != exitChecks || !strings.Contains(out, "line 3") {
 		t.Fatalf("broken trace: out %q err %v", out, err)
 	}
 	// A message whose frame is a byte over the default limit (line 6), and
 	// fits a server run with a larger --max-frame.
 	out, err = run(t, "trace", "validate", oversizeTrace)
-	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out, "line 6") || !strings.Contains(out, "--max-frame-bytes") {
+	if !errors.As(err, &ec) || ec.code != exitChecks || !strings.Contains(out, "line 6") || !strings.Contains(out, "--max-frame-bytes") {
 		t.Fatalf("oversize frame: out %q err %v", out, err)
 	}
 	if out, err = run(t, "trace", "validate", "--max-frame-bytes", "70000", oversizeTrace); err != nil || !strings.HasPrefix(out, "ok: 10 messages") {

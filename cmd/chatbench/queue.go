@@ -386,7 +386,7 @@ round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".`,
 				return err
 			}
 			if sqsconform.Failed(results) > 0 {
-				return exitCodeError{1}
+				return exitCodeError{exitChecks} // the report says which
 			}
 			return nil
 		},

@@ -14,12 +14,6 @@ import (
 	"github.com/chatbench/chatbench/bench/stats"
 )
 
-// Exit codes of chatbench gate (docs/results.md).
-const (
-	exitGateUsage  = 2 // bad flags, rules or input files
-	exitGateFailed = 3 // at least one rule failed
-)
-
 func newReportCmd(_ *globals) *cobra.Command {
 	var format, out string
 	cmd := &cobra.Command{
@@ -143,11 +137,9 @@ failed.`,
     --rule 'p50{class=ml} regression < 10% significant' --format markdown > comment.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			usage := func(err error) error {
-				fmt.Fprintln(cmd.ErrOrStderr(), "chatbench gate:", err)
-				cmd.SilenceErrors = true
-				return exitCodeError{code: exitGateUsage}
-			}
+			// Bad rules and unreadable results files are usage errors too
+			// (docs/results.md): the command line needs fixing.
+			usage := func(err error) error { return usageError{err} }
 			if current == "" {
 				return usage(errors.New("--current is required: the results file to check"))
 			}
@@ -200,8 +192,7 @@ failed.`,
 				return err
 			}
 			if gate.Failed(verdicts) {
-				cmd.SilenceErrors = true
-				return exitCodeError{code: exitGateFailed}
+				return exitCodeError{code: exitChecks} // the verdicts are the report
 			}
 			return nil
 		},
@@ -212,31 +203,28 @@ failed.`,
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "file of rules, one per line, # comments")
 	cmd.Flags().StringVar(&format, "format", "text", "output: text (a line per check), json or markdown (a pull-request comment)")
 	cmd.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of regressions across repeats (a change counts when p ≤ alpha)")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		fmt.Fprintln(c.ErrOrStderr(), "chatbench gate:", err)
-		c.SilenceErrors = true
-		return exitCodeError{code: exitGateUsage}
-	})
 	return cmd
 }
 
-// readResults reads and validates a results file, or standard input for "-".
+// readResults reads and validates a results file, or standard input for
+// "-". A file that cannot be opened or is not a results document is a bad
+// argument: a usage error.
 func readResults(cmd *cobra.Command, name string) (*results.Run, error) {
 	var r io.Reader = cmd.InOrStdin()
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return nil, usageError{err}
 		}
 		defer f.Close()
 		r = f
 	}
 	run, err := results.Read(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, usagef("%s: %w", name, err)
 	}
 	if err := run.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, usagef("%s: %w", name, err)
 	}
 	return run, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,17 +30,6 @@ func writeDoc(t *testing.T, dir, name string, run *results.Run) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func exitCode(err error) int {
-	var ec exitCodeError
-	if errors.As(err, &ec) {
-		return ec.code
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
 }
 
 // TestGate checks the exit codes: 0 when every rule passes (an identical

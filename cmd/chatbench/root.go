@@ -17,26 +17,22 @@ import (
 // --ml-url is also CHATBENCH_ML_URL.
 const envPrefix = "CHATBENCH_"
 
-// globals are the flags every command has.
+// globals are the flags every command has, and the console the command's
+// logs and progress share.
 type globals struct {
 	logFormat string
 	logLevel  string
+	console   *obs.Console // the command's stderr, set before it runs
 }
 
+// logger returns the command's logger, writing to its stderr above any
+// progress bar.
 func (g *globals) logger() (*slog.Logger, error) {
-	return obs.NewLogger(os.Stderr, g.logFormat, g.logLevel)
-}
-
-// check validates the global flags before any command runs, each error
-// naming its flag.
-func (g *globals) check() error {
-	if _, err := obs.NewLogger(io.Discard, g.logFormat, "info"); err != nil {
-		return fmt.Errorf("--log-format: %w", err)
+	var w io.Writer = os.Stderr
+	if g.console != nil {
+		w = g.console
 	}
-	if _, err := obs.NewLogger(io.Discard, "text", g.logLevel); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	return nil
+	return obs.NewLogger(w, g.logFormat, g.logLevel)
 }
 
 func newRootCmd() *cobra.Command {
@@ -56,17 +52,22 @@ Mint a client token: chatbench token --user p1 --role patient --conv c1
 Every flag can also be set by an environment variable: CHATBENCH_ followed by
 the flag name in upper case with dashes as underscores (--ml-url → CHATBENCH_ML_URL).
 A flag given on the command line wins over the environment.`,
+		// Errors are printed once, by execute, with the exit code's
+		// convention (exit.go).
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyEnv(cmd); err != nil {
-				return err
-			}
-			return g.check()
+			// Logs and progress bars share stderr through one console,
+			// which keeps log lines above the bar.
+			g.console = obs.NewConsole(cmd.ErrOrStderr())
+			cmd.Root().SetErr(g.console)
+			return applyEnv(cmd)
 		},
 	}
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs never contain message bodies)")
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.SetFlagErrorFunc(parseFlagError)
+	pf := root.PersistentFlags()
+	addChoiceTo(root, pf, &g.logFormat, "log-format", "text", obs.LogFormats(), "log format: "+orList(obs.LogFormats())+" (logs never contain message bodies)")
+	addChoiceTo(root, pf, &g.logLevel, "log-level", "info", obs.LogLevels(), "log level: "+orList(obs.LogLevels()))
 	root.AddCommand(
 		newCompareCmd(g),
 		newChaosCmd(g),
@@ -85,6 +86,7 @@ A flag given on the command line wins over the environment.`,
 		newHealthCmd(),
 	)
 	documentEnv(root)
+	checkTree(root)
 	return root
 }
 
@@ -108,7 +110,7 @@ func applyEnv(cmd *cobra.Command) error {
 		}
 	})
 	if len(errs) > 0 {
-		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+		return usagef("bad environment: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

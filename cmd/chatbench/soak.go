@@ -85,7 +85,7 @@ starts inherit it).`,
 				return err
 			}
 			if len(run.Paths) == 0 || !run.Paths[0].Soak.OK() {
-				return errors.New("soak failed: the server did not come back near its baseline, or connections were lost (see the table)")
+				return checkError{errors.New("soak failed: the server did not come back near its baseline, or connections were lost (see the table)")}
 			}
 			return nil
 		},

@@ -131,7 +131,7 @@ func openTrace(cmd *cobra.Command, name string) (io.Reader, func(), error) {
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usageError{err} // a bad argument: "open x.jsonl: no such file or directory"
 	}
 	return f, func() { f.Close() }, nil
 }
@@ -198,8 +198,7 @@ how to fix it, and exits with status 1 if there is any.`,
 					fmt.Fprintf(out, "%s: %v\n", args[0], e)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: invalid trace (%d problems listed)\n", args[0], len(errs))
-				cmd.SilenceErrors = true // already reported
-				return exitCodeError{code: 1}
+				return exitCodeError{code: exitChecks} // the problems are the report
 			}
 			_, err = fmt.Fprintf(out, "ok: %d messages, %d conversations\n", st.Messages, st.Conversations)
 			return err

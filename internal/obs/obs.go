@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,12 +70,19 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// NewLogger returns a slog logger writing format ("text" or "json") at
-// level ("debug", "info", "warn", "error") to w.
+// LogFormats are the formats NewLogger writes, LogLevels the levels it
+// takes (the CLI's --log-format and --log-level offer them).
+func LogFormats() []string { return []string{"text", "json"} }
+
+// LogLevels: see LogFormats.
+func LogLevels() []string { return []string{"debug", "info", "warn", "error"} }
+
+// NewLogger returns a slog logger writing format (one of LogFormats) at
+// level (one of LogLevels) to w.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	if !slices.Contains(LogLevels(), level) || lv.UnmarshalText([]byte(level)) != nil {
+		return nil, fmt.Errorf("log level %q: use %s", level, strings.Join(LogLevels(), ", "))
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -82,5 +91,5 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("log format %q: use text or json", format)
+	return nil, fmt.Errorf("log format %q: use %s", format, strings.Join(LogFormats(), " or "))
 }
