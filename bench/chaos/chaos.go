@@ -200,11 +200,21 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}),
 	}
 	faultAt := time.Duration(cfg.FaultAt * float64(ss.Replay.Span(ss.Records)))
+	runs, k := 0, 0 // scenario-path pairs to run, and the one running
+	for _, s := range scens {
+		for _, v := range ss.Variants {
+			if s.AppliesTo(v) {
+				runs++
+			}
+		}
+	}
 	for _, s := range scens {
 		for _, v := range ss.Variants {
 			if !s.AppliesTo(v) {
 				continue
 			}
+			k++
+			ss.Replay.Label = fmt.Sprintf("%s on %s (%d of %d)", s.Name, v.Name, k, runs)
 			p, err := runOne(ctx, ss, s, v, faultAt)
 			if p != nil {
 				run.Paths = append(run.Paths, p)

@@ -39,8 +39,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return nil, err
 	}
 	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(nil)}
-	for _, v := range s.Variants {
+	for i, v := range s.Variants {
 		s.Replay.Logger.Info("starting path", "path", v.Name)
+		s.Replay.Label = fmt.Sprintf("%s (path %d of %d)", v.Name, i+1, len(s.Variants))
 		p, err := stack.Run(ctx, s.Stack, v.Name, s.Drive)
 		if p != nil {
 			run.Paths = append(run.Paths, p)

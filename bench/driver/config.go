@@ -56,10 +56,16 @@ type Config struct {
 	// Catalog computes expected deliveries (required unless Path is echo).
 	Catalog *chat.Catalog
 	// Progress receives progress output (nil = none): a progress bar when
-	// TTY is set, else a plain line every 5 s.
+	// TTY is set, else a plain line every 5 s and when the drain begins
+	// (progress.go). A Progress that is also a StatusLine keeps log lines
+	// written to it above the bar.
 	Progress io.Writer
 	// TTY selects the progress bar.
 	TTY bool
+	// Label names the replay in its progress: "queue (path 2 of 4)", or
+	// with repeats "queue (path 2 of 4, repeat 1 of 3)". The command that
+	// runs several replays sets it. Empty means Path.
+	Label string
 	// Logger logs the run's phases (nil = discard). Bodies are never logged.
 	Logger *slog.Logger
 	// Senders is the number of goroutines sending, each owning a share of

@@ -42,11 +42,12 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	led.Begin(start, sch.warm)
 	s := newScheduler(ctx, &cfg, led, cast.byUser, start, sch.warm)
 	defer s.cancelDial()
-	w := s.startWorkers(ctx, cast.peers, len(sch.recs))
+	w := s.startWorkers(ctx, cast.peers, sch)
 	log.Info("replaying", "speed", cfg.Speed, "span", sch.span, "warmup", sch.warm)
 	s.runAll(ctx, sch.recs, cfg.Senders)
 	lastSend := s.lastSent() // held leaves may still be sent later; this ends the schedule
 	log.Info("draining", "outstanding", led.Outstanding(), "deadline", cfg.Drain)
+	w.prog.draining(led.Outstanding())
 	s.drain(ctx)
 	end := time.Now()
 	w.stop(s, cast.peers)
@@ -104,13 +105,13 @@ type workers struct {
 	readers      sync.WaitGroup
 	progress     sync.WaitGroup
 	stopProgress context.CancelFunc
+	prog         *progress
 }
 
 // startWorkers starts the readers of peers, the retries (unless resending
-// is off) and the progress output (if configured) of a replay of total
-// messages.
-func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, total int) *workers {
-	w := &workers{}
+// is off) and the progress output (if configured) of a replay of sch.
+func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, sch *schedule) *workers {
+	w := &workers{prog: newProgress(s.cfg, s, sch)}
 	for _, p := range peers {
 		w.readers.Go(func() { s.read(p) })
 	}
@@ -120,7 +121,7 @@ func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, total int) 
 	progCtx, stop := context.WithCancel(ctx)
 	w.stopProgress = stop
 	if s.cfg.Progress != nil {
-		w.progress.Go(func() { progress(progCtx, s.cfg, s, s.led, total) })
+		w.progress.Go(func() { w.prog.run(progCtx) })
 	}
 	return w
 }

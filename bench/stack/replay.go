@@ -52,6 +52,9 @@ type Replay struct {
 	// Progress receives the driver's progress (nil = none), a bar when TTY.
 	Progress io.Writer
 	TTY      bool
+	// Label names the replay in the progress (driver.Config.Label): the
+	// caller sets it before each replay it drives ("queue (path 2 of 4)").
+	Label string
 	// Logger logs the replay's phases (nil = discard).
 	Logger *slog.Logger
 }
@@ -95,7 +98,7 @@ func (r Replay) Driver(target, path string, secret []byte, h trace.Header, recs 
 	return driver.Config{
 		Target: target, Secret: secret, Path: path, Header: h, Records: recs,
 		Speed: r.Speed, Pace: r.Pace, Warmup: r.Warmup, Drain: r.Drain, Duration: r.Duration, Limit: r.Limit,
-		NoResend: r.NoResend, Catalog: r.Catalog, Progress: r.Progress, TTY: r.TTY, Logger: r.Logger,
+		NoResend: r.NoResend, Catalog: r.Catalog, Progress: r.Progress, TTY: r.TTY, Label: r.Label, Logger: r.Logger,
 	}
 }
 
