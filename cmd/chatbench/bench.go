@@ -22,6 +22,7 @@ import (
 	"github.com/chatbench/chatbench/bench/driver"
 	"github.com/chatbench/chatbench/bench/echo"
 	"github.com/chatbench/chatbench/bench/results"
+	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/tlsconf"
@@ -30,6 +31,7 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	var (
 		target, tracePath, path, secret, out, progress string
+		format                                         string
 		speed, pace                                    float64
 		warmup, drain, duration, quantum               time.Duration
 		limit, maxFrame                                int
@@ -54,8 +56,10 @@ The trace is validated whole before anything connects, as trace validate
 does (--max-frame-bytes: the server's frame limit): a bad line stops the
 command with its line number.
 
-Prints a summary and, with --out, writes a results document (docs/results.md).
-The driver never logs message bodies.`,
+Prints a summary (--format text) or the results document (json;
+docs/results.md) and, with --out, writes the results document to a file.
+Progress goes to standard error (--progress). The driver never logs message
+bodies.`,
 		Example: `  chatbench bench --target ws://127.0.0.1:8080/ws
   chatbench bench --target ws://127.0.0.1:8081/ws --path queue --out queue.json
   chatbench bench --target ws://127.0.0.1:8082/ws --path echo --limit 5000`,
@@ -64,11 +68,6 @@ The driver never logs message bodies.`,
 			log, err := g.logger()
 			if err != nil {
 				return err
-			}
-			switch path {
-			case driver.PathDirect, driver.PathQueue, driver.PathEcho:
-			default:
-				return fmt.Errorf("--path %q: use direct, queue or echo", path)
 			}
 			switch {
 			case !(speed > 0): // NaN too
@@ -99,17 +98,7 @@ The driver never logs message bodies.`,
 			if cfg.TLS, err = clientTLS(tlsCA, tlsInsecure, log); err != nil {
 				return err
 			}
-			switch progress {
-			case "auto":
-				cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
-			case "bar":
-				cfg.Progress, cfg.TTY = cmd.ErrOrStderr(), true
-			case "plain":
-				cfg.Progress = cmd.ErrOrStderr()
-			case "none":
-			default:
-				return fmt.Errorf("--progress %q: use auto, bar, plain or none", progress)
-			}
+			cfg.Progress, cfg.TTY = progressOut(cmd)
 			meta := results.NewMeta(name, raw, len(cfg.Records), speed, loopback(target), map[string]string{
 				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
 				"duration": duration.String(), "limit": fmt.Sprint(limit), "send_quantum": quantum.String(),
@@ -120,13 +109,21 @@ The driver never logs message bodies.`,
 			if p == nil {
 				return runErr
 			}
-			printSummary(cmd.OutOrStdout(), p)
+			run := &results.Run{Schema: results.SchemaVersion, Meta: meta, Paths: []*results.Path{p}}
+			stdout, note := cmd.OutOrStdout(), cmd.OutOrStdout()
+			if format == formatJSON {
+				if err := results.Write(stdout, run); err != nil {
+					return errors.Join(runErr, err)
+				}
+				note = cmd.ErrOrStderr() // standard output is the document alone
+			} else {
+				printSummary(stdout, p)
+			}
 			if out != "" {
-				run := &results.Run{Schema: results.SchemaVersion, Meta: meta, Paths: []*results.Path{p}}
 				if err := writeResults(out, run); err != nil {
 					return errors.Join(runErr, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", out)
+				fmt.Fprintf(note, "results: %s\n", out)
 			}
 			return runErr
 		},
@@ -134,7 +131,7 @@ The driver never logs message bodies.`,
 	f := cmd.Flags()
 	f.StringVar(&target, "target", "ws://127.0.0.1:8080/ws", "WebSocket URL of the server under test")
 	f.StringVar(&tracePath, "trace", "", "trace file, JSON Lines, gzip accepted (default: the shipped day, bench/trace/day.jsonl.gz)")
-	f.StringVar(&path, "path", driver.PathDirect, "path under test: direct, queue or echo (echo expects one echo event per message)")
+	addChoice(cmd, &path, "path", driver.PathDirect, stack.Names(), "path under test, which names it in the results: "+orList(stack.Names())+" (echo expects one echo event per message)")
 	f.Float64Var(&speed, "speed", 2880, "compression of when conversations start: 2880 starts a day's visits within 30 s")
 	f.Float64Var(&pace, "pace", 20, "compression of time within a conversation (0 = --speed: plain compression)")
 	f.DurationVar(&warmup, "warmup", 0, "wall-clock warm-up excluded from latency (0 = 5s, or none for replays under 20s; negative = none)")
@@ -148,7 +145,11 @@ The driver never logs message bodies.`,
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
 	f.StringVar(&tlsCA, "tls-ca", "", "PEM CA bundle to trust for a wss:// --target (default: the system roots)")
 	f.BoolVar(&tlsInsecure, "tls-insecure", false, "do not verify a wss:// target's certificate (self-signed development certificates only: INSECURE)")
-	f.StringVar(&progress, "progress", "auto", "progress output on stderr: auto (a bar on a terminal, else plain), bar, plain or none")
+	addProgress(cmd, &progress)
+	addFormat(cmd, &format, textOrJSON, "text (a summary) or json (the results document)")
+	completeFiles(cmd, "trace", traceExts...)
+	completeFiles(cmd, "out", resultsExts...)
+	completeFiles(cmd, "tls-ca", "pem", "crt")
 	return cmd
 }
 

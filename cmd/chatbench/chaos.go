@@ -101,5 +101,8 @@ report.md, plus each component's log, to the output folder it names.`,
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/chaos-<time>)")
+	addProgress(cmd, new(string))
+	completeStackFlags(cmd)
+	completeList(cmd, "scenarios", chaos.ScenarioNames())
 	return cmd
 }

@@ -99,6 +99,8 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
+	addProgress(cmd, new(string))
+	completeStackFlags(cmd)
 	return cmd
 }
 
@@ -136,7 +138,7 @@ func prepareStack(cmd *cobra.Command, sc *stack.Config, rp *stack.Replay, outDir
 	sc.Exe, sc.Logger = exe, log
 	if rp != nil {
 		rp.Catalog, rp.Logger = jobs.Catalog(), log
-		rp.Progress, rp.TTY = cmd.ErrOrStderr(), isTerminal(os.Stderr)
+		rp.Progress, rp.TTY = progressOut(cmd)
 	}
 	return outDir, nil
 }
@@ -186,10 +188,4 @@ func writeReports(dir string, run *results.Run) error {
 		}
 	}
 	return nil
-}
-
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

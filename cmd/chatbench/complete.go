@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/chatbench/chatbench/bench/stack"
+	"github.com/chatbench/chatbench/mlservice"
 )
 
 // Shell completion (chatbench completion bash|zsh|fish): every flag that
@@ -67,4 +70,22 @@ func must(cmd *cobra.Command, name string, err error) {
 	if err != nil {
 		panic(fmt.Sprintf("%s --%s: %v", cmd.CommandPath(), name, err))
 	}
+}
+
+// completeStackFlags completes the flags compare, chaos and soak share,
+// those each of them has: the paths (variants), the trace, the ML profile
+// preset and the output folder.
+func completeStackFlags(cmd *cobra.Command) {
+	has := func(name string) bool { return cmd.Flags().Lookup(name) != nil }
+	if has("paths") {
+		completeList(cmd, "paths", stack.Names())
+	}
+	if has("path") {
+		completeValues(cmd, "path", stack.Names())
+	}
+	if has("trace") {
+		completeFiles(cmd, "trace", traceExts...)
+	}
+	completeValues(cmd, "ml-profile", mlservice.PresetNames())
+	completeDirs(cmd, "out")
 }

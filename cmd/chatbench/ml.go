@@ -28,6 +28,7 @@ func (f *mlFlags) register(cmd *cobra.Command, prefix string) {
 	cmd.Flags().StringVar(&f.profile, prefix+"profile", mlservice.PresetDefault,
 		`latency/failure profiles: a preset (default, fast, zero) then overrides, e.g. "fast;triage=median:40ms,p99:200ms,fail:5%" (see docs/ml-profiles.md)`)
 	cmd.Flags().Int64Var(&f.seed, prefix+"seed", 1, "seed of the latency and failure draws (same seed, same sequence; 0 = 1)")
+	completeValues(cmd, prefix+"profile", mlservice.PresetNames()) // a preset starts every profile
 }
 
 // profiles checks the flags and returns the profiles they select: every

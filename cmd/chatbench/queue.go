@@ -16,7 +16,6 @@ import (
 	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/queuemode"
-	"github.com/chatbench/chatbench/queuemode/sqsconform"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
@@ -369,30 +368,6 @@ round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9324", "listen address")
 	cmd.Flags().StringVar(&latency, "latency", "none", `added latency per call: none, region, or e.g. "median:15ms,p99:60ms,seed:7"`)
 
-	var endpoint string
-	var only []string
-	conf := &cobra.Command{
-		Use:   "conformance",
-		Short: "Check an SQS endpoint against the SQS semantics the queue path relies on",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			results, err := sqsconform.Run(cmd.Context(), sqsconform.Options{Endpoint: endpoint, Only: only, Logger: log})
-			sqsconform.WriteReport(cmd.OutOrStdout(), results)
-			if err != nil {
-				return err
-			}
-			if sqsconform.Failed(results) > 0 {
-				return exitCodeError{exitChecks} // the report says which
-			}
-			return nil
-		},
-	}
-	conf.Flags().StringVar(&endpoint, "endpoint", "http://127.0.0.1:9324", "SQS endpoint URL to check")
-	conf.Flags().StringSliceVar(&only, "only", nil, `run only checks matching these globs, e.g. "fifo-*"`)
-	cmd.AddCommand(conf)
+	cmd.AddCommand(newSQSConformanceCmd(g))
 	return cmd
 }

@@ -14,30 +14,43 @@ import (
 	"github.com/chatbench/chatbench/bench/stats"
 )
 
+// reportFormats are report's renderers by --format, in the order offered.
+var reportFormats = []struct {
+	name   string
+	render func(io.Writer, *results.Run) error
+}{
+	{formatText, report.Table},
+	{formatMarkdown, report.Markdown},
+	{formatHTML, report.HTML},
+	{formatJSON, results.Write},
+}
+
 func newReportCmd(_ *globals) *cobra.Command {
 	var format, out string
 	cmd := &cobra.Command{
 		Use:   "report RESULTS.json",
 		Short: "Render a results file as a terminal table, Markdown or a self-contained HTML report",
 		Long: `Render a results document (docs/results.md) written by chatbench bench or
-chatbench compare (RESULTS.json, or - for standard input):
+chatbench compare (RESULTS.json, or - for standard input), by --format:
 
-  table     the side-by-side terminal table (default)
-  markdown  the same, compact, for a pull-request comment
+  text      the side-by-side terminal table (default; "table" is accepted too)
+  markdown  the same, compact, for a pull-request comment ("md" too)
   html      a self-contained HTML report with plots (no scripts, no external
             resources: it opens offline)
+  json      the results document itself, checked and rewritten
 
 chatbench report merge adds shard results into one document.`,
 		Example: `  chatbench report out/results.json
   chatbench report out/results.json --format markdown > comment.md
   chatbench report out/results.json --format html --out report.html`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: fileArgs(resultsExts...),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			render := map[string]func(io.Writer, *results.Run) error{
-				"table": report.Table, "markdown": report.Markdown, "md": report.Markdown, "html": report.HTML,
-			}[format]
-			if render == nil {
-				return fmt.Errorf("--format %q: use table, markdown or html", format)
+			var render func(io.Writer, *results.Run) error
+			for _, f := range reportFormats {
+				if f.name == format {
+					render = f.render
+				}
 			}
 			run, err := readResults(cmd, args[0])
 			if err != nil {
@@ -49,8 +62,13 @@ chatbench report merge adds shard results into one document.`,
 			return writeFile(out, func(w io.Writer) error { return render(w, run) })
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, markdown or html")
+	var names []string
+	for _, f := range reportFormats {
+		names = append(names, f.name)
+	}
+	addFormat(cmd, &format, names, orList(names)).alias("table", formatText).alias("md", formatMarkdown)
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
+	completeFiles(cmd, "out", "html", "md", "json", "txt")
 	cmd.AddCommand(newReportMergeCmd())
 	return cmd
 }
@@ -64,8 +82,9 @@ func newReportMergeCmd() *cobra.Command {
 document: histograms are added (percentiles recomputed from the sum, never
 averaged), message and ledger counts, per-second series and component CPU and
 memory are summed. Shards of different traces or schema versions are refused.`,
-		Example: `  chatbench report merge -o all.json shard1/results.json shard2/results.json`,
-		Args:    cobra.MinimumNArgs(1),
+		Example:           `  chatbench report merge -o all.json shard1/results.json shard2/results.json`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: fileArgs(resultsExts...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("--out (-o) is required: the file to write the merged results to")
@@ -93,6 +112,7 @@ memory are summed. Shards of different traces or schema versions are refused.`,
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "merged results file to write (- for standard output)")
+	completeFiles(cmd, "out", resultsExts...)
 	return cmd
 }
 
@@ -142,9 +162,6 @@ failed.`,
 			usage := func(err error) error { return usageError{err} }
 			if current == "" {
 				return usage(errors.New("--current is required: the results file to check"))
-			}
-			if err := gate.CheckFormat(format); err != nil {
-				return usage(err)
 			}
 			if !(alpha > 0 && alpha < 1) {
 				return usage(fmt.Errorf("--alpha %v: must be between 0 and 1 (0.05 is benchstat's; 0.1 lets 3 repeats per side show a change)", alpha))
@@ -201,7 +218,10 @@ failed.`,
 	cmd.Flags().StringVar(&baseline, "baseline", "", "results file of the baseline run, for regression rules")
 	cmd.Flags().StringArrayVar(&ruleTexts, "rule", nil, "a rule such as 'p99{class=ml} < 2s' (repeatable)")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "file of rules, one per line, # comments")
-	cmd.Flags().StringVar(&format, "format", "text", "output: text (a line per check), json or markdown (a pull-request comment)")
+	addFormat(cmd, &format, gate.Formats(), "text (a line per check), json or markdown (a pull-request comment)")
+	completeFiles(cmd, "current", resultsExts...)
+	completeFiles(cmd, "baseline", resultsExts...)
+	completeFiles(cmd, "rules")
 	cmd.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of regressions across repeats (a change counts when p ≤ alpha)")
 	return cmd
 }

@@ -87,7 +87,7 @@ func TestReport(t *testing.T) {
 	if data, err := os.ReadFile(html); err != nil || !strings.Contains(string(data), "<svg") {
 		t.Fatalf("html: %v", err)
 	}
-	if _, err := run(t, "report", a, "--format", "pdf"); err == nil || !strings.Contains(err.Error(), "table, markdown or html") {
+	if _, err := run(t, "report", a, "--format", "pdf"); exitCode(err) != exitUsage || !strings.HasPrefix(err.Error(), "--format pdf: use text, markdown, html or json") {
 		t.Errorf("bad format: %v", err)
 	}
 	merged := filepath.Join(dir, "m.json")

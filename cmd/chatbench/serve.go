@@ -100,6 +100,8 @@ func (f *tlsFlags) register(cmd *cobra.Command, what string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.cert, "tls-cert", "", "serve "+what+" over TLS (wss://) with this PEM certificate chain; needs --tls-key")
 	fl.StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
+	completeFiles(cmd, "tls-cert", "pem", "crt")
+	completeFiles(cmd, "tls-key", "pem", "key")
 }
 
 // config returns the server TLS configuration, or nil without the flags.
@@ -119,6 +121,7 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.resumeEvents, "resume-events", socket.DefaultResumeEvents, "recent events kept per conversation for clients that reconnect and join with since (negative = resuming off)")
 	fl.DurationVar(&f.resumeWindow, "resume-window", socket.DefaultResumeWindow, "how long an event stays available to resuming clients")
 	f.tls.register(cmd, "the client-facing listener")
+	completeFiles(cmd, "record", traceExts...)
 	refuseNegative(cmd, map[string]string{"send-queue": "", "max-frame": "", "rate-burst": "", "resume-window": ""})
 }
 

@@ -107,6 +107,7 @@ starts inherit it).`,
 	f.Float64Var(&cfg.RSSFraction, "rss-fraction", soak.DefaultRSSFraction, "share (0 to 1) of the peak's RSS growth that may stay resident")
 	f.IntVar(&cfg.ConnectParallel, "connect-parallel", soak.DefaultConnectParallel, "connection attempts in flight")
 	f.StringVar(&outDir, "out", "", "output folder (default out/soak-<time>)")
+	completeStackFlags(cmd)
 	return cmd
 }
 

@@ -57,6 +57,7 @@ The server and this command must use the same --secret.`,
 	f := cmd.Flags()
 	f.StringVar(&user, "user", "", "user id the token names (required)")
 	f.StringVar(&role, "role", "patient", "role: patient or provider")
+	completeValues(cmd, "role", []string{string(chat.RolePatient), string(chat.RoleProvider)})
 	f.StringSliceVar(&convs, "conv", []string{"*"}, "conversations the holder may join, comma-separated or repeated; * = any")
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret shared with the server (at least 16 bytes)")

@@ -64,9 +64,6 @@ unless --bodies adds synthetic lorem-ipsum filler.`,
 				compress = true
 			case "no":
 				compress = false
-			case "auto":
-			default:
-				return fmt.Errorf("--gzip %q: use auto, yes or no", gzip)
 			}
 			if out == "-" || out == "" {
 				return trace.Write(cmd.OutOrStdout(), h, recs, compress)
@@ -88,7 +85,8 @@ unless --bodies adds synthetic lorem-ipsum filler.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&out, "out", "o", "-", "output file, - for standard output")
-	f.StringVar(&gzip, "gzip", "auto", "compress the output: auto (when --out ends in .gz), yes or no")
+	addChoice(cmd, &gzip, "gzip", "auto", []string{"auto", "yes", "no"}, "compress the output: auto (when --out ends in .gz), yes or no")
+	completeFiles(cmd, "out", traceExts...)
 	f.Float64Var(&p.Days, "days", 1, "days the trace covers, at most 366")
 	f.Float64Var(&p.Rate, "rate", 1, "message-rate multiplier (1 = 14,700 messages a day; 0 = 1)")
 	f.IntVar(&p.Conversations, "conversations", 0, "number of visits (0 = messages / 25)")
@@ -137,13 +135,18 @@ func openTrace(cmd *cobra.Command, name string) (io.Reader, func(), error) {
 }
 
 func newTraceStatsCmd() *cobra.Command {
-	var bucket time.Duration
+	var (
+		bucket time.Duration
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "stats FILE",
 		Short: "Summarise a trace: rates over time, mix by type and role, conversations, sizes",
-		Long: `Summarise a trace (FILE, or - for standard input). Lines that fail validation
-are left out of the figures; a warning says how many (run trace validate).`,
-		Args: cobra.ExactArgs(1),
+		Long: `Summarise a trace (FILE, or - for standard input) as tables (--format text)
+or one JSON object (json). Lines that fail validation are left out of the
+figures; a warning says how many (run trace validate).`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: fileArgs(traceExts...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, done, err := openTrace(cmd, args[0])
 			if err != nil {
@@ -154,10 +157,16 @@ are left out of the figures; a warning says how many (run trace validate).`,
 			if len(errs) > 0 && st.Messages == 0 && st.Header.Version == 0 {
 				return errs[0]
 			}
-			if _, err := st.Bucket(bucket); err != nil {
+			b, err := st.Bucket(bucket)
+			if err != nil {
 				return fmt.Errorf("--%w", err) // "--bucket 1.5s: must be …"
 			}
-			if err := trace.WriteStats(cmd.OutOrStdout(), st, bucket); err != nil {
+			if format == formatJSON {
+				err = writeJSON(cmd.OutOrStdout(), newTraceSummary(st, b, len(errs)))
+			} else {
+				err = trace.WriteStats(cmd.OutOrStdout(), st, bucket)
+			}
+			if err != nil {
 				return err
 			}
 			if len(errs) > 0 {
@@ -167,11 +176,15 @@ are left out of the figures; a warning says how many (run trace validate).`,
 		},
 	}
 	cmd.Flags().DurationVar(&bucket, "bucket", 0, "time per row of the messages-over-time table, a whole number of seconds (0 = 20 to 60 rows across the trace: 30m for a day)")
+	addFormat(cmd, &format, textOrJSON, "text (tables) or json")
 	return cmd
 }
 
 func newTraceValidateCmd() *cobra.Command {
-	var maxFrame int
+	var (
+		maxFrame int
+		format   string
+	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a trace and print each problem with its line number and the fix",
@@ -181,10 +194,13 @@ against the server's frame limit (--max-frame-bytes: the driver's frame,
 envelope and JSON escaping included, must fit, or the server closes the
 connection on it), and across lines (joins before sends, nothing after a
 leave, ids unique per user). Prints each problem with its line number and
-how to fix it, and exits with status 1 if there is any.`,
+how to fix it (--format text), or one JSON object (json), and exits with
+status 3 if there is any.`,
 		Example: `  chatbench trace validate day.jsonl.gz
-  chatbench trace validate --max-frame-bytes 1048576 big-bodies.jsonl   # for servers run with --max-frame 1048576`,
-		Args: cobra.ExactArgs(1),
+  chatbench trace validate --max-frame-bytes 1048576 big-bodies.jsonl   # for servers run with --max-frame 1048576
+  chatbench trace validate --format json day.jsonl.gz | jq .problems`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: fileArgs(traceExts...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, done, err := openTrace(cmd, args[0])
 			if err != nil {
@@ -193,6 +209,15 @@ how to fix it, and exits with status 1 if there is any.`,
 			defer done()
 			st, errs := trace.Validate(r, trace.MaxFrameBytes(maxFrame))
 			out := cmd.OutOrStdout()
+			if format == formatJSON {
+				if err := writeJSON(out, newTraceValidation(args[0], st, errs)); err != nil {
+					return err
+				}
+				if len(errs) > 0 {
+					return exitCodeError{code: exitChecks} // the problems are the report
+				}
+				return nil
+			}
 			if len(errs) > 0 {
 				for _, e := range errs {
 					fmt.Fprintf(out, "%s: %v\n", args[0], e)
@@ -205,6 +230,7 @@ how to fix it, and exits with status 1 if there is any.`,
 		},
 	}
 	addMaxFrameFlag(cmd, &maxFrame)
+	addFormat(cmd, &format, textOrJSON, "text (a line per problem) or json")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -10,17 +9,18 @@ import (
 )
 
 func newVersionCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		format string
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print chatbench's version, git revision and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := buildinfo.Read()
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(in)
+			if asJSON || format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), in)
 			}
 			mod := ""
 			if in.Modified {
@@ -33,6 +33,8 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
+	addFormat(cmd, &format, textOrJSON, "text or json")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	_ = cmd.Flags().MarkDeprecated("json", "use --format json") // kept for scripts that use it
 	return cmd
 }
