@@ -24,6 +24,8 @@ import (
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/buildinfo"
+	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/mlservice"
 	"github.com/chatbench/chatbench/queuemode"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
@@ -567,8 +569,9 @@ func walk(v interface{}, fn func(k string, v interface{})) {
 var (
 	metricRe = regexp.MustCompile(`chatbench_[a-z_]+`)
 	byRe     = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
-	fqNameRe = regexp.MustCompile(`fqName: "([^"]+)"`)
-	varLblRe = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	fqNameRe   = regexp.MustCompile(`fqName: "([^"]+)"`)
+	varLblRe   = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	constLblRe = regexp.MustCompile(`constLabels: \{([^}]*)\}`)
 )
 
 // TestDashboardMetricsExist checks every metric the dashboard queries is
@@ -663,6 +666,12 @@ func (r *recorder) Register(c prometheus.Collector) error {
 				lbls = append(lbls, strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"))
 			}
 		}
+		if v := constLblRe.FindStringSubmatch(s); v != nil && v[1] != "" {
+			for _, l := range strings.Split(v[1], ",") {
+				name, _, _ := strings.Cut(l, "=")
+				lbls = append(lbls, name)
+			}
+		}
 		r.names[m[1]] = lbls
 	}
 	r.mu.Unlock()
@@ -684,6 +693,9 @@ func exportedMetrics(t *testing.T) map[string][]string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	rec := &recorder{Registerer: reg, names: map[string][]string{}}
+
+	// What obs.NewRegistry adds to every server process's registry.
+	rec.MustRegister(obs.NewBuildInfo(buildinfo.Read()))
 
 	// ML service and its client (`chatbench ml`, and every --ml-url user).
 	if _, err := mlservice.New(mlservice.Config{Registerer: rec}); err != nil {

@@ -139,7 +139,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d := &Dispatcher{
 		cfg:  cfg,
 		log:  cfg.Logger,
-		jobs: obs.NewJobMetrics(cfg.Registerer),
+		jobs: obs.NewJobMetrics(cfg.Registerer, cfg.Catalog.Jobs()...),
 		tasks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chatbench_background_tasks_in_flight",
 			Help: "ML background tasks started and not yet finished (running or waiting for a slot).",

@@ -66,12 +66,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Callback requests the gateway refused, by reason.",
 		}, []string{"reason"}),
 	}
+	// Every known action and reason starts at 0, so their rates read 0 on
+	// a healthy system instead of being absent ("No data").
+	for _, a := range sqsActions {
+		m.SQSCallErrors.WithLabelValues(a)
+	}
+	for _, r := range callbackRejectReasons {
+		m.CallbackRejects.WithLabelValues(r)
+	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
 			m.DLQDepth, m.CallbackDuration, m.CallbackRejects)
 	}
 	return m
 }
+
+// sqsActions are the SQS actions the queue path calls (the action label of
+// the SQS call metrics); metrics_test.go checks every observe call names
+// one of them.
+var sqsActions = []string{
+	"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes",
+}
+
+// callbackRejectReasons are the reasons the gateway's callback refuses a
+// request for (chatbench_callback_rejects_total); metrics_test.go checks
+// every reject call names one of them.
+var callbackRejectReasons = []string{"unsigned", "bad_signature", "expired", "replay", "bad_body", "too_large"}
 
 // observe records one SQS call.
 func (m *Metrics) observe(action string, start time.Time, err error) {

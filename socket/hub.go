@@ -105,8 +105,8 @@ func NewHub(catalog *chat.Catalog, reg prometheus.Registerer, resume ResumeConfi
 		catalog: catalog,
 		resume:  resume.withDefaults(),
 		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chatbench_events_out_total", Help: "Event frames queued to client connections, by job and class.",
-		}, []string{"job", "class"}),
+			Name: "chatbench_events_out_total", Help: "Event frames queued to client connections, by job (chat_job) and class.",
+		}, []string{"chat_job", "class"}), // not "job": Prometheus's own target label
 		replayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatbench_resume_replayed_total", Help: "Buffered events sent again to clients that joined with since.",
 		}),

@@ -1,6 +1,10 @@
 package socket
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chatbench/chatbench/chat"
+)
 
 // metrics of the front door. Labels are bounded: message types and jobs
 // come from the catalog, codes and reasons from fixed lists; never user or
@@ -35,10 +39,36 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "chatbench_protocol_errors_total", Help: "Error frames sent to clients, by error code.",
 		}, []string{"code"}),
 	}
+	// Every known reason and code starts at 0, so a rate of them reads 0
+	// on a healthy server instead of being absent ("No data").
+	for _, r := range disconnectReasons {
+		m.disconnects.WithLabelValues(r)
+	}
+	for _, c := range errorCodes {
+		m.errors.WithLabelValues(c)
+	}
 	if reg != nil {
 		reg.MustRegister(m.conns, m.opened, m.disconnects, m.messagesIn, m.drops, m.errors)
 	}
 	return m
+}
+
+// errorCodes are the label values of chatbench_protocol_errors_total: the
+// protocol's error codes (chat/errors.go; metrics_test.go checks none is
+// missing).
+var errorCodes = []string{
+	chat.CodeBadJSON, chat.CodeBadUTF8, chat.CodeBadVersion, chat.CodeBadField, chat.CodeMissingField,
+	chat.CodeUnknownOp, chat.CodeUnknownType, chat.CodeBinaryFrame, chat.CodeNotAuthenticated, chat.CodeAlreadyAuthed,
+	chat.CodeBadToken, chat.CodeForbidden, chat.CodeNotJoined, chat.CodeForbiddenType, chat.CodeOverloaded,
+	chat.CodeUnavailable, chat.CodeShuttingDown, chat.CodeFrameTooLarge, chat.CodeJobFailed, chat.CodeJobTimeout,
+	chat.CodeJobCancelled, chat.CodeMLUnavailable, chat.CodeDuplicateID, chat.CodeRateLimited, chat.CodeTooManyConns,
+}
+
+// disconnectReasons are the label values of chatbench_ws_disconnects_total,
+// the reason constants below (metrics_test.go checks none is missing).
+var disconnectReasons = []string{
+	reasonClient, reasonSlow, reasonTooLarge, reasonBadToken, reasonAuthTimeout,
+	reasonShutdown, reasonError, reasonRateLimited, reasonTooManyConns,
 }
 
 // Disconnect reasons (label values of chatbench_ws_disconnects_total).
