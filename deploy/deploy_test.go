@@ -567,8 +567,8 @@ func walk(v interface{}, fn func(k string, v interface{})) {
 }
 
 var (
-	metricRe = regexp.MustCompile(`chatbench_[a-z_]+`)
-	byRe     = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	metricRe   = regexp.MustCompile(`chatbench_[a-z_]+`)
+	byRe       = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
 	fqNameRe   = regexp.MustCompile(`fqName: "([^"]+)"`)
 	varLblRe   = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
 	constLblRe = regexp.MustCompile(`constLabels: \{([^}]*)\}`)
