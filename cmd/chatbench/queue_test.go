@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -45,7 +44,14 @@ func TestQueueSetupAndConformance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("conformance: %v\n%s", err, out)
 	}
-	if _, err := run(t, "sqs", "conformance", "--endpoint", endpoint, "--only", "no-such-check"); err == nil || errors.As(err, new(exitCodeError)) {
+	var rep conformanceReport
+	decode(t, &rep, "sqs", "conformance", "--endpoint", endpoint, "--only", "fifo-order*", "--log-level", "error", "--format", "json")
+	if rep.Endpoint != endpoint || rep.Passed == 0 || rep.Failed != 0 || len(rep.Checks) != rep.Passed+rep.Skipped || rep.Checks[0].Status != "PASS" {
+		t.Errorf("conformance --format json: %+v", rep)
+	}
+	// A pattern that matches no check is a usage error, found before
+	// anything connects.
+	if _, err := run(t, "sqs", "conformance", "--endpoint", endpoint, "--only", "no-such-check"); exitCode(err) != exitUsage || !strings.HasPrefix(err.Error(), `--only "no-such-check": matches no check`) {
 		t.Fatalf("unknown check: %v", err)
 	}
 }

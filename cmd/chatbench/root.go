@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,6 +106,10 @@ func applyEnv(cmd *cobra.Command) error {
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			if err := cmd.Flags().Set(f.Name, v); err != nil {
+				var iv *pflag.InvalidValueError
+				if errors.As(err, &iv) {
+					err = errors.New(want(f, errors.Unwrap(iv))) // what the flag takes, without pflag's wrapping
+				}
 				errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
 			}
 		}
