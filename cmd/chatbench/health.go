@@ -25,8 +25,8 @@ func newHealthCmd() *cobra.Command {
 		Short: "Check a chatbench process's /healthz: exit 0 if it answers 200 in time, 1 otherwise",
 		Long: `Ask a chatbench process's /healthz and exit 0 if it answers 200 within
 --timeout, 1 otherwise, printing one line either way ("healthy: …" on
-standard output, "unhealthy: <reason>" on standard error). Redirects are not
-followed: /healthz answers itself.
+standard output, "unhealthy: <reason>" on standard error); a bad flag exits
+2, as on every command. Redirects are not followed: /healthz answers itself.
 
 It is the healthcheck for the distroless image, which has no shell or curl
 (see deploy/README.md): every server serves /healthz beside /metrics — serve

@@ -38,7 +38,8 @@ soaked.
 
 Back near baseline means: goroutines ≤ baseline + --goroutine-margin, and
 RSS ≤ baseline + max(--rss-margin, --rss-fraction × (peak − baseline)).
-The command exits non-zero when either is not met, or a connection was lost.
+The command exits 3 (a failed check) when either is not met, or a connection
+was lost.
 It prints the table and writes results.json, report.html and report.md (and
 the components' logs) to the output folder it names at the end.
 The soft open-files limit is raised to the hard limit first (the servers it
