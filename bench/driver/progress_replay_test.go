@@ -1,10 +1,8 @@
 package driver_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chatbench/chatbench/bench/driver"
@@ -13,24 +11,6 @@ import (
 	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/obs/termtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestProgressAmidLogs replays through the echo floor with the bar and the
 // driver's own logs on one console, as chatbench's commands run it, and
@@ -49,7 +29,7 @@ func TestProgressAmidLogs(t *testing.T) {
 	}
 	const label = "echo (path 1 of 1)"
 	for _, bar := range []bool{true, false} {
-		var out syncBuffer
+		var out termtest.Buffer
 		console := obs.NewConsole(&out)
 		log, err := obs.NewLogger(console, "text", "debug")
 		if err != nil {

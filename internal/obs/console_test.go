@@ -11,31 +11,13 @@ import (
 	"github.com/chatbench/chatbench/internal/obs/termtest"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestConsoleKeepsLogsAboveStatus writes log records from a logger and
 // redraws a status line from another goroutine at the same time, then
 // plays the output as a terminal shows it: every record is a whole line of
 // its own, no status text is left inside one, and the last status is on
 // the bottom line.
 func TestConsoleKeepsLogsAboveStatus(t *testing.T) {
-	var out lockedBuffer
+	var out termtest.Buffer
 	c := obs.NewConsole(&out)
 	log, err := obs.NewLogger(c, "text", "info")
 	if err != nil {

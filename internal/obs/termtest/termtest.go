@@ -4,7 +4,11 @@
 // text are applied, and what is left on screen is returned.
 package termtest
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+	"sync"
+)
 
 // Screen returns the lines a terminal shows after out was written to it:
 // every line ended by a newline, then the line the cursor is on if it is
@@ -45,4 +49,25 @@ func Screen(out string) []string {
 		lines = append(lines, s)
 	}
 	return lines
+}
+
+// Buffer collects what is written to it, from any number of goroutines:
+// the stream a test hands to a console or a replay's progress.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
