@@ -192,7 +192,7 @@ func (sn snapshot) barLine(b *progressbar.ProgressBar) string {
 	switch sn.phase {
 	case phaseDraining:
 		return fmt.Sprintf("%s  draining %s  waiting for %d of %d deliveries · ≤%s left · delivered %d lost %d",
-			sn.label, bar, sn.outstanding, sn.atDrain, round(sn.left), sn.st.Delivered, sn.st.Lost)
+			sn.label, bar, sn.outstanding, max(sn.atDrain, sn.outstanding), round(sn.left), sn.st.Delivered, sn.st.Lost)
 	default:
 		return fmt.Sprintf("%s  sending %s  ETA %s · acked %d delivered %d lost %d · lag p99 %s",
 			sn.label, bar, round(sn.left), sn.st.Acked, sn.st.Delivered, sn.st.Lost, sn.lag)
@@ -206,8 +206,11 @@ func (sn snapshot) line() string {
 		return fmt.Sprintf("%s: sending %d/%d (%d%%), last message due in %s; acked %d, delivered %d, lost %d, lag p99 %s",
 			sn.label, sn.sent, sn.total, percent(sn.sent, sn.total), round(sn.left), sn.st.Acked, sn.st.Delivered, sn.st.Lost, sn.lag)
 	case phaseDraining:
+		if sn.outstanding == 0 {
+			return fmt.Sprintf("%s: draining: every delivery in; delivered %d, lost %d", sn.label, sn.st.Delivered, sn.st.Lost)
+		}
 		return fmt.Sprintf("%s: draining: waiting for %d of the %d deliveries outstanding at the last send, at most %s more; delivered %d, lost %d",
-			sn.label, sn.outstanding, sn.atDrain, round(sn.left), sn.st.Delivered, sn.st.Lost)
+			sn.label, sn.outstanding, max(sn.atDrain, sn.outstanding), round(sn.left), sn.st.Delivered, sn.st.Lost)
 	}
 	return fmt.Sprintf("%s: done: sent %d/%d, acked %d, delivered %d, lost %d, dup %d; lag p99 %s",
 		sn.label, sn.sent, sn.total, sn.st.Acked, sn.st.Delivered, sn.st.Lost, sn.st.Duplicates, sn.lag)

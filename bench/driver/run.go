@@ -46,8 +46,9 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	log.Info("replaying", "speed", cfg.Speed, "span", sch.span, "warmup", sch.warm)
 	s.runAll(ctx, sch.recs, cfg.Senders)
 	lastSend := s.lastSent() // held leaves may still be sent later; this ends the schedule
-	log.Info("draining", "outstanding", led.Outstanding(), "deadline", cfg.Drain)
-	w.prog.draining(led.Outstanding())
+	outstanding := led.Outstanding()
+	log.Info("draining", "outstanding", outstanding, "deadline", cfg.Drain)
+	w.prog.draining(outstanding)
 	s.drain(ctx)
 	end := time.Now()
 	w.stop(s, cast.peers)
