@@ -191,6 +191,9 @@ func (sn snapshot) barLine(b *progressbar.ProgressBar) string {
 	bar := strings.TrimSpace(strings.TrimPrefix(b.String(), "\r"))
 	switch sn.phase {
 	case phaseDraining:
+		if sn.outstanding == 0 {
+			return fmt.Sprintf("%s  draining %s  every delivery in", sn.label, bar)
+		}
 		return fmt.Sprintf("%s  draining %s  waiting for %d of %d deliveries · ≤%s left · delivered %d lost %d",
 			sn.label, bar, sn.outstanding, max(sn.atDrain, sn.outstanding), round(sn.left), sn.st.Delivered, sn.st.Lost)
 	default:
