@@ -82,13 +82,13 @@ func (p *progress) snap(phase string, now time.Time) snapshot {
 		label = p.cfg.Path
 	}
 	sn := snapshot{label: label, phase: phase, sent: int(p.s.sent.Load()), total: p.total,
-		st: p.s.led.Stats(), lag: p.s.lagP99(), atDrain: p.atDrain}
+		st: p.s.led.Stats(), lag: p.s.lagP99()}
 	sn.outstanding = sn.st.Outstanding
 	switch phase {
 	case phaseSending:
 		sn.left = max(0, p.end.Sub(now))
-	case phaseDraining:
-		sn.left = max(0, p.drainAt.Add(p.cfg.Drain).Sub(now))
+	case phaseDraining: // only once drainC is closed: drainAt and atDrain are set
+		sn.atDrain, sn.left = p.atDrain, max(0, p.drainAt.Add(p.cfg.Drain).Sub(now))
 	}
 	return sn
 }
