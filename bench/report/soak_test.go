@@ -69,7 +69,7 @@ func TestSoakTable(t *testing.T) {
 			[]string{"NO (after 27", "not checked"}},
 		// Above the limit before any collection: held memory still counts
 		// garbage, and the table says so rather than call it a leak.
-		{"no collection after the close", func(k *results.Soak) { k.MemoryOK, k.GCsAfterClose, k.HeldLimit = false, 0, 50 << 20 },
+		{"no collection after the close", func(k *results.Soak) { k.MemoryOK, k.GCsAfterClose, k.HeldLimit = false, 0, 50<<20 },
 			[]string{"NO (heap+stacks after 61.0 ≤ limit 50.0 MiB); no collection after the close"}},
 		// A document written when RSS was judged: its verdict as judged then.
 		{"RSS judged", func(k *results.Soak) {
