@@ -152,6 +152,9 @@ func TestSoakReturnsToBaseline(t *testing.T) {
 	if n := srv.Front().Conns(); n != 0 {
 		t.Errorf("server still holds %d connections", n)
 	}
+	if p := run.Paths[0]; run.Meta.Started.After(p.Start) {
+		t.Errorf("run started %s, after its connections were held (%s)", run.Meta.Started, p.Start)
+	}
 	if p := run.Paths[0]; p.Name != "target" || len(p.Components) != 1 || p.Components[0].Name != "driver" {
 		t.Errorf("path %q components %+v: want the label target and the driver's usage", p.Name, p.Components)
 	}
