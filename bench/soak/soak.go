@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}
 	}
 	meta := results.NewMeta("", nil, 0, 0, cfg.Target == "", settings)
-	meta.TraceDigest = "" // no trace was replayed
+	meta.TraceDigest = ""  // no trace was replayed
 	meta.Started = started // NewMeta's clock reads the end of the soak
 	run := &results.Run{Schema: results.SchemaVersion, Meta: meta}
 	if p != nil {
