@@ -63,9 +63,9 @@ starts inherit it).`,
 				return err
 			}
 			for _, name := range []string{"rss-margin", "rss-fraction"} {
-				if cmd.Flags().Changed(name) {
-					return fmt.Errorf("--%s: RSS is no longer judged (it counts memory the Go runtime has not yet returned to the OS); use --%s on the memory the server holds",
-						name, strings.Replace(name, "rss", "held", 1))
+				if f := cmd.Flags().Lookup(name); f.Changed {
+					return fmt.Errorf("--%s %s: RSS is no longer judged (it counts memory the Go runtime has not yet returned to the OS); use --%s on the memory the server holds",
+						name, f.Value, strings.Replace(name, "rss", "held", 1))
 				}
 			}
 			if !cmd.Flags().Changed("active") {
