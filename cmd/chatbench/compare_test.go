@@ -26,7 +26,7 @@ func TestStackFlagsValidated(t *testing.T) {
 		{[]string{"chaos", "--scenarios", "worker-kil"}, `unknown scenario "worker-kil"`},
 		{[]string{"soak", "--duration", "0s"}, "--duration 0s: must be > 0"},
 		{[]string{"soak", "--conns", "10", "--active", "12"}, "--active 12: must be between 0 and --conns (10)"},
-		{[]string{"soak", "--conns", "10", "--rss-fraction", "2"}, "--rss-fraction 2"},
+		{[]string{"soak", "--conns", "10", "--held-fraction", "2"}, "--held-fraction 2"},
 		// The whole trace is checked before any component starts.
 		{[]string{"compare", "--trace", "../../bench/trace/testdata/duplicate-id.jsonl"}, "line 5"},
 		{[]string{"chaos", "--trace", "../../bench/trace/testdata/oversize-frame.jsonl"}, "--max-frame-bytes"},
