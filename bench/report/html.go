@@ -343,6 +343,7 @@ func jobChart(paths []*results.Path) template.HTML {
 type htmlData struct {
 	Title    string
 	Summary  string
+	Notes    []string
 	CDF      template.HTML
 	Series   template.HTML
 	Hops     template.HTML
@@ -388,7 +389,7 @@ func meta(run *results.Run) [][2]string {
 	return kv
 }
 
-var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var page = withNotes(template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -408,7 +409,7 @@ svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="summary">{{.Summary}}</p>
+<p class="summary">{{.Summary}}</p>{{template "notes" .Notes}}
 {{if .CDF}}<h2>Latency CDF per path</h2>
 <p>Share of deliveries (all groups) at or below each latency, from the scheduled send, from the decoded HdrHistograms.</p>
 {{.CDF}}{{end}}
@@ -430,7 +431,7 @@ svg .tick{font-size:11px;fill:#444}svg .axis{font-size:12px;fill:#222}
 {{end}}</tbody></table>
 </body>
 </html>
-`))
+`)))
 
 // HTML writes a self-contained HTML report of run (inline CSS and SVG, no
 // scripts or external resources): the latency CDF per path, latency over
@@ -445,6 +446,7 @@ func HTML(w io.Writer, run *results.Run) error {
 	d := htmlData{
 		Title:    "chatbench: " + strings.Join(pathNames(paths), " vs "),
 		Summary:  summary(run),
+		Notes:    notes(run),
 		CDF:      cdf,
 		Series:   seriesChart(paths),
 		Hops:     hopChart(paths),
