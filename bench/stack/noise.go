@@ -40,11 +40,20 @@ const (
 // for user space).
 const userHZ = 100
 
-// cpuTimes is one reading of /proc/stat's aggregate "cpu" line, seconds.
+// cpuTimes is one reading of /proc/stat's aggregate "cpu" line, in
+// USER_HZ ticks (whole numbers, so differences are exact).
 type cpuTimes struct {
-	busy, irq, steal float64 // busy includes irq
+	busy, irq, steal uint64 // busy includes irq
 	hasSteal         bool
 	cores            int
+}
+
+// seconds converts a difference of ticks to seconds.
+func seconds(t1, t0 uint64) float64 {
+	if t1 < t0 {
+		return 0
+	}
+	return float64(t1-t0) / userHZ
 }
 
 // parseProcStat reads the aggregate "cpu" line and counts the "cpuN"
@@ -69,13 +78,13 @@ func parseProcStat(data []byte) (cpuTimes, error) {
 		if len(fields) < 8 {
 			return t, fmt.Errorf("/proc/stat: cpu line has %d fields, want at least 7 times", len(fields)-1)
 		}
-		v := make([]float64, len(fields)-1)
+		v := make([]uint64, len(fields)-1)
 		for i, f := range fields[1:] {
 			n, err := strconv.ParseUint(f, 10, 64)
 			if err != nil {
 				return t, fmt.Errorf("/proc/stat: cpu field %d %q: not a count", i+1, f)
 			}
-			v[i] = float64(n) / userHZ
+			v[i] = n
 		}
 		user, nice, system, irq, softirq := v[0], v[1], v[2], v[5], v[6]
 		t.irq = irq + softirq
@@ -129,15 +138,15 @@ func MeterNoise(threshold float64) func(own []results.Component) *results.Noise 
 			return nil
 		}
 		c := &results.CPUNoise{SpanSeconds: span, Cores: max(t0.cores, t1.cores), Threshold: threshold,
-			BusySeconds: t1.busy - t0.busy, IRQSeconds: t1.irq - t0.irq, OwnSeconds: self1 - self0}
+			BusySeconds: seconds(t1.busy, t0.busy), IRQSeconds: seconds(t1.irq, t0.irq), OwnSeconds: self1 - self0}
 		for _, comp := range own {
 			c.OwnSeconds += comp.CPUSeconds
 		}
 		// /proc/stat is sampled at the tick and rusage exactly, so on a
 		// quiet machine the difference can come out a little below zero.
-		c.OtherSeconds = max(c.BusySeconds-c.OwnSeconds, 0)
+		c.OtherSeconds = math.Round(max(c.BusySeconds-c.OwnSeconds, 0)*1e6) / 1e6
 		if t0.hasSteal && t1.hasSteal {
-			steal := max(t1.steal-t0.steal, 0)
+			steal := seconds(t1.steal, t0.steal)
 			c.StealSeconds = &steal
 		}
 		return judgeCPU(c)

@@ -16,17 +16,17 @@ import (
 func TestParseProcStat(t *testing.T) {
 	for _, tc := range []struct {
 		name, in       string
-		busy, irq      float64
-		steal          float64
+		busy, irq      uint64
+		steal          uint64
 		hasSteal       bool
 		cores          int
 		wantErrContain string
 	}{
 		{name: "with steal and guest", in: "cpu  1000 200 300 9000 50 10 40 70 500 0\ncpu0 500 100 150 4500 25 5 20 35 250 0\ncpu1 500 100 150 4500 25 5 20 35 250 0\nintr 1 2\n",
 			// user+nice+system+irq+softirq; guest is inside user already.
-			busy: 15.5, irq: 0.5, steal: 0.7, hasSteal: true, cores: 2},
+			busy: 1550, irq: 50, steal: 70, hasSteal: true, cores: 2},
 		// Kernels before 2.6.11 have no steal column: unknown, not 0.
-		{name: "no steal", in: "cpu 100 0 100 800 0 0 0\ncpu0 100 0 100 800 0 0 0\n", busy: 2, cores: 1},
+		{name: "no steal", in: "cpu 100 0 100 800 0 0 0\ncpu0 100 0 100 800 0 0 0\n", busy: 200, cores: 1},
 		{name: "no cpu lines", in: "intr 1 2\n", wantErrContain: "no cpu lines"},
 		{name: "short line", in: "cpu 1 2 3\ncpu0 1 2 3\n", wantErrContain: "at least 7"},
 		{name: "not a count", in: "cpu 1 2 x 4 5 6 7\ncpu0 1 2 3 4 5 6 7\n", wantErrContain: `"x": not a count`},
@@ -42,7 +42,7 @@ func TestParseProcStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !near(got.busy, tc.busy) || !near(got.irq, tc.irq) || !near(got.steal, tc.steal) || got.hasSteal != tc.hasSteal || got.cores != tc.cores {
+			if got.busy != tc.busy || got.irq != tc.irq || got.steal != tc.steal || got.hasSteal != tc.hasSteal || got.cores != tc.cores {
 				t.Errorf("got %+v, want busy %v irq %v steal %v (%v) cores %d", got, tc.busy, tc.irq, tc.steal, tc.hasSteal, tc.cores)
 			}
 		})
