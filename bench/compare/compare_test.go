@@ -1,7 +1,6 @@
 package compare_test
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"runtime"
@@ -27,19 +26,12 @@ func TestCompareAllPaths(t *testing.T) {
 	dir := t.TempDir()
 	exe := wstest.BuildChatbench(t)
 	// Half an hour of traffic, 20 visits, played fast.
-	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 500, Conversations: 20, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr bytes.Buffer
-	if err := trace.Write(&tr, h, recs, false); err != nil {
-		t.Fatal(err)
-	}
+	tr, recs := genTrace(t, trace.Params{Days: 1.0 / 48, Messages: 500, Conversations: 20, Seed: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run, err := compare.Run(ctx, compare.Config{
 		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "compare-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
-		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 150,
+		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr, Speed: 900, Pace: 150,
 			Warmup: -1, Drain: 10 * time.Second, Catalog: jobs.Catalog()},
 	})
 	if err != nil {

@@ -102,11 +102,10 @@ func startHog(t *testing.T, threads int, d time.Duration) {
 	t.Fatalf("the hog exited before it spun: %v", sc.Err())
 }
 
-// shortTrace is a quarter hour of 20 visits, about 6 s a path at the
-// speeds the tests use.
-func shortTrace(t *testing.T) []byte {
+// genTrace generates a trace and returns its bytes and records.
+func genTrace(t *testing.T, p trace.Params) ([]byte, []trace.Record) {
 	t.Helper()
-	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 96, Messages: 300, Conversations: 20, Seed: 5})
+	h, recs, err := trace.Generate(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +113,7 @@ func shortTrace(t *testing.T) []byte {
 	if err := trace.Write(&tr, h, recs, false); err != nil {
 		t.Fatal(err)
 	}
-	return tr.Bytes()
+	return tr.Bytes(), recs
 }
 
 // syncBuffer is a bytes.Buffer safe for the driver's progress goroutine.
@@ -148,7 +147,8 @@ func TestRepeatsAndNoise(t *testing.T) {
 		t.Skip("-short: builds chatbench and runs two paths three times")
 	}
 	exe := wstest.BuildChatbench(t)
-	tr := shortTrace(t)
+	// A quarter hour of 20 visits: about 6 s a path at these speeds.
+	tr, _ := genTrace(t, trace.Params{Days: 1.0 / 96, Messages: 300, Conversations: 20, Seed: 5})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cfg := func(dir string, repeat int, progress io.Writer) compare.Config {
