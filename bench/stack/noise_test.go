@@ -172,14 +172,14 @@ func TestFloorDrift(t *testing.T) {
 		t.Fatalf("drift %v (%v), want 0.4: (300 − 200) ÷ 250", d, ok)
 	}
 	queue := &results.Path{Name: "queue", Repeats: make([]*results.Path, 3), Noise: PoolNoise(nil)}
-	AddFloorDrift(queue, d, 0)
-	if n := queue.Noise; n == nil || !n.Noisy || n.DriftThreshold != DefaultDriftThreshold || n.CPU != nil ||
+	AddFloorDrift(queue, d, 0.25)
+	if n := queue.Noise; n == nil || !n.Noisy || n.DriftThreshold != 0.25 || n.CPU != nil ||
 		!strings.Contains(n.Reason, "echo floor's p50 moved by 40.0%") {
 		t.Errorf("noise %+v: want noisy by the drift, CPU unknown", n)
 	}
 	quiet := &results.Path{Name: "direct", Noise: cpuNoise(1)}
-	AddFloorDrift(quiet, 0.1, 0)
-	if quiet.Noise.Noisy || *quiet.Noise.FloorDrift != 0.1 || quiet.Noise.CPU == nil {
-		t.Errorf("noise %+v: a 10%% drift under the threshold keeps the CPU figures and is not noisy", quiet.Noise)
+	AddFloorDrift(quiet, 0.4, 0)
+	if n := quiet.Noise; n.Noisy || *n.FloorDrift != 0.4 || n.DriftThreshold != DefaultDriftThreshold || n.CPU == nil {
+		t.Errorf("noise %+v: a 40%% drift under the default threshold keeps the CPU figures and is not noisy", n)
 	}
 }
