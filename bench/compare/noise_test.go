@@ -140,8 +140,10 @@ func (s *syncBuffer) String() string {
 // echo floor's drift on every path, and on Linux each repeat's noise
 // measured. Then it runs the same with a CPU hog beside it and checks the
 // robust half of the noise flag: the disturbed run is flagged noisy, and
-// its noise figure exceeds the quiet run's. (That the quiet run is not
-// flagged is only logged: on a shared machine someone else may be busy.)
+// its noise figure exceeds the quiet run's unless others had saturated the
+// machine during the quiet run too (go test running other packages beside
+// this one does). That the quiet run is not flagged is only logged: on a
+// shared machine someone else may be busy.
 func TestRepeatsAndNoise(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds chatbench and runs two paths three times")
@@ -236,7 +238,9 @@ func TestRepeatsAndNoise(t *testing.T) {
 		if !n.Noisy || !strings.Contains(n.Reason, "of the machine") {
 			t.Errorf("path %s beside a CPU hog is not flagged noisy: %+v", p.Name, *n.CPU)
 		}
-		if n.CPU.Share <= quiet {
+		// A machine that others saturated leaves no room between the two
+		// (both near 100%): then only the flag is asserted.
+		if quiet < 0.5 && n.CPU.Share <= quiet {
 			t.Errorf("path %s beside a CPU hog: noise %.1f%%, not above the quiet run's %.1f%%", p.Name, n.CPU.Share*100, quiet*100)
 		}
 	}
