@@ -47,13 +47,17 @@ func columns(run *results.Run) []*results.Path {
 
 // colName is a path's column title.
 func colName(p *results.Path) string {
+	name := p.Name
 	if p.Name == "echo" {
-		return "echo (floor)"
+		name = "echo (floor)"
 	}
 	if p.Fault != "" {
-		return p.Name + " · " + p.Fault
+		name += " · " + p.Fault
 	}
-	return p.Name
+	if noisy(p) {
+		name += " (noisy)"
+	}
+	return name
 }
 
 // groups returns the union of the paths' group keys in display order: all,
@@ -197,6 +201,7 @@ func sections(run *results.Run) []section {
 	})
 	// A run without replays (a soak) has no latency or ledger rows.
 	out := withRepeats(slices.DeleteFunc([]section{lat, led, res}, func(s section) bool { return len(s.rows) == 0 }), paths)
+	out = withNoise(out, paths)
 	if ss, ok := soakSection(run); ok {
 		out = append([]section{ss}, out...)
 	}
@@ -334,6 +339,9 @@ func short(rev string) string {
 func Table(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench results: %s\nreplayed: %s\n", summary(run), scope(run))
+	for _, n := range notes(run) {
+		fmt.Fprintln(ew, n)
+	}
 	for _, s := range sections(run) {
 		if err := s.writeText(ew); err != nil {
 			return err
@@ -359,6 +367,9 @@ func (s section) writeText(w io.Writer) error {
 func Markdown(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "### chatbench results\n\n%s\n\n**Replayed:** %s\n", summary(run), scope(run))
+	for _, n := range notes(run) {
+		fmt.Fprintf(ew, "\n> %s\n", n)
+	}
 	for _, s := range sections(run) {
 		fold := strings.HasPrefix(s.title, "Hop")
 		if fold {

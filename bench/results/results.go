@@ -106,6 +106,11 @@ type Path struct {
 	// Soak is what a soak of this path's server measured (`chatbench
 	// soak`); nil for a replay.
 	Soak *Soak `json:"soak,omitempty"`
+	// Noise is what the machine did besides the run while the path ran
+	// (docs/results.md, "Noise"); nil where it cannot be known (not
+	// Linux, or a file written before the field existed): unknown, not
+	// quiet.
+	Noise *Noise `json:"noise,omitempty"`
 	// Repeat numbers this path among its siblings in Repeats (1..N); 0
 	// for a single run or for the pooled path that holds the repeats.
 	Repeat int `json:"repeat,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/mlservice"
+	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
 // Defaults of Config's zero values.
@@ -63,6 +64,12 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// StopGrace: zero means DefaultStopGrace.
 	StopGrace time.Duration
+	// NoiseThreshold is the share of the machine's CPU that other
+	// processes and steal may take over a path's span before the path is
+	// flagged noisy (MeterNoise); DriftThreshold is the echo floor drift
+	// across repeats that flags a run's paths (AddFloorDrift). Fractions;
+	// zero means DefaultNoiseThreshold and DefaultDriftThreshold.
+	NoiseThreshold, DriftThreshold float64
 	// Logger logs components starting and stopping (nil = discard).
 	Logger *slog.Logger
 }
@@ -79,9 +86,14 @@ func (c Config) WithDefaults() (Config, error) {
 		atLeast("--max-tasks", c.MaxTasks, 0, "0 = the server's default"),
 		atLeast("ReadyTimeout", c.ReadyTimeout, 0, "0 = "+DefaultReadyTimeout.String()),
 		atLeast("StopGrace", c.StopGrace, 0, "0 = "+DefaultStopGrace.String()),
+		between("--noise-threshold", c.NoiseThreshold, 0, 1, "a fraction of the machine's CPU; 0 = "+pct(DefaultNoiseThreshold)),
+		atLeast("--drift-threshold", c.DriftThreshold, 0, "a fraction of the floor's median; 0 = "+pct(DefaultDriftThreshold)),
 	)
 	for _, name := range sortedKeys(c.Instances) {
 		err = errors.Join(err, atLeast("instances of "+name, c.Instances[name], 0, "0 = the table's, normally 1"))
+	}
+	if _, perr := sqsd.ParseLatencyProfile(c.SQSLatency); perr != nil {
+		err = errors.Join(err, fmt.Errorf("--sqs-latency: %w", perr))
 	}
 	if err != nil {
 		return c, err
@@ -91,6 +103,8 @@ func (c Config) WithDefaults() (Config, error) {
 	c.SQSLatency = cmp.Or(c.SQSLatency, DefaultSQSLatency)
 	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
 	c.StopGrace = cmp.Or(c.StopGrace, DefaultStopGrace)
+	c.NoiseThreshold = cmp.Or(c.NoiseThreshold, DefaultNoiseThreshold)
+	c.DriftThreshold = cmp.Or(c.DriftThreshold, DefaultDriftThreshold)
 	if c.Logger == nil {
 		c.Logger = discard()
 	}
@@ -103,9 +117,16 @@ func (c Config) Settings() map[string]string {
 	m := map[string]string{
 		"ml_profile": c.MLProfile, "ml_seed": strconv.FormatInt(c.MLSeed, 10),
 		"sqs_latency": c.SQSLatency, "workers": strconv.Itoa(c.Workers), "max_tasks": strconv.Itoa(c.MaxTasks),
+		"noise_threshold": strconv.FormatFloat(c.NoiseThreshold, 'g', -1, 64),
+		"drift_threshold": strconv.FormatFloat(c.DriftThreshold, 'g', -1, 64),
 	}
 	for _, name := range sortedKeys(c.Instances) {
 		m["instances_"+name] = strconv.Itoa(c.Instances[name])
+	}
+	// The profile a name stands for, so that a reader of the results sees
+	// the assumed latency, not only its name ("region").
+	if p, err := sqsd.ParseLatencyProfile(c.SQSLatency); err == nil {
+		m["sqs_latency_profile"] = p.String()
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/chatbench/chatbench/bench/driver"
 	"github.com/chatbench/chatbench/bench/results"
@@ -48,11 +49,16 @@ func NewSession(sc Config, rp Replay, paths []string) (*Session, error) {
 // Meta describes the session's run, about to start, with extra settings
 // of the caller's (see Replay.Meta).
 func (s *Session) Meta(extra map[string]string) results.Meta {
-	var names []string
+	var names, sqs []string
 	for _, v := range s.Variants {
 		names = append(names, v.Name)
+		if _, ok := v.Component("sqs"); ok {
+			sqs = append(sqs, v.Name)
+		}
 	}
-	cfg := map[string]string{"paths": fmt.Sprint(names)}
+	// sqs_latency_paths names the paths the SQS latency profile applies
+	// to: those that run an SQS endpoint.
+	cfg := map[string]string{"paths": fmt.Sprint(names), "sqs_latency_paths": strings.Join(sqs, ",")}
 	maps.Copy(cfg, extra)
 	return s.Replay.Meta(s.Stack, len(s.Records), cfg)
 }

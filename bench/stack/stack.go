@@ -305,8 +305,15 @@ func (s *Stack) Stop() ([]results.Component, error) {
 // Run starts variant, calls drive with the started stack, stops it, and
 // returns drive's path with every process's CPU time and peak memory as
 // its Components, the last being this process's ("driver": CPU spent
-// while drive ran). The path measured is returned with any error.
+// while drive ran), and the machine's noise over the whole span, from
+// before the first process started until the last was reaped (Noise; nil
+// off Linux). The path measured is returned with any error.
 func Run(ctx context.Context, cfg Config, variant string, drive func(context.Context, *Stack) (*results.Path, error)) (*results.Path, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	noise := MeterNoise(cfg.NoiseThreshold)
 	st, err := Start(ctx, cfg, variant)
 	if err != nil {
 		return nil, err
@@ -317,6 +324,7 @@ func Run(ctx context.Context, cfg Config, variant string, drive func(context.Con
 	comps, stopErr := st.Stop()
 	if p != nil {
 		p.Components = append(comps, drv)
+		p.Noise = noise(comps)
 	}
 	return p, errors.Join(driveErr, stopErr)
 }

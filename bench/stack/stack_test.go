@@ -162,6 +162,9 @@ func TestConfigErrors(t *testing.T) {
 		{with(base, func(c *Config) { c.MaxTasks = -2 }), "--max-tasks -2"},
 		{with(base, func(c *Config) { c.StopGrace = -time.Second }), "StopGrace -1s"},
 		{with(base, func(c *Config) { c.Instances = map[string]int{"worker": -1} }), "instances of worker -1"},
+		{with(base, func(c *Config) { c.SQSLatency = "regoin" }), `--sqs-latency: latency profile "regoin"`},
+		{with(base, func(c *Config) { c.NoiseThreshold = 2 }), "--noise-threshold 2: must be between 0 and 1"},
+		{with(base, func(c *Config) { c.DriftThreshold = -0.1 }), "--drift-threshold -0.1: must be ≥ 0"},
 	} {
 		if _, err := tc.cfg.WithDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)

@@ -40,12 +40,26 @@ path. (Plain compression, --pace equal to --speed, would have each patient
 send a message every ~20 ms: no human does, and a design that runs a
 conversation's jobs one at a time cannot keep up with it. See docs/results.md.)
 
+The queue path's SQS calls carry a region-like latency by default (--sqs-latency
+region: about 10 ms median, 40 ms p99 per call), because the embedded endpoint
+on loopback answers in 0.3 ms, faster than any real region; --sqs-latency none
+shows the bare endpoint. The table and the report state the assumption.
+
+--repeat N runs the paths N times, interleaved (echo direct queue echo direct
+queue …), each repeat on fresh processes, and keeps every repeat: the report
+and chatbench gate then give each figure as the median across repeats with a
+confidence interval. Each path's results record the CPU the machine spent on
+other processes while it ran; a path where that exceeds --noise-threshold, or
+whose repeats saw the echo floor drift beyond --drift-threshold, is flagged
+noisy (docs/results.md, "Noise").
+
 It prints a side-by-side table (latency per class and job from the scheduled
 send, delivered / lost / duplicate / reordered, throughput, CPU and memory per
 path, where the time went hop by hop) and writes results.json, report.html and
 report.md, plus each component's log, to the output folder it names at the end.`,
 		Example: `  chatbench compare
-  chatbench compare --paths direct,queue --sqs-latency region
+  chatbench compare --repeat 5                        # interleaved repeats, medians with intervals
+  chatbench compare --paths direct,queue --sqs-latency none   # the bare embedded SQS endpoint
   chatbench compare --speed 1440 --pace 1440          # plain time compression
   chatbench compare --ml-profile "default;*=fail:5%" --out out/ml-failures`,
 		Args: cobra.NoArgs,
@@ -54,7 +68,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 			if err != nil {
 				return err
 			}
-			if err := positive(cmd, "speed", "pace", "workers"); err != nil {
+			if err := positive(cmd, "speed", "pace", "workers", "repeat"); err != nil {
 				return err
 			}
 			for _, p := range cfg.Paths {
@@ -89,7 +103,10 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.Float64Var(&cfg.Replay.Pace, "pace", stack.DefaultPace, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
 	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
 	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", stack.DefaultSQSLatency, `latency added to each SQS call: none, region, or e.g. "median:15ms,p99:60ms"`)
+	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", compare.DefaultSQSLatency, `latency added to each SQS call of the queue paths: region (a same-region round trip, the default), none (the bare loopback endpoint), or e.g. "median:16ms,p99:60ms"`)
+	f.IntVar(&cfg.Repeat, "repeat", 1, "run every path this many times, interleaved, each on fresh processes (figures become medians with confidence intervals; ≥ 4 for the gate to judge significance)")
+	f.Float64Var(&cfg.Stack.NoiseThreshold, "noise-threshold", stack.DefaultNoiseThreshold, "flag a path noisy when other processes and steal took more than this share of the machine's CPU while it ran")
+	f.Float64Var(&cfg.Stack.DriftThreshold, "drift-threshold", stack.DefaultDriftThreshold, "with --repeat: flag the paths noisy when the echo floor's p50 moved by more than this share of its median across repeats")
 	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
 	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 	f.DurationVar(&cfg.Replay.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures (negative = none)")
