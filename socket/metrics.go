@@ -52,4 +52,6 @@ const (
 	reasonError        = "error"
 	reasonRateLimited  = "rate_limited"
 	reasonTooManyConns = "too_many_connections"
+	reasonUnavailable  = "unavailable"
+	reasonResync       = "broker_resync"
 )
