@@ -319,7 +319,7 @@ func redactURL(u string) string {
 	return u
 }
 
-func (b *RedisBroker) channel() string           { return b.cfg.Prefix + "events" }
+func (b *RedisBroker) channel() string            { return b.cfg.Prefix + "events" }
 func (b *RedisBroker) metaKey(conv string) string { return b.cfg.Prefix + "m:" + conv }
 func (b *RedisBroker) histKey(conv string) string { return b.cfg.Prefix + "h:" + conv }
 func (b *RedisBroker) presKey(conv string) string { return b.cfg.Prefix + "p:" + conv }
