@@ -1,6 +1,7 @@
 package queuemode
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
@@ -157,7 +158,14 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dups := 0
 	for i := range batch.Events {
 		we := &batch.Events[i]
-		if !c.emitted.Add(emittedKey{we.From, we.ReplyTo, we.Job}, struct{}{}, now) {
+		first, err := c.firstEmit(r.Context(), we, now)
+		if err != nil {
+			// The shared record of emitted events is unreachable: the
+			// worker keeps the job and posts it again later.
+			c.reject(w, http.StatusServiceUnavailable, "unavailable")
+			return
+		}
+		if !first {
 			dups++
 			continue
 		}
@@ -169,4 +177,21 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Debug("callback dropped events already emitted", "count", dups)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sharedOnce is the ability of an Emitter (the hub, on a broker shared by
+// several gateways) to remember keys across gateways: a job redelivered to
+// a worker that posts to another gateway then still reaches no client
+// twice.
+type sharedOnce interface {
+	FirstTime(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// firstEmit reports whether ev's (from, reply_to, job) was not emitted
+// before, by this gateway or, when the Emitter shares the record, by any.
+func (c *Callback) firstEmit(ctx context.Context, ev *WireEvent, now time.Time) (bool, error) {
+	if o, ok := c.cfg.Emitter.(sharedOnce); ok {
+		return o.FirstTime(ctx, "emitted\x00"+ev.From+"\x00"+ev.ReplyTo+"\x00"+ev.Job, c.cfg.DedupTTL)
+	}
+	return c.emitted.Add(emittedKey{ev.From, ev.ReplyTo, ev.Job}, struct{}{}, now), nil
 }
