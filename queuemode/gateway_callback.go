@@ -158,14 +158,7 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dups := 0
 	for i := range batch.Events {
 		we := &batch.Events[i]
-		first, err := c.firstEmit(r.Context(), we, now)
-		if err != nil {
-			// The shared record of emitted events is unreachable: the
-			// worker keeps the job and posts it again later.
-			c.reject(w, http.StatusServiceUnavailable, "unavailable")
-			return
-		}
-		if !first {
+		if !c.firstEmit(r.Context(), we, now) {
 			dups++
 			continue
 		}
@@ -188,10 +181,21 @@ type sharedOnce interface {
 }
 
 // firstEmit reports whether ev's (from, reply_to, job) was not emitted
-// before, by this gateway or, when the Emitter shares the record, by any.
-func (c *Callback) firstEmit(ctx context.Context, ev *WireEvent, now time.Time) (bool, error) {
-	if o, ok := c.cfg.Emitter.(sharedOnce); ok {
-		return o.FirstTime(ctx, "emitted\x00"+ev.From+"\x00"+ev.ReplyTo+"\x00"+ev.Job, c.cfg.DedupTTL)
+// before by this gateway and, when the Emitter shares the record, by any.
+// While the shared record is unreachable, this gateway's own decides: the
+// event is emitted (the broker keeps it until it can deliver) rather than
+// left to the visibility timeout, at the risk of a duplicate when the job
+// was redelivered to another gateway meanwhile.
+func (c *Callback) firstEmit(ctx context.Context, ev *WireEvent, now time.Time) bool {
+	local := c.emitted.Add(emittedKey{ev.From, ev.ReplyTo, ev.Job}, struct{}{}, now)
+	o, ok := c.cfg.Emitter.(sharedOnce)
+	if !ok || !local {
+		return local
 	}
-	return c.emitted.Add(emittedKey{ev.From, ev.ReplyTo, ev.Job}, struct{}{}, now), nil
+	shared, err := o.FirstTime(ctx, "emitted\x00"+ev.From+"\x00"+ev.ReplyTo+"\x00"+ev.Job, c.cfg.DedupTTL)
+	if err != nil {
+		c.log.Warn("callback: shared record of emitted events unreachable; deciding alone", "err", err)
+		return true
+	}
+	return shared
 }

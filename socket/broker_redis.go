@@ -679,12 +679,21 @@ func parseUintAny(vals []any, i int) uint64 {
 	return v
 }
 
-// Remember implements Broker: the accepted id is written by the writer,
-// in order with the events.
+// Remember implements Broker. The accepted id is written before Remember
+// returns, so before the message is acked: a resend that follows at once
+// (on any instance) must find it, and after an outage the writer's backlog
+// could hold it back for long. When Redis does not answer, it joins the
+// writer's backlog instead.
 func (b *RedisBroker) Remember(user, id string, members []string) {
 	v, _ := json.Marshal(slices.Clip(members))
 	key := b.msgKey("a", user, id)
-	b.enqueue(redisWrite{cmd: func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, key, v, AcceptedWindow) }})
+	ctx, cancel := context.WithTimeout(b.ctx, redisTimeout)
+	err := b.client.Set(ctx, key, v, AcceptedWindow).Err()
+	cancel()
+	if err != nil {
+		b.m.errors.WithLabelValues("remember").Inc()
+		b.enqueue(redisWrite{cmd: func(ctx context.Context, p redis.Pipeliner) { p.Set(ctx, key, v, AcceptedWindow) }})
+	}
 }
 
 // AdmitConn implements ConnLimiter across every instance sharing the
