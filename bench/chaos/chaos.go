@@ -47,10 +47,10 @@ type Scenario struct {
 	// instances is how many instances of that component the scenario
 	// needs (instance-kill: 2); zero means one. It acts on the last.
 	instances int
-	hops    []string // proxied hops the scenario needs
-	mlFail  string   // appended to the ML profile
-	inject  func(ctx context.Context, e *env) error
-	recover func(ctx context.Context, e *env) error
+	hops      []string // proxied hops the scenario needs
+	mlFail    string   // appended to the ML profile
+	inject    func(ctx context.Context, e *env) error
+	recover   func(ctx context.Context, e *env) error
 }
 
 // AppliesTo reports whether the scenario can be run on variant v: v has
