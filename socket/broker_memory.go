@@ -123,12 +123,13 @@ func (b *MemoryBroker) Publish(ev *chat.Event) (int, error) {
 		c.seq = max(c.seq+1, uint64(us))
 		ev.Seq = c.seq
 		ev.Hops.Emitted = us
-		p := publication(ev, encodeEvent(ev))
+		frame := encodeEvent(ev)
 		if !keep {
+			p := publication(ev, frame) // escapes: only here, not when kept
 			n = b.handler.Deliver(&p)
 			return
 		}
-		c.buf = append(c.buf, memEntry{p: p, at: now})
+		c.buf = append(c.buf, memEntry{p: publication(ev, frame), at: now})
 		n = b.handler.Deliver(&c.buf[len(c.buf)-1].p)
 		b.trim(c, now)
 	})
