@@ -296,37 +296,39 @@ func (h *Hub) leave(c *Conn, conv string) (left, last bool) {
 	return true, last
 }
 
-// lastHere reports whether c is the only connection of its user in conv's
-// room (c being in it).
-func (h *Hub) lastHere(c *Conn, conv string) bool {
+// inRoomLocked runs fn on conv's connections, locked, and returns what
+// it returns; none when the room does not exist.
+func (h *Hub) inRoomLocked(conv string, none bool, fn func(conns map[*Conn]*member) bool) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	r := h.rooms[conv]
 	if r == nil {
-		return true
+		return none
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for o := range r.conns {
-		if o != c && o.claims.User == c.claims.User {
-			return false
+	return fn(r.conns)
+}
+
+// lastHere reports whether c is the only connection of its user in conv's
+// room (c being in it).
+func (h *Hub) lastHere(c *Conn, conv string) bool {
+	return h.inRoomLocked(conv, true, func(conns map[*Conn]*member) bool {
+		for o := range conns {
+			if o != c && o.claims.User == c.claims.User {
+				return false
+			}
 		}
-	}
-	return true
+		return true
+	})
 }
 
 // inRoom reports whether c has joined conv.
 func (h *Hub) inRoom(c *Conn, conv string) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	r := h.rooms[conv]
-	if r == nil {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, in := r.conns[c]
-	return in
+	return h.inRoomLocked(conv, false, func(conns map[*Conn]*member) bool {
+		_, in := conns[c]
+		return in
+	})
 }
 
 // part takes c out of conv's room without a client frame (its join was

@@ -1,7 +1,6 @@
 package chaos_test
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/stack"
-	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/redistest"
 	"github.com/chatbench/chatbench/internal/wstest"
@@ -27,21 +25,14 @@ func TestInstanceFaults(t *testing.T) {
 	}
 	redistest.Binary(t)
 	exe := wstest.BuildChatbench(t)
-	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 300, Conversations: 12, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr bytes.Buffer
-	if err := trace.Write(&tr, h, recs, false); err != nil {
-		t.Fatal(err)
-	}
+	tr := halfHour(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := func(scale int) chaos.Config {
 		return chaos.Config{
 			Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789",
 				LogDir: filepath.Join(t.TempDir(), "logs"), Scale: scale},
-			Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 60,
+			Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr, Speed: 900, Pace: 60,
 				Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
 			Paths:     []string{"direct"},
 			Scenarios: []string{"redis-restart", "instance-kill"},
