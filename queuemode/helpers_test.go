@@ -33,6 +33,8 @@ type env struct {
 	gw     *queuemode.Gateway
 	reg    *prometheus.Registry
 	sqs    *sqsd.Server // nil with envOpts.endpoint
+	// endpoint is the SQS endpoint's URL.
+	endpoint string
 }
 
 type envOpts struct {
@@ -41,6 +43,7 @@ type envOpts struct {
 	maxRecv    int
 	endpoint   string // "" = a fresh embedded sqsd
 	queueURL   string // with endpoint: skip Setup and use this URL
+	broker     string // the front door's --broker ("" = memory)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -63,6 +66,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Cleanup(func() { _ = srv.Close() })
 		e.sqs = srv
 	}
+	e.endpoint = endpoint
 	cl, err := queuemode.NewClient(ctx, queuemode.ClientConfig{Endpoint: endpoint, MaxAttempts: 2, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +78,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg},
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg, Broker: o.broker},
 		Dispatcher:   queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second},
 		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
 		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg,

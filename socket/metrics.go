@@ -68,7 +68,7 @@ var errorCodes = []string{
 // the reason constants below (metrics_test.go checks none is missing).
 var disconnectReasons = []string{
 	reasonClient, reasonSlow, reasonTooLarge, reasonBadToken, reasonAuthTimeout,
-	reasonShutdown, reasonError, reasonRateLimited, reasonTooManyConns,
+	reasonShutdown, reasonError, reasonRateLimited, reasonTooManyConns, reasonUnavailable, reasonResync,
 }
 
 // Disconnect reasons (label values of chatbench_ws_disconnects_total).
@@ -82,4 +82,6 @@ const (
 	reasonError        = "error"
 	reasonRateLimited  = "rate_limited"
 	reasonTooManyConns = "too_many_connections"
+	reasonUnavailable  = "unavailable"
+	reasonResync       = "broker_resync"
 )

@@ -63,7 +63,12 @@ type Meta struct {
 // trace.
 type Path struct {
 	Name   string `json:"name"`   // "direct", "queue" or "echo"
-	Target string `json:"target"` // WebSocket URL driven
+	Target string `json:"target"` // WebSocket URL driven (the first, with several instances)
+	// Instances is how many client-facing instances the driver spread its
+	// connections over (0 in documents from before it was recorded: 1),
+	// and Broker what they shared ("memory", "redis"; empty: memory).
+	Instances int    `json:"instances,omitempty"`
+	Broker    string `json:"broker,omitempty"`
 	// Start and End bound the measured part of the replay (after warm-up).
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`

@@ -63,8 +63,15 @@ func (s *Session) Meta(extra map[string]string) results.Meta {
 	return s.Replay.Meta(s.Stack, len(s.Records), cfg)
 }
 
-// Drive replays the trace onto st's target with the driver and returns
-// what it measured: the drive function of Run.
+// Drive replays the trace onto st's targets (every client-facing instance)
+// with the driver and returns what it measured, with the topology it ran
+// on: the drive function of Run.
 func (s *Session) Drive(ctx context.Context, st *Stack) (*results.Path, error) {
-	return driver.Run(ctx, s.Replay.Driver(st.Target(), st.Variant().Name, []byte(s.Stack.Secret), s.Header, s.Records))
+	cfg := s.Replay.Driver(st.Target(), st.Variant().Name, []byte(s.Stack.Secret), s.Header, s.Records)
+	cfg.Targets = st.Targets()
+	p, err := driver.Run(ctx, cfg)
+	if p != nil {
+		p.Instances, p.Broker = len(cfg.Targets), st.Broker()
+	}
+	return p, err
 }

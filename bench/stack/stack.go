@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -141,13 +142,25 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 	}
 	addrs := map[string][][]string{}
 	for _, c := range v.Set.Components {
+		if c.When != nil && !c.When(cfg) {
+			continue
+		}
 		n := max(c.Instances, 1)
+		if c.Scale {
+			n = max(n, cfg.Scale)
+		}
 		if o := cfg.Instances[c.Name]; o > 0 {
 			n = o
 		}
+		exe := cfg.Exe
+		if c.Exe != "" {
+			if exe, err = exec.LookPath(c.Exe); err != nil {
+				return specs, nil, fmt.Errorf("stack: %s needs %s: %w (Debian: apt-get install %s)", v.Name, c.Exe, err, c.Exe)
+			}
+		}
 		var reach [][]string
 		for i := range n {
-			sp := &spec{name: procName(v.Name, c.Name, i, n), component: c.Name, instance: i, exe: cfg.Exe,
+			sp := &spec{name: procName(v.Name, c.Name, i, n), component: c.Name, instance: i, exe: exe,
 				ready: c.Ready, restartable: c.Restartable}
 			sp.logPath = filepath.Join(cfg.LogDir, sp.name+".log")
 			specs = append(specs, sp)
@@ -167,9 +180,16 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 			}
 			args = append(args, v.Extra[c.Name]...)
 			for j, flag := range c.Listen {
-				args = append(args, flag, own[j])
+				addr := own[j]
+				if c.Exe != "" {
+					_, addr, _ = net.SplitHostPort(addr) // a foreign program takes the port alone
+				}
+				args = append(args, flag, addr)
 			}
-			sp.args = append(args, "--log-level", "warn")
+			if c.Exe == "" {
+				args = append(args, "--log-level", "warn")
+			}
+			sp.args = args
 			if len(own) > 0 {
 				sp.readyAddr = own[0]
 			}
@@ -187,6 +207,27 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 		addrs[c.Name] = reach
 	}
 	return specs, targets, nil
+}
+
+// Topology returns how many instances of each component the stack runs,
+// by component name (its results record it).
+func (s *Stack) Topology() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range s.procs {
+		out[p.spec.component] = max(out[p.spec.component], p.spec.instance+1)
+	}
+	return out
+}
+
+// Broker returns what the stack's front doors share: BrokerRedis when it
+// runs the Redis component, else BrokerMemory.
+func (s *Stack) Broker() string {
+	if _, ok := s.Topology()["redis"]; ok {
+		return BrokerRedis
+	}
+	return BrokerMemory
 }
 
 // Variant returns the variant the stack runs.

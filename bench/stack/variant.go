@@ -16,6 +16,8 @@ const (
 	// HopServer is the driver's connection to the client-facing server
 	// (the direct server, the queue gateway or the echo server).
 	HopServer = "server"
+	// HopRedis is the front doors' connection to the Redis broker.
+	HopRedis = "redis"
 )
 
 // Check is how a component's readiness is checked, on the first of its
@@ -58,6 +60,16 @@ type Component struct {
 	// Instances is how many copies run by default (zero means 1);
 	// Config.Instances overrides it.
 	Instances int
+	// Scale marks the components Config.Scale sets the instances of (the
+	// client-facing servers, and the queue workers beside the gateways).
+	Scale bool
+	// When, when set, says whether the component runs with a stack's
+	// settings (the Redis broker only when one is needed). Nil means always.
+	When func(c Config) bool
+	// Exe, when set, is a program other than chatbench, looked up on PATH
+	// (redis-server): its Listen flags take the port alone, and it gets no
+	// --log-level.
+	Exe string
 	// Args returns the component's flags from the settings and the
 	// addresses of the components before it (Env). The stack adds the
 	// Listen flags and --log-level warn.
@@ -95,6 +107,29 @@ func secretArgs(e Env) []string { return []string{"--secret", e.Config.Secret} }
 // with, derived from the driver's so one Secret configures a stack.
 func callbackSecret(e Env) string { return e.Config.Secret + "-callback" }
 
+// brokerArgs are a front door's --broker: the Redis component's, when the
+// stack runs one.
+func brokerArgs(e Env) []string {
+	if !usesRedis(e.Config) {
+		return nil
+	}
+	return []string{"--broker", "redis://" + e.Addr("redis", 0) + "/0"}
+}
+
+// usesRedis reports whether a stack's front doors share a Redis broker.
+func usesRedis(c Config) bool { return c.Broker == BrokerRedis }
+
+// redis is the Redis broker, started before the front doors that share it
+// when the stack needs one: Debian's redis-server, without persistence (a
+// restart loses what it held, which the redis-restart fault relies on).
+var redis = Component{
+	Name: "redis", Exe: "redis-server", Listen: []string{"--port"}, Ready: CheckTCP, Hop: HopRedis, Restartable: true,
+	When: usesRedis,
+	Args: func(e Env) []string {
+		return []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", e.Config.LogDir, "--loglevel", "warning"}
+	},
+}
+
 // ml is the ML service, shared by the direct and queue sets.
 var ml = Component{
 	Name: "ml", Command: []string{"ml"}, Listen: []string{"--addr"}, Ready: CheckHTTP, Hop: HopML, Restartable: true,
@@ -111,11 +146,12 @@ var (
 		Args: func(Env) []string { return nil },
 	}}}
 
-	directSet = Set{Components: []Component{ml, {
+	directSet = Set{Components: []Component{redis, ml, {
 		Name: "server", Command: []string{"serve", "direct"}, Listen: []string{"--addr"}, Ready: CheckHTTP,
-		Hop: HopServer, Client: true, Restartable: true,
+		Hop: HopServer, Client: true, Restartable: true, Scale: true,
 		Args: func(e Env) []string {
 			args := append([]string{"--ml-url", e.URL("ml", 0)}, secretArgs(e)...)
+			args = append(args, brokerArgs(e)...)
 			if e.Config.MaxTasks > 0 {
 				args = append(args, "--max-tasks", strconv.Itoa(e.Config.MaxTasks))
 			}
@@ -129,29 +165,34 @@ var (
 				Name: "sqs", Command: []string{"sqs"}, Listen: []string{"--addr"}, Ready: CheckTCP, Hop: HopSQS,
 				Args: func(e Env) []string { return []string{"--latency", e.Config.SQSLatency} },
 			},
+			redis,
 			ml,
 			{
 				Name: "gateway", Command: []string{"serve", "queue"}, Listen: []string{"--addr", "--callback-addr"}, Ready: CheckHTTP,
-				Hop: HopServer, Client: true, Restartable: true,
+				Hop: HopServer, Client: true, Restartable: true, Scale: true,
 				Args: func(e Env) []string {
-					return append([]string{"--sqs-endpoint", e.URL("sqs", 0), "--embedded-worker", "0",
+					args := append([]string{"--sqs-endpoint", e.URL("sqs", 0), "--embedded-worker", "0",
 						"--callback-secret", callbackSecret(e)}, secretArgs(e)...)
+					return append(args, brokerArgs(e)...)
 				},
 			},
 			{
 				// The worker has no --addr: it serves /healthz and /metrics on
 				// --metrics-addr.
 				Name: "worker", Command: []string{"worker"}, Listen: []string{"--metrics-addr"}, Ready: CheckHTTP, Restartable: true,
+				Scale: true,
 				Args: func(e Env) []string {
-					return []string{"--sqs-endpoint", e.URL("sqs", 0), "--callback-url", e.URL("gateway", 1),
+					// Its own gateway first, then the others: any gateway
+					// sharing the broker can take a job's events.
+					return []string{"--sqs-endpoint", e.URL("sqs", 0), "--callback-url", strings.Join(e.URLs("gateway", 1), ","),
 						"--callback-secret", callbackSecret(e), "--ml-url", e.URL("ml", 0),
 						"--workers", strconv.Itoa(e.Config.Workers)}
 				},
 			},
 		},
 		// The gateway stops first: it drains with the worker still
-		// delivering the events of the jobs it accepted.
-		Stop: []string{"gateway", "worker", "ml", "sqs"},
+		// delivering the events of the jobs it accepted, through the broker.
+		Stop: []string{"gateway", "worker", "ml", "sqs", "redis"},
 	}
 )
 
@@ -243,4 +284,24 @@ func (e Env) URL(component string, listen int) string {
 		return ""
 	}
 	return "http://" + inst[e.Instance%len(inst)][listen]
+}
+
+// Addr is URL's host:port alone.
+func (e Env) Addr(component string, listen int) string {
+	return strings.TrimPrefix(e.URL(component, listen), "http://")
+}
+
+// URLs returns the URL of the listen-th listen address of every instance
+// of component, starting with the one URL gives (i mod n) and going round.
+func (e Env) URLs(component string, listen int) []string {
+	first := e.URL(component, listen)
+	if first == "" {
+		return nil
+	}
+	inst := e.addrs[component]
+	out := make([]string, 0, len(inst))
+	for k := range inst {
+		out = append(out, "http://"+inst[(e.Instance+k)%len(inst)][listen])
+	}
+	return out
 }

@@ -60,6 +60,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 		Example: `  chatbench compare
   chatbench compare --repeat 5                        # interleaved repeats, medians with intervals
   chatbench compare --paths direct,queue --sqs-latency none   # the bare embedded SQS endpoint
+  chatbench compare --instances 2                     # two instances of each path, sharing a Redis
   chatbench compare --speed 1440 --pace 1440          # plain time compression
   chatbench compare --ml-profile "default;*=fail:5%" --out out/ml-failures`,
 		Args: cobra.NoArgs,
@@ -116,6 +117,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
+	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)
 	return cmd

@@ -105,7 +105,7 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	if err != nil {
 		return nil, err
 	}
-	poster, err := queuemode.NewCallbackClient(callbackURL, secret, m)
+	poster, clients, err := queuemode.NewCallbackClients(callbackURL, secret, m)
 	if err != nil {
 		stopML(context.Background())
 		return nil, err
@@ -121,7 +121,9 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}
 	return func(ctx context.Context) error {
 		err := w.Shutdown(ctx)
-		poster.CloseIdle()
+		for _, c := range clients {
+			c.CloseIdle()
+		}
 		stopML(ctx)
 		return err
 	}, nil
@@ -299,7 +301,7 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cbURL, "callback-url", "http://127.0.0.1:8081", "gateway callback URL (path defaults to /internal/events)")
+	fl.StringVar(&cbURL, "callback-url", "http://127.0.0.1:8081", "gateway callback URL (path defaults to /internal/events); several, comma-separated, are tried in order — any gateway of instances sharing a --broker can take a job's events")
 	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret shared with the gateway (at least 16 bytes; the default is for development only)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8082", "listen address of /metrics and /healthz")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (the rest are redelivered; 0 = not at all)")
