@@ -29,6 +29,15 @@ type Metrics struct {
 	// the gateway's callback refused (unsigned, bad_signature, expired,
 	// replay, bad_body, too_large).
 	CallbackRejects *prometheus.CounterVec
+	// CallbackDuplicates is chatbench_callback_duplicates_total{action}:
+	// events posted again after the gateway had emitted them (a job run
+	// twice), "dropped" by its dedup or, with CallbackConfig.NoDedup,
+	// "emitted" once more.
+	CallbackDuplicates *prometheus.CounterVec
+	// QueueDepth is chatbench_queue_depth{state}: the job queue's visible
+	// and in-flight messages, read from SQS when the gateway is scraped
+	// (GatewayConfig.Registerer); what is still queued when a stop begins.
+	QueueDepth *prometheus.GaugeVec
 }
 
 // NewMetrics returns the queue metrics, registered on reg (nil = not
@@ -65,10 +74,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbench_callback_rejects_total",
 			Help: "Callback requests the gateway refused, by reason.",
 		}, []string{"reason"}),
+		CallbackDuplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_callback_duplicates_total",
+			Help: "Events posted to the gateway after it had emitted them, dropped (dedup) or emitted again (--no-event-dedup).",
+		}, []string{"action"}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chatbench_queue_depth",
+			Help: "Messages in the job queue (visible, in_flight), read from SQS when the gateway is scraped.",
+		}, []string{"state"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
-			m.DLQDepth, m.CallbackDuration, m.CallbackRejects)
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates)
 	}
 	return m
 }

@@ -140,6 +140,12 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			return true
 		}
 		msg := c.message(f, t.Name, gatewayIn)
+		if a, ok := c.srv.cfg.Dispatcher.(Admitter); ok {
+			if err := a.Admit(msg); err != nil {
+				c.sendError(dispatchError(err, msg.ID))
+				return true
+			}
+		}
 		// The relay is the front door's own work, done before and
 		// whatever the dispatch — identical in both paths, so it is the
 		// comparison's control group. A refusal concerns the message's
