@@ -22,7 +22,8 @@ type Config struct {
 	// Replay is the trace and how it is replayed (Catalog is required).
 	Replay stack.Replay
 	// Paths to run, in order, by variant name (stack.Names). Empty means
-	// every variant.
+	// stack.DefaultPaths. Each runs its variant's default span
+	// (stack.Variant.Span) unless Replay sets Duration or Limit.
 	Paths []string
 }
 
@@ -32,16 +33,20 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	paths := cfg.Paths
 	if len(paths) == 0 {
-		paths = stack.Names()
+		paths = stack.DefaultPaths()
 	}
 	s, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
 	if err != nil {
 		return nil, err
 	}
-	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(nil)}
+	extra := map[string]string{}
+	if sp := s.Spans(); sp != "" {
+		extra["spans"] = sp
+	}
+	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(extra)}
 	for _, v := range s.Variants {
 		s.Replay.Logger.Info("starting path", "path", v.Name)
-		p, err := stack.Run(ctx, s.Stack, v.Name, s.Drive)
+		p, err := stack.Run(ctx, s.Stack, v.Name, s.DriveVariant(v))
 		if p != nil {
 			run.Paths = append(run.Paths, p)
 		}

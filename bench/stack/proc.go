@@ -27,6 +27,9 @@ type proc struct {
 	exited time.Time
 	// killed is set when the process had to be SIGKILLed after its grace.
 	killed bool
+	// backlog is what it held when asked to stop (spec.backlog's samples),
+	// nil when not read.
+	backlog *int64
 }
 
 // start runs sp's command, its output appended to sp.logPath.
@@ -83,14 +86,14 @@ func (p *proc) await(sig syscall.Signal, grace time.Duration) bool {
 // peak memory, and an error when it had to be killed or failed on its own.
 func (p *proc) usage(grace time.Duration, killedNow bool) (results.Component, error) {
 	p.log.Close()
-	c := results.Component{Name: p.spec.name, Killed: p.killed}
+	c := results.Component{Name: p.spec.name, Killed: p.killed, Backlog: p.backlog}
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		c.CPUSeconds = tv(ru.Utime) + tv(ru.Stime)
 		c.PeakRSS = ru.Maxrss * 1024 // Linux reports KiB
 	}
 	switch {
 	case killedNow:
-		return c, fmt.Errorf("%s did not stop within %s of SIGTERM; killed (see %s)", p.spec.name, grace, p.spec.logPath)
+		return c, &killedError{fmt.Sprintf("%s did not stop within %s of SIGTERM; killed (see %s)", p.spec.name, grace, p.spec.logPath)}
 	case p.err != nil && !exitedOnSignal(p.err):
 		return c, fmt.Errorf("%s: %w (see %s)", p.spec.name, p.err, p.spec.logPath)
 	}

@@ -37,6 +37,7 @@ type spec struct {
 	ready       Check
 	readyAddr   string // the first listen address, where it binds (not through Via)
 	restartable bool
+	backlog     string // the gauge read before the stop (Component.Backlog)
 	logPath     string
 	reserved    []net.Listener // its ports, held until it starts
 }
@@ -148,7 +149,7 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 		var reach [][]string
 		for i := range n {
 			sp := &spec{name: procName(v.Name, c.Name, i, n), component: c.Name, instance: i, exe: cfg.Exe,
-				ready: c.Ready, restartable: c.Restartable}
+				ready: c.Ready, restartable: c.Restartable, backlog: c.Backlog}
 			sp.logPath = filepath.Join(cfg.LogDir, sp.name+".log")
 			specs = append(specs, sp)
 			own := make([]string, len(c.Listen))
@@ -278,9 +279,13 @@ func (s *Stack) Stop() ([]results.Component, error) {
 		for _, p := range s.procs {
 			if p.spec.component == name {
 				group = append(group, p)
-				if !p.exitedYet() {
-					_ = p.cmd.Process.Signal(syscall.SIGTERM)
-				}
+			}
+		}
+		// What each still holds is read before any is asked to stop.
+		readBacklogs(group)
+		for _, p := range group {
+			if !p.exitedYet() {
+				_ = p.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}
 		deadline := time.Now().Add(grace)
@@ -317,6 +322,11 @@ func Run(ctx context.Context, cfg Config, variant string, drive func(context.Con
 	comps, stopErr := st.Stop()
 	if p != nil {
 		p.Components = append(comps, drv)
+		p.Desc, p.Claim = st.variant.Desc, st.variant.Claim
+		// A component killed after its stop grace is a finding of the
+		// path, recorded in its results (Killed, Backlog), not a failure
+		// of the run: what was measured stands.
+		stopErr = withoutKills(stopErr)
 	}
 	return p, errors.Join(driveErr, stopErr)
 }
