@@ -223,6 +223,7 @@ func (s *Stack) Signal(component string, instance int, sig syscall.Signal, grace
 	if p.exitedYet() {
 		return fmt.Errorf("signal %s: it has already exited (see %s)", p.spec.name, p.spec.logPath)
 	}
+	p.readPeak()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal %s: %w", p.spec.name, err)
 	}
@@ -281,10 +282,12 @@ func (s *Stack) Stop() ([]results.Component, error) {
 				group = append(group, p)
 			}
 		}
-		// What each still holds is read before any is asked to stop.
+		// What each still holds, and its peak memory, are read before any
+		// is asked to stop.
 		readBacklogs(group)
 		for _, p := range group {
 			if !p.exitedYet() {
+				p.readPeak()
 				_ = p.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}

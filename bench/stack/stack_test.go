@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -234,6 +235,11 @@ func TestProcesses(t *testing.T) {
 		exited := map[string]time.Time{}
 		for _, p := range st.procs {
 			exited[p.spec.component] = p.exited
+			// Linux: the peak is the process's own (VmHWM read before the
+			// stop), not wait4's, which includes this process's memory.
+			if runtime.GOOS == "linux" && p.peak <= 0 {
+				t.Errorf("%s: peak memory not read from /proc before the stop", p.spec.name)
+			}
 		}
 		for _, pair := range [][2]string{{"gateway", "worker"}, {"worker", "ml"}, {"ml", "sqs"}} {
 			if !exited[pair[0]].Before(exited[pair[1]]) {
