@@ -286,14 +286,35 @@ func (s *Stack) Stop() ([]results.Component, error) {
 		// is asked to stop.
 		readBacklogs(group)
 		for _, p := range group {
+			p.readPeak()
+		}
+		for _, p := range group {
 			if !p.exitedYet() {
-				p.readPeak()
 				_ = p.cmd.Process.Signal(syscall.SIGTERM)
 			}
 		}
-		deadline := time.Now().Add(grace)
+		// The group shares the grace, and whatever of it outlives the
+		// grace is killed at once: one kill's wait is no reprieve for
+		// another.
+		expired := make(chan struct{})
+		deadline := time.AfterFunc(grace, func() { close(expired) })
 		for _, p := range group {
-			killed[p] = p.await(syscall.SIGTERM, time.Until(deadline))
+			select {
+			case <-p.done:
+			case <-expired:
+			}
+		}
+		deadline.Stop()
+		var late []*proc
+		for _, p := range group {
+			if !p.exitedYet() {
+				late = append(late, p)
+				_ = p.cmd.Process.Kill()
+			}
+		}
+		for _, p := range late {
+			<-p.done
+			p.killed, killed[p] = true, true
 		}
 	}
 	var comps []results.Component
