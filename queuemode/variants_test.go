@@ -32,6 +32,8 @@ type queueVariant struct {
 	name  string
 	setup queuemode.SetupOptions
 	tweak func(*queuemode.GatewayConfig)
+	// batch has the worker batch its deletes, as the well-built rows do.
+	batch bool
 }
 
 // queueVariants returns every configuration the dispatcher offers: each
@@ -41,11 +43,12 @@ type queueVariant struct {
 func queueVariants() []queueVariant {
 	var vs []queueVariant
 	add := func(name string, setup queuemode.SetupOptions, tweak func(*queuemode.GatewayConfig)) {
-		vs = append(vs, queueVariant{name, setup, tweak})
+		batch := name != "fifo/"+string(queuemode.GroupConversation) // the legacy configuration deletes one by one
+		vs = append(vs, queueVariant{name, setup, tweak, batch})
 		vs = append(vs, queueVariant{name + "+inline", setup, func(c *queuemode.GatewayConfig) {
 			tweak(c)
 			c.InlineSync = &directmode.SyncConfig{}
-		}})
+		}, true})
 	}
 	for _, g := range queuemode.GroupByNames() {
 		add("fifo/"+g, queuemode.SetupOptions{}, func(c *queuemode.GatewayConfig) { c.Dispatcher.GroupBy = queuemode.GroupBy(g) })
@@ -139,7 +142,7 @@ func TestEveryBodyOnEveryVariant(t *testing.T) {
 			t.Parallel()
 			cat := digestCatalog(t)
 			e := newEnv(t, envOpts{catalog: cat, setup: v.setup, variant: v.tweak})
-			e.worker(nil, nil)
+			e.worker(nil, func(c *queuemode.WorkerConfig) { c.BatchDeletes = v.batch })
 			s := newScript(t, cat)
 			p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
 			d1 := dial(t, e.gw.URL(), "d1", chat.RoleProvider, "c1")

@@ -53,6 +53,10 @@ type WorkerConfig struct {
 	CallTimeout time.Duration
 	// DLQPoll is how often the DLQ depth is read. Zero means 5s.
 	DLQPoll time.Duration
+	// BatchDeletes deletes processed messages in DeleteMessageBatch calls
+	// of those ready together (worker_delete.go) instead of one
+	// DeleteMessage each.
+	BatchDeletes bool
 	// Metrics receives the queue metrics; nil means NewMetrics(Registerer).
 	Metrics *Metrics
 	// Jobs receives the job metrics; nil means obs.NewJobMetrics(Registerer).
@@ -107,8 +111,12 @@ type Worker struct {
 	cancelWork context.CancelFunc
 	wg         sync.WaitGroup // pollers, the DLQ watcher and group chains
 	slots      chan struct{}  // one per message in flight
-	once       sync.Once
-	err        error
+	// deletes feeds the deleter with BatchDeletes (nil otherwise); it is
+	// closed once every chain has finished, and deleterDone then closes.
+	deletes     chan deleteReq
+	deleterDone chan struct{}
+	once        sync.Once
+	err         error
 }
 
 // StartWorker checks cfg and starts the pollers (and the DLQ depth poller).
@@ -155,6 +163,10 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 		slots: make(chan struct{}, cfg.MaxInFlight)}
 	w.pollCtx, w.stopPoll = context.WithCancel(context.Background())
 	w.workCtx, w.cancelWork = context.WithCancel(context.Background())
+	if cfg.BatchDeletes {
+		w.deletes, w.deleterDone = make(chan deleteReq, cfg.MaxInFlight), make(chan struct{})
+		go w.runDeleter()
+	}
 	for range cfg.Pollers {
 		w.wg.Add(1)
 		go w.poll()
@@ -185,6 +197,11 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			w.err = ctx.Err()
 		}
 		w.cancelWork()
+		if w.deletes != nil {
+			// Every chain has finished: no delete can come any more.
+			close(w.deletes)
+			<-w.deleterDone
+		}
 	})
 	return w.err
 }
@@ -344,12 +361,7 @@ func (w *Worker) process(m types.Message) bool {
 		}
 	}
 	// The gateway has the events: delete even during a hard shutdown.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(w.workCtx), w.cfg.CallTimeout)
-	start := time.Now()
-	_, err = w.cfg.Client.DeleteMessage(dctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle})
-	cancel()
-	w.m.observe("DeleteMessage", start, err)
-	if err != nil {
+	if err := w.deleteMessage(m.ReceiptHandle); err != nil {
 		// The gateway deduplicates the redelivery's events.
 		w.log.Warn("delete failed; the jobs will run again", "jobs", len(jobs), "msg", msg.ID, "err", err)
 		return false

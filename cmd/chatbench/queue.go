@@ -101,6 +101,7 @@ type workerFlags struct {
 	mlTimeout time.Duration
 	jobTime   time.Duration
 	inFlight  int
+	batchDel  bool
 	ml        mlFlags
 }
 
@@ -110,6 +111,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.mlTimeout, "ml-timeout", 5*time.Second, "timeout of each ML call")
 	fl.DurationVar(&f.jobTime, "job-timeout", 10*time.Second, "timeout of each job")
 	fl.IntVar(&f.inFlight, "max-in-flight", 256, "jobs processed at once across pollers (the direct path's --max-tasks counterpart)")
+	fl.BoolVar(&f.batchDel, "batch-deletes", false, "delete processed jobs in DeleteMessageBatch calls of those ready together (up to 10) instead of one call each")
 	f.ml.register(cmd, "ml-")
 	refuseNegative(cmd, map[string]string{"ml-timeout": "", "job-timeout": "", "max-in-flight": ""})
 }
@@ -130,7 +132,7 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	w, err := queuemode.StartWorker(queuemode.WorkerConfig{
 		Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Client: cl, QueueURL: q.URL, DLQURL: q.DLQURL,
 		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: visibility,
-		Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
+		BatchDeletes: f.batchDel, Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
 	})
 	if err != nil {
 		stopML(context.Background())
