@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/directmode"
@@ -323,8 +322,9 @@ func TestStandardQueueDuplicates(t *testing.T) {
 		t.Run(fmt.Sprintf("no-dedup=%v", noDedup), func(t *testing.T) {
 			t.Parallel()
 			cat := digestCatalog(t)
+			m := queuemode.NewMetrics(nil)
 			e := newEnv(t, envOpts{catalog: cat, sqsd: sqsd.Config{Duplicates: 0.5, Seed: 7}, setup: queuemode.SetupOptions{Standard: true},
-				variant: func(c *queuemode.GatewayConfig) { c.Callback.NoDedup = noDedup }})
+				variant: func(c *queuemode.GatewayConfig) { c.Callback.NoDedup, c.Metrics = noDedup, m }})
 			e.worker(nil, nil)
 			p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
 			p1.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
@@ -347,8 +347,7 @@ func TestStandardQueueDuplicates(t *testing.T) {
 					events++
 				}
 			}
-			dropped, emitted := counterValue(t, e.reg, "chatbench_callback_duplicates_total", "dropped"),
-				counterValue(t, e.reg, "chatbench_callback_duplicates_total", "emitted")
+			dropped, emitted := value(m.CallbackDuplicates.WithLabelValues("dropped")), value(m.CallbackDuplicates.WithLabelValues("emitted"))
 			switch {
 			case !noDedup && (events != 2*n || dropped == 0 || emitted != 0):
 				t.Errorf("dedup on: %d events (want %d), %v duplicates dropped (want some), %v emitted (want 0)", events, 2*n, dropped, emitted)
@@ -357,29 +356,6 @@ func TestStandardQueueDuplicates(t *testing.T) {
 			}
 		})
 	}
-}
-
-// counterValue returns the sample of a counter vector on reg with the
-// given label value (0 when absent).
-func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // setMaxSize sets the MaximumMessageSize of the queue at url.

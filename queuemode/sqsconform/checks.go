@@ -329,33 +329,39 @@ func checkBodyUnicode(ctx context.Context, e *env) error {
 	return nil
 }
 
-func checkMessageSizeDefault(ctx context.Context, e *env) error {
-	u, err := e.stdQueue(ctx, "size-default", nil)
+// sizedQueue creates a standard queue without MaximumMessageSize and
+// returns its URL and the MaximumMessageSize it reports.
+func sizedQueue(ctx context.Context, e *env, suffix string) (string, string, error) {
+	u, err := e.stdQueue(ctx, suffix, nil)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	a, err := e.queueAttrs(ctx, u, types.QueueAttributeNameMaximumMessageSize)
 	if err != nil {
+		return "", "", err
+	}
+	return u, a[string(types.QueueAttributeNameMaximumMessageSize)], nil
+}
+
+func checkMessageSizeDefault(ctx context.Context, e *env) error {
+	_, size, err := sizedQueue(ctx, e, "size-default")
+	if err != nil {
 		return err
 	}
-	if got := a[string(types.QueueAttributeNameMaximumMessageSize)]; got != "1048576" {
-		return fmt.Errorf("MaximumMessageSize is %q, want 1048576 (1 MiB)", got)
+	if size != "1048576" {
+		return fmt.Errorf("MaximumMessageSize is %q, want 1048576 (1 MiB)", size)
 	}
 	return nil
 }
 
 func checkMessageSizeLimit(ctx context.Context, e *env) error {
-	u, err := e.stdQueue(ctx, "size-limit", nil)
+	u, size, err := sizedQueue(ctx, e, "size-limit")
 	if err != nil {
 		return err
 	}
-	a, err := e.queueAttrs(ctx, u, types.QueueAttributeNameMaximumMessageSize)
-	if err != nil {
-		return err
-	}
-	limit, err := strconv.Atoi(a[string(types.QueueAttributeNameMaximumMessageSize)])
+	limit, err := strconv.Atoi(size)
 	if err != nil || limit < 1024 {
-		return fmt.Errorf("MaximumMessageSize %q is not a size of at least 1024 bytes", a[string(types.QueueAttributeNameMaximumMessageSize)])
+		return fmt.Errorf("MaximumMessageSize %q is not a size of at least 1024 bytes", size)
 	}
 	// Not e.send: its errors quote the body.
 	body := strings.Repeat("s", limit)
