@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
@@ -81,5 +85,18 @@ func TestQueueFlagsRefused(t *testing.T) {
 		if _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
 		}
+	}
+}
+
+// TestDrainedTimeoutIsNotAFailure: a drain that ran out of its timeout
+// exits 0 (the work left is logged); any other shutdown error stands.
+func TestDrainedTimeoutIsNotAFailure(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	if err := drained(fmt.Errorf("socket: shutdown: %w", context.DeadlineExceeded), time.Second, log); err != nil {
+		t.Errorf("a timed-out drain: %v, want nil", err)
+	}
+	other := errors.New("listener closed")
+	if err := drained(other, time.Second, log); err != other {
+		t.Errorf("another error: %v, want it returned", err)
 	}
 }
