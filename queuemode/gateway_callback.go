@@ -31,6 +31,12 @@ type CallbackConfig struct {
 	// MaxKeys bounds each remembered set (signatures, emitted keys); the
 	// oldest entry goes first when full. Zero means 200000.
 	MaxKeys int
+	// NoDedup emits every event posted, even one already emitted (a
+	// redelivered job's, a standard queue's second copy): the gateway's
+	// dedup is all that keeps such copies from clients, and with NoDedup
+	// the story's duplicate sends reach them. For measurements; repeats
+	// are still counted in chatbench_callback_duplicates_total.
+	NoDedup bool
 	Metrics *Metrics         // nil = unregistered metrics
 	Logger  *slog.Logger     // nil = discard
 	Now     func() time.Time // nil = time.Now
@@ -160,14 +166,18 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		we := &batch.Events[i]
 		if !c.firstEmit(r.Context(), we, now) {
 			dups++
-			continue
+			if !c.cfg.NoDedup {
+				c.m.CallbackDuplicates.WithLabelValues("dropped").Inc()
+				continue
+			}
+			c.m.CallbackDuplicates.WithLabelValues("emitted").Inc()
 		}
 		ev := we.event()
 		ev.Hops.CallbackIn = in
 		c.cfg.Emitter.Emit(ev)
 	}
 	if dups > 0 {
-		c.log.Debug("callback dropped events already emitted", "count", dups)
+		c.log.Debug("callback got events already emitted", "count", dups, "dropped", !c.cfg.NoDedup)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -44,6 +44,10 @@ type envOpts struct {
 	endpoint   string // "" = a fresh embedded sqsd
 	queueURL   string // with endpoint: skip Setup and use this URL
 	broker     string // the front door's --broker ("" = memory)
+	sqsd       sqsd.Config
+	setup      queuemode.SetupOptions
+	// variant configures the gateway after the defaults (a queue variant).
+	variant func(*queuemode.GatewayConfig)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -58,7 +62,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e := &env{t: t, cat: o.catalog, reg: prometheus.NewRegistry()}
 	endpoint := o.endpoint
 	if endpoint == "" {
-		srv := sqsd.New(sqsd.Config{})
+		srv := sqsd.New(o.sqsd)
 		var err error
 		if endpoint, err = srv.Start("127.0.0.1:0"); err != nil {
 			t.Fatal(err)
@@ -74,15 +78,24 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.client = cl
 	if o.queueURL != "" {
 		e.queues.URL = o.queueURL
-	} else if e.queues, err = queuemode.Setup(ctx, cl, "jobs", queuemode.SetupOptions{VisibilityTimeout: o.visibility, MaxReceiveCount: o.maxRecv}); err != nil {
-		t.Fatal(err)
+	} else {
+		so := o.setup
+		so.VisibilityTimeout, so.MaxReceiveCount = o.visibility, o.maxRecv
+		if e.queues, err = queuemode.Setup(ctx, cl, "jobs", so); err != nil {
+			t.Fatal(err)
+		}
 	}
-	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
+	gc := queuemode.GatewayConfig{
 		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg, Broker: o.broker},
-		Dispatcher:   queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second},
+		Dispatcher: queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second,
+			Standard: o.setup.Standard, MaxMessageBytes: e.queues.MaxMessageSize},
 		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
 		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg,
-	})
+	}
+	if o.variant != nil {
+		o.variant(&gc)
+	}
+	gw, err := queuemode.StartGateway(gc)
 	if err != nil {
 		t.Fatal(err)
 	}

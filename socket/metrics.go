@@ -62,6 +62,7 @@ var errorCodes = []string{
 	chat.CodeBadToken, chat.CodeForbidden, chat.CodeNotJoined, chat.CodeForbiddenType, chat.CodeOverloaded,
 	chat.CodeUnavailable, chat.CodeShuttingDown, chat.CodeFrameTooLarge, chat.CodeJobFailed, chat.CodeJobTimeout,
 	chat.CodeJobCancelled, chat.CodeMLUnavailable, chat.CodeDuplicateID, chat.CodeRateLimited, chat.CodeTooManyConns,
+	chat.CodeTooLarge, chat.CodeQueueRejected,
 }
 
 // disconnectReasons are the label values of chatbench_ws_disconnects_total,

@@ -134,11 +134,20 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "join conversation %q before sending to it", f.Conv))
 			return true
 		}
+		// A message the dispatcher can never carry is refused for good
+		// before anything of it happens: no relay claimed or sent.
+		msg := c.message(f, t.Name, gatewayIn, nil)
+		if a, ok := c.srv.cfg.Dispatcher.(Admitter); ok {
+			if err := a.Admit(msg); err != nil {
+				c.sendError(dispatchError(err, msg.ID))
+				return true
+			}
+		}
 		ans, ok := c.lookup(f.ID, &Query{Conv: f.Conv, User: c.claims.User, ID: f.ID, Members: true, Relay: t.Relay})
 		if !ok {
 			return true
 		}
-		msg := c.message(f, t.Name, gatewayIn, ans.Members)
+		msg.Members = ans.Members
 		// The relay is the front door's own work, done before and
 		// whatever the dispatch — identical in both paths, so it is the
 		// comparison's control group. A refusal concerns the message's

@@ -41,6 +41,15 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, msg *chat.Message) error
 }
 
+// Admitter is a Dispatcher that can tell before the relay that it will
+// refuse a message for good (the queue path: a body its queue cannot
+// carry). The front door calls Admit for every send, on the connection's
+// reader goroutine, before relaying it; an error refuses the message as a
+// Dispatch error would, with no relay and no jobs.
+type Admitter interface {
+	Admit(msg *chat.Message) error
+}
+
 // Recorder is told of every message the front door accepted: bench/trace's
 // trace recorder implements it, so the front door need not know the trace
 // format. Record is called after the message was dispatched successfully and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -248,10 +249,17 @@ func TestProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		var names []string
+		v, _ := Lookup("queue")
 		for _, c := range comps {
 			names = append(names, c.Name)
 			if c.CPUSeconds <= 0 || c.PeakRSS <= 0 || c.Killed {
 				t.Errorf("component %+v: want CPU time and peak memory, not killed", c)
+			}
+			// Each component whose row names a backlog gauge had it read
+			// before the stop: an idle stack holds nothing.
+			comp, _ := v.Component(strings.TrimPrefix(c.Name, "queue-"))
+			if got := c.Backlog; (comp.Backlog != "") != (got != nil) || (got != nil && *got != 0) {
+				t.Errorf("component %s (backlog gauge %q): backlog %v, want 0 read exactly when the row names a gauge", c.Name, comp.Backlog, got)
 			}
 		}
 		if want := []string{"queue-sqs", "queue-ml", "queue-gateway", "queue-worker"}; !slices.Equal(names, want) {
@@ -260,6 +268,11 @@ func TestProcesses(t *testing.T) {
 		exited := map[string]time.Time{}
 		for _, p := range st.procs {
 			exited[p.spec.component] = p.exited
+			// Linux: the peak is the process's own (VmHWM read before the
+			// stop), not wait4's, which includes this process's memory.
+			if runtime.GOOS == "linux" && p.peak <= 0 {
+				t.Errorf("%s: peak memory not read from /proc before the stop", p.spec.name)
+			}
 		}
 		for _, pair := range [][2]string{{"gateway", "worker"}, {"worker", "ml"}, {"ml", "sqs"}} {
 			if !exited[pair[0]].Before(exited[pair[1]]) {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
 )
 
 // Hops between components that Config.Via can route through a proxy.
@@ -74,6 +76,11 @@ type Component struct {
 	// addresses of the components before it (Env). The stack adds the
 	// Listen flags and --log-level warn.
 	Args func(e Env) []string
+	// Backlog, when set, names the gauge on the component's /metrics (on
+	// its first listen address) whose samples, summed, are the work it
+	// still holds: read just before it is asked to stop, it says how much
+	// an overloaded path left undone (results.Component.Backlog).
+	Backlog string
 }
 
 // Set is the components of one kind of path, in start order, and the
@@ -92,12 +99,24 @@ type Set struct {
 type Variant struct {
 	// Name labels the path in results ("direct", "queue", "echo").
 	Name string
-	// Desc says what the variant stands for, for help texts.
+	// Desc says what the variant stands for, for help texts and reports.
 	Desc string
+	// Claim says which claim of the story the variant tests (results and
+	// reports show it beside the figures; docs/results.md has the
+	// measurements). Empty for the floor.
+	Claim string
 	// Set is the components the variant runs.
 	Set *Set
 	// Extra holds flags appended to a component's Args, by component name.
 	Extra map[string][]string
+	// Default marks the variants compare runs when no paths are named.
+	Default bool
+	// Span, when set, is how long compare schedules this path's replay by
+	// default (the replay's Duration when it sets neither Duration nor
+	// Limit): long enough for stable figures, short enough that the
+	// default comparison stays at about five minutes. Zero replays the
+	// whole trace.
+	Span time.Duration
 }
 
 // secretArgs are the front door's token secret.
@@ -148,9 +167,9 @@ var (
 
 	directSet = Set{Components: []Component{redis, ml, {
 		Name: "server", Command: []string{"serve", "direct"}, Listen: []string{"--addr"}, Ready: CheckHTTP,
-		Hop: HopServer, Client: true, Restartable: true, Scale: true,
+		Hop: HopServer, Client: true, Restartable: true, Scale: true, Backlog: "chatbench_background_tasks_in_flight",
 		Args: func(e Env) []string {
-			args := append([]string{"--ml-url", e.URL("ml", 0)}, secretArgs(e)...)
+			args := append([]string{"--ml-url", e.URL("ml", 0), "--drain-timeout", drainTimeout(e)}, secretArgs(e)...)
 			args = append(args, brokerArgs(e)...)
 			if e.Config.MaxTasks > 0 {
 				args = append(args, "--max-tasks", strconv.Itoa(e.Config.MaxTasks))
@@ -169,10 +188,10 @@ var (
 			ml,
 			{
 				Name: "gateway", Command: []string{"serve", "queue"}, Listen: []string{"--addr", "--callback-addr"}, Ready: CheckHTTP,
-				Hop: HopServer, Client: true, Restartable: true, Scale: true,
+				Hop: HopServer, Client: true, Restartable: true, Scale: true, Backlog: "chatbench_queue_depth",
 				Args: func(e Env) []string {
 					args := append([]string{"--sqs-endpoint", e.URL("sqs", 0), "--embedded-worker", "0",
-						"--callback-secret", callbackSecret(e)}, secretArgs(e)...)
+						"--callback-secret", callbackSecret(e), "--drain-timeout", drainTimeout(e)}, secretArgs(e)...)
 					return append(args, brokerArgs(e)...)
 				},
 			},
@@ -180,13 +199,13 @@ var (
 				// The worker has no --addr: it serves /healthz and /metrics on
 				// --metrics-addr.
 				Name: "worker", Command: []string{"worker"}, Listen: []string{"--metrics-addr"}, Ready: CheckHTTP, Restartable: true,
-				Scale: true,
+				Scale: true, Backlog: "chatbench_queue_jobs_in_flight",
 				Args: func(e Env) []string {
 					// Its own gateway first, then the others: any gateway
 					// sharing the broker can take a job's events.
 					return []string{"--sqs-endpoint", e.URL("sqs", 0), "--callback-url", strings.Join(e.URLs("gateway", 1), ","),
 						"--callback-secret", callbackSecret(e), "--ml-url", e.URL("ml", 0),
-						"--workers", strconv.Itoa(e.Config.Workers)}
+						"--workers", strconv.Itoa(e.Config.Workers), "--drain-timeout", drainTimeout(e)}
 				},
 			},
 		},
@@ -196,11 +215,77 @@ var (
 	}
 )
 
+// drainTimeout is the --drain-timeout of a server or worker: its graceful
+// drain gives up a little before the stack's stop grace runs out, so an
+// overloaded path exits on its own, reporting what it left, rather than
+// being killed.
+func drainTimeout(e Env) string {
+	g := e.Config.StopGrace
+	return (g - max(min(5*time.Second, g/5), 1)).String()
+}
+
+// Settings of the well-built queue variants (docs/methodology.md, "Queue
+// variants"): a 5 s visibility timeout, kept by the worker's heartbeat
+// while it holds a job, so a dead worker's jobs return in seconds, not 30;
+// 30 receives before the DLQ, so a job still has the legacy design's 150 s
+// (5 × 30 s) of failed attempts before it is given up; and the worker's
+// deletes batched (queueExtra), as SQS advises for throughput.
+var shortVisibility = []string{"--visibility-timeout", "5s", "--max-receive-count", "30"}
+
+// queueExtra returns the queue set's Extra: the gateway's flags (after
+// the shared ones) and the flags gateway and worker share.
+func queueExtra(gateway []string, both ...string) map[string][]string {
+	return map[string][]string{
+		"gateway": append(append(slices.Clone(gateway), both...), shortVisibility...),
+		"worker":  append(append(slices.Clone(both), shortVisibility...), "--batch-deletes"),
+	}
+}
+
 // variants are the known variants, in the order compare runs them.
 var variants = []Variant{
-	{Name: "echo", Desc: "a bare WebSocket echo server: the floor of what the harness measures", Set: &echoSet},
-	{Name: "direct", Desc: "jobs on the WebSocket server, ML jobs as background tasks", Set: &directSet},
-	{Name: "queue", Desc: "every job through one SQS FIFO group per conversation (the legacy design)", Set: &queueSet},
+	{Name: "echo", Desc: "a bare WebSocket echo server: the floor of what the harness measures", Set: &echoSet,
+		Default: true, Span: 30 * time.Second},
+	{Name: "direct", Desc: "jobs on the WebSocket server, ML jobs as background tasks (the story's new design)",
+		Claim: "the story's direct path: simpler, faster, more reliable", Set: &directSet, Default: true, Span: 60 * time.Second},
+	{Name: "queue", Desc: "every job through one SQS FIFO group per conversation, 30 s visibility (the legacy design)",
+		Claim: "the story's backlog: a conversation's jobs, sync ones too, wait behind its ML calls",
+		Set:   &queueSet, Default: true, Span: 60 * time.Second},
+	{Name: "queue-job", Desc: "every job through SQS FIFO, one group per conversation and job; 5 s visibility kept by a heartbeat",
+		Claim: "a queue built to avoid the backlog: no job waits behind another job's ML call; a dead worker's jobs back in seconds",
+		Set:   &queueSet, Extra: queueExtra([]string{"--group-by", "job"}), Default: true, Span: 60 * time.Second},
+	{Name: "hybrid", Desc: "sync jobs on the gateway as on the direct path, only ML jobs through SQS FIFO (a group per message and job); 5 s visibility",
+		Claim: "the queue kept for ML work only: sync latency as direct, whatever SQS's latency",
+		Set:   &queueSet, Extra: queueExtra([]string{"--inline-sync", "--group-by", "message"}), Default: true, Span: 60 * time.Second},
+	{Name: "queue-std", Desc: "every job through an SQS standard queue (at-least-once, unordered; 0.1 % duplicate deliveries assumed); the gateway's event dedup on",
+		Claim: "at-least-once delivery: the gateway's event dedup is all that keeps SQS's duplicates from clients",
+		Set:   &queueSet, Extra: withSQS(queueExtra(nil, "--queue-type", "standard"), standardDuplicates...)},
+	{Name: "queue-std-nodedup", Desc: "queue-std with the gateway's event dedup off",
+		Claim: "the story's duplicate sends: what SQS delivers twice reaches clients twice",
+		Set:   &queueSet, Extra: withSQS(queueExtra([]string{"--no-event-dedup"}, "--queue-type", "standard"), standardDuplicates...)},
+}
+
+// standardDuplicates is the embedded SQS endpoint's duplicate rate for the
+// standard-queue variants: SQS says duplicates occur "occasionally" and
+// states no rate, so this is an assumption, one copy in a thousand
+// receives, stated in the variant's description and in the results.
+var standardDuplicates = []string{"--duplicates", "0.1%"}
+
+// withSQS adds flags for the sqs component to extra.
+func withSQS(extra map[string][]string, flags ...string) map[string][]string {
+	extra["sqs"] = flags
+	return extra
+}
+
+// DefaultPaths returns the variants compare runs when no paths are named,
+// in order.
+func DefaultPaths() []string {
+	var out []string
+	for _, v := range variants {
+		if v.Default {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }
 
 // Variants returns the known variants, in the order compare runs them.

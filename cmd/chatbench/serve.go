@@ -234,7 +234,7 @@ are closed with 1001.`,
 			defer cancel()
 			err = srv.Shutdown(ctx)
 			stopML(ctx)
-			return err
+			return drained(err, drain, log)
 		},
 	}
 	fl := cmd.Flags()
