@@ -46,7 +46,7 @@ type compose struct {
 type service struct {
 	Image       string        `yaml:"image"`
 	Profiles    []string      `yaml:"profiles"` // empty: started by a plain docker compose up
-	Build       interface{}   `yaml:"build"` // a context path, or {context, dockerfile}
+	Build       interface{}   `yaml:"build"`    // a context path, or {context, dockerfile}
 	Command     interface{}   `yaml:"command"`
 	Environment interface{}   `yaml:"environment"` // a map or a list of K=V
 	Ports       []interface{} `yaml:"ports"`
