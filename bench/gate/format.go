@@ -180,7 +180,7 @@ func WriteMarkdown(w io.Writer, vs []Verdict) error {
 		}
 		cur, base, change, verdict := "—", "", "", ""
 		switch {
-		case !v.Measured:
+		case !v.Measured || v.Rule.Metric == noiseRule.Metric:
 			verdict = v.Message
 		case v.Figure != nil:
 			f := v.Figure

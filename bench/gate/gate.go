@@ -319,8 +319,56 @@ type Option func(*checker)
 // stats.DefaultAlpha, 0.05); it must be between 0 and 1.
 func Alpha(alpha float64) Option { return func(c *checker) { c.alpha = alpha } }
 
+// RefuseNoisy makes Check refuse noisy runs: before the rules' verdicts it
+// adds the check "not noisy" for the current run (and the baseline, when
+// given), which fails when any of the run's paths, the echo floor
+// included, is flagged noisy (results.Noise), naming each with its reason.
+// A path whose noise is unknown (not measured: not Linux, or an older
+// file) does not fail it; the check says so.
+func RefuseNoisy() Option { return func(c *checker) { c.refuseNoisy = true } }
+
 // checker holds Check's options.
-type checker struct{ alpha float64 }
+type checker struct {
+	alpha       float64
+	refuseNoisy bool
+}
+
+// noiseRule is the rule of RefuseNoisy's checks: the number of noisy paths
+// must be 0.
+var noiseRule = Rule{Text: "not noisy", Metric: "noisy", Group: "all", Op: "==", Value: 0}
+
+// noiseVerdict checks that no path of run (the side named which) is noisy.
+func noiseVerdict(which string, run *results.Run) Verdict {
+	v := Verdict{Rule: noiseRule, Measured: true}
+	var bad, reasons, figures, unknown []string
+	for _, p := range run.Paths {
+		switch n := p.Noise; {
+		case n == nil:
+			unknown = append(unknown, p.Name)
+		case n.Noisy:
+			bad = append(bad, p.Name)
+			reasons = append(reasons, fmt.Sprintf("path %s is noisy: %s", p.Name, n.Reason))
+		case n.CPU != nil:
+			figures = append(figures, fmt.Sprintf("%s %.1f%%", p.Name, n.CPU.Share*100))
+		default:
+			figures = append(figures, p.Name+" quiet")
+		}
+	}
+	v.Path, v.Value = strings.Join(bad, ","), float64(len(bad))
+	v.Pass = len(bad) == 0
+	switch {
+	case !v.Pass:
+		v.Message = fmt.Sprintf("%s run: %s; refused (--refuse-noisy): re-run it on a quieter machine", which, strings.Join(reasons, "; "))
+	case len(figures) > 0:
+		v.Message = fmt.Sprintf("%s run: no path noisy (other processes' share of the CPU: %s)", which, strings.Join(figures, ", "))
+	default:
+		v.Message = which + " run: no path noisy"
+	}
+	if len(unknown) > 0 {
+		v.Message += fmt.Sprintf("; noise unknown for %s (not measured: not Linux, or written before chatbench measured it)", strings.Join(unknown, ", "))
+	}
+	return v
+}
 
 // Check applies every rule to current (and baseline, for regression
 // rules; it may be nil when there are none) and returns one verdict per rule
@@ -333,6 +381,12 @@ func Check(current, baseline *results.Run, rules []Rule, opts ...Option) []Verdi
 		o(&c)
 	}
 	var out []Verdict
+	if c.refuseNoisy {
+		out = append(out, noiseVerdict("current", current))
+		if baseline != nil {
+			out = append(out, noiseVerdict("baseline", baseline))
+		}
+	}
 	for _, r := range rules {
 		var paths []string
 		if r.Path != "" {

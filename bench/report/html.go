@@ -180,6 +180,7 @@ type htmlData struct {
 	Scope    string
 	Summary  string
 	ChartCSS template.CSS
+	Notes    []string
 	CDF      template.HTML
 	Series   template.HTML
 	Hops     template.HTML
@@ -225,7 +226,7 @@ func meta(run *results.Run) [][2]string {
 	return kv
 }
 
-var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var page = withNotes(template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -250,7 +251,7 @@ table.meta td:first-child{white-space:nowrap}
 <body>
 <h1>{{.Title}}</h1>
 <p class="scope">Replayed {{.Scope}}.</p>
-<p class="summary">{{.Summary}}</p>
+<p class="summary">{{.Summary}}</p>{{template "notes" .Notes}}
 {{if .CDF}}<h2>Latency CDF per path</h2>
 <p>Share of deliveries (all groups) at or below each latency, from the scheduled send, from the decoded HdrHistograms.</p>
 {{.CDF}}{{end}}
@@ -273,7 +274,7 @@ table.meta td:first-child{white-space:nowrap}
 {{end}}</tbody></table></div>
 </body>
 </html>
-`))
+`)))
 
 // HTML writes a self-contained HTML report of run (inline CSS and SVG, no
 // scripts or external resources): what part of the trace was replayed, the
@@ -293,6 +294,7 @@ func HTML(w io.Writer, run *results.Run) error {
 		Scope:    scope(run),
 		Summary:  summary(run),
 		ChartCSS: chart.CSS,
+		Notes:    notes(run),
 		CDF:      cdf,
 		Series:   seriesChart(paths),
 		Hops:     hopCharts(paths),

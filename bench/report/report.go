@@ -47,13 +47,17 @@ func columns(run *results.Run) []*results.Path {
 
 // colName is a path's column title.
 func colName(p *results.Path) string {
+	name := p.Name
 	if p.Name == "echo" {
-		return "echo (floor)"
+		name = "echo (floor)"
 	}
 	if p.Fault != "" {
-		return p.Name + " · " + p.Fault
+		name += " · " + p.Fault
 	}
-	return p.Name
+	if noisy(p) {
+		name += " (noisy)"
+	}
+	return name
 }
 
 // groups returns the union of the paths' group keys in display order: all,
@@ -197,11 +201,18 @@ func sections(run *results.Run) []section {
 	})
 	// A run without replays (a soak) has no latency or ledger rows.
 	out := withRepeats(slices.DeleteFunc([]section{lat, led, res}, func(s section) bool { return len(s.rows) == 0 }), paths)
+	out = withNoise(out, paths)
 	if ss, ok := soakSection(run); ok {
 		out = append([]section{ss}, out...)
 	}
 	if fs, ok := faultSection(run); ok {
 		out = append([]section{fs}, out...)
+	}
+	if fs, ok := findingsSection(paths); ok {
+		out = append([]section{fs}, out...)
+	}
+	if ps, ok := pathsSection(paths); ok {
+		out = append([]section{ps}, out...)
 	}
 	if cs := hopClasses(paths); len(cs) > 0 {
 		paths := slices.DeleteFunc(slices.Clone(paths), func(p *results.Path) bool { return len(p.Hops) == 0 })
@@ -334,6 +345,9 @@ func short(rev string) string {
 func Table(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench results: %s\nreplayed: %s\n", summary(run), scope(run))
+	for _, n := range notes(run) {
+		fmt.Fprintln(ew, n)
+	}
 	for _, s := range sections(run) {
 		if err := s.writeText(ew); err != nil {
 			return err
@@ -359,6 +373,9 @@ func (s section) writeText(w io.Writer) error {
 func Markdown(w io.Writer, run *results.Run) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "### chatbench results\n\n%s\n\n**Replayed:** %s\n", summary(run), scope(run))
+	for _, n := range notes(run) {
+		fmt.Fprintf(ew, "\n> %s\n", n)
+	}
 	for _, s := range sections(run) {
 		fold := strings.HasPrefix(s.title, "Hop")
 		if fold {
@@ -394,4 +411,49 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// pathsSection lists what each path's variant stands for and which claim
+// of the story it tests (results.Path.Desc and Claim), when the results
+// say: the key to reading the columns that follow.
+func pathsSection(paths []*results.Path) (section, bool) {
+	s := section{title: "Paths: what each stands for, and the claim it tests", header: []string{"path", "stands for", "tests"}}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p.Desc == "" || seen[p.Name] {
+			continue
+		}
+		seen[p.Name] = true
+		s.rows = append(s.rows, []string{p.Name, p.Desc, cmp.Or(p.Claim, dash)})
+	}
+	return s, len(s.rows) > 0
+}
+
+// findingsSection lists what the paths left undone when they were
+// stopped — each component's backlog, read just before it was asked to
+// stop — and the components killed because they outlived their stop
+// grace: the findings of an overloaded path, which its figures alone do
+// not show (docs/results.md, "Findings").
+func findingsSection(paths []*results.Path) (section, bool) {
+	s := section{title: "Findings: work left when each component was asked to stop, and kills after the stop grace",
+		header: []string{"path", "finding"}}
+	for _, p := range paths {
+		var found []string
+		for _, c := range p.Components {
+			var f []string
+			if c.Backlog != nil && *c.Backlog > 0 {
+				f = append(f, fmt.Sprintf("still held %s when asked to stop", thousands(int(*c.Backlog))))
+			}
+			if c.Killed {
+				f = append(f, "did not exit within its stop grace and was killed")
+			}
+			if len(f) > 0 {
+				found = append(found, c.Name+" "+strings.Join(f, "; "))
+			}
+		}
+		if len(found) > 0 {
+			s.rows = append(s.rows, []string{colName(p), strings.Join(found, "; ")})
+		}
+	}
+	return s, len(s.rows) > 0
 }

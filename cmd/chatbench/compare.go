@@ -40,12 +40,27 @@ path. (Plain compression, --pace equal to --speed, would have each patient
 send a message every ~20 ms: no human does, and a design that runs a
 conversation's jobs one at a time cannot keep up with it. See docs/results.md.)
 
+The queue path's SQS calls carry a region-like latency by default (--sqs-latency
+region: about 10 ms median, 40 ms p99 per call), because the embedded endpoint
+on loopback answers in 0.3 ms, faster than any real region; --sqs-latency none
+shows the bare endpoint. The table and the report state the assumption.
+
+--repeat N runs the paths N times, interleaved (echo direct queue echo direct
+queue …), each repeat on fresh processes, and keeps every repeat: the report
+and chatbench gate then give each figure as the median across repeats with a
+confidence interval. Each path's results record the CPU the machine spent on
+other processes while it ran; a path where that exceeds --noise-threshold, or
+whose repeats saw the echo floor drift beyond --drift-threshold, is flagged
+noisy (docs/results.md, "Noise").
+
 It prints a side-by-side table (latency per class and job from the scheduled
 send, delivered / lost / duplicate / reordered, throughput, CPU and memory per
 path, where the time went hop by hop) and writes results.json, report.html and
 report.md, plus each component's log, to the output folder it names at the end.`,
 		Example: `  chatbench compare
-  chatbench compare --paths direct,queue --sqs-latency region
+  chatbench compare --repeat 5                        # interleaved repeats, medians with intervals
+  chatbench compare --paths direct,queue --sqs-latency none   # the bare embedded SQS endpoint
+  chatbench compare --instances 2                     # two instances of each path, sharing a Redis
   chatbench compare --speed 1440 --pace 1440          # plain time compression
   chatbench compare --ml-profile "default;*=fail:5%" --out out/ml-failures`,
 		Args: cobra.NoArgs,
@@ -54,7 +69,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 			if err != nil {
 				return err
 			}
-			if err := positive(cmd, "speed", "pace", "workers"); err != nil {
+			if err := positive(cmd, "speed", "pace", "workers", "repeat"); err != nil {
 				return err
 			}
 			for _, p := range cfg.Paths {
@@ -83,22 +98,26 @@ report.md, plus each component's log, to the output folder it names at the end.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&cfg.Paths, "paths", stack.Names(), "paths to run, in order: "+strings.Join(stack.Names(), ", ")+" (echo is the floor)")
+	f.StringSliceVar(&cfg.Paths, "paths", stack.DefaultPaths(), "paths to run, in order, of "+strings.Join(stack.Names(), ", ")+" (echo is the floor; docs/methodology.md says what each stands for)")
 	f.StringVar(&tracePath, "trace", "", "trace to replay (default: the shipped day, 14,700 messages)")
 	f.Float64Var(&cfg.Replay.Speed, "speed", stack.DefaultSpeed, "compression of when conversations start: 2880 starts a day's visits within 30 s")
 	f.Float64Var(&cfg.Replay.Pace, "pace", stack.DefaultPace, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
 	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
 	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", stack.DefaultSQSLatency, `latency added to each SQS call: none, region, or e.g. "median:15ms,p99:60ms"`)
+	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", compare.DefaultSQSLatency, `latency added to each SQS call of the queue paths: region (a same-region round trip, the default), none (the bare loopback endpoint), or e.g. "median:16ms,p99:60ms"`)
+	f.IntVar(&cfg.Repeat, "repeat", 1, "run every path this many times, interleaved, each on fresh processes (figures become medians with confidence intervals; ≥ 4 for the gate to judge significance)")
+	f.Float64Var(&cfg.Stack.NoiseThreshold, "noise-threshold", stack.DefaultNoiseThreshold, "flag a path noisy when other processes and steal took more than this share of the machine's CPU while it ran")
+	f.Float64Var(&cfg.Stack.DriftThreshold, "drift-threshold", stack.DefaultDriftThreshold, "with --repeat: flag the paths noisy when the echo floor's p50 moved by more than this share of its median across repeats")
 	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
 	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 	f.DurationVar(&cfg.Replay.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures (negative = none)")
 	f.DurationVar(&cfg.Replay.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
-	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
+	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = each path's default span: the echo floor 30 s, the others 60 s, ~90% of the day's messages; with --limit, the whole trace)")
 	f.IntVar(&cfg.Replay.Limit, "limit", 0, "replay at most this many messages (0 = all)")
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
+	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)
 	return cmd

@@ -131,6 +131,7 @@ func newGateCmd(_ *globals) *cobra.Command {
 		current, baseline, rulesFile, format string
 		ruleTexts                            []string
 		alpha                                float64
+		refuseNoisy                          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gate --current RUN.json [--baseline BASE.json] --rule RULE...",
@@ -155,14 +156,20 @@ change. At α=0.05 that takes at least 4 repeats per side (3 against 3 can never
 give p below 0.1); with fewer, or single runs, the gate says it cannot judge
 significance and checks the medians.
 
+--refuse-noisy adds the check "not noisy" for each run: it fails when a path
+of the run (or of the baseline) was flagged noisy, because other processes
+took more of the machine's CPU than compare's --noise-threshold while it ran
+(docs/results.md, "Noise"). It fails like a rule (exit 3), so every format
+says which path was noisy and why.
+
 Prints PASS or FAIL per rule and path (--format text), one JSON object
 (json) or a Markdown table for a pull-request comment (markdown). Exit status:
 0 every rule passed, 2 usage or input error (bad flag, rule or file), 3 a rule
-failed.`,
+(or --refuse-noisy's check) failed.`,
 		Example: `  chatbench gate --current out/results.json --rule 'p99{class=ml} < 2s' --rule 'lost == 0'
   chatbench gate --current out/results.json --baseline base/results.json \
     --rule 'p50 regression < 10%' --rule 'p99{class=sync} regression < 20%'
-  chatbench gate --current out/results.json --rules ci/gate.rules
+  chatbench gate --current out/results.json --rules ci/gate.rules --refuse-noisy
   chatbench gate --current out/results.json --baseline base/results.json \
     --rule 'p50{class=ml} regression < 10% significant' --format markdown > comment.md`,
 		Args: cobra.NoArgs,
@@ -214,7 +221,11 @@ failed.`,
 					return usage(err)
 				}
 			}
-			verdicts := gate.Check(cur, base, rules, gate.Alpha(alpha))
+			opts := []gate.Option{gate.Alpha(alpha)}
+			if refuseNoisy {
+				opts = append(opts, gate.RefuseNoisy())
+			}
+			verdicts := gate.Check(cur, base, rules, opts...)
 			if err := gate.Write(cmd.OutOrStdout(), format, verdicts); err != nil {
 				return err
 			}
@@ -232,6 +243,7 @@ failed.`,
 	completeFiles(cmd, "current", resultsExts...)
 	completeFiles(cmd, "baseline", resultsExts...)
 	completeFiles(cmd, "rules")
+	cmd.Flags().BoolVar(&refuseNoisy, "refuse-noisy", false, "fail when a path of either run was flagged noisy (other processes took the machine's CPU while it ran)")
 	cmd.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of regressions across repeats (a change counts when p ≤ alpha)")
 	return cmd
 }

@@ -160,3 +160,29 @@ func TestGateRepeats(t *testing.T) {
 		}
 	}
 }
+
+// TestGateRefuseNoisy checks --refuse-noisy end to end: a run with a noisy
+// path passes its rules without it and fails with exit 3 with it, the
+// output naming the path; a quiet run passes with it.
+func TestGateRefuseNoisy(t *testing.T) {
+	dir := t.TempDir()
+	quietRun := resultstest.Run(1)
+	for _, p := range quietRun.Paths {
+		p.Noise = &results.Noise{CPU: &results.CPUNoise{SpanSeconds: 100, Cores: 2, Share: 0.01, Threshold: 0.1}}
+	}
+	quiet := writeDoc(t, dir, "quiet.json", quietRun)
+	quietRun.Path("direct").Noise = &results.Noise{CPU: &results.CPUNoise{SpanSeconds: 100, Cores: 2, OtherSeconds: 60, Share: 0.3, Threshold: 0.1},
+		Noisy: true, Reason: "other processes took 60.0 CPU s in 100 s on 2 cores: 30.0% of the machine (threshold 10.0%)"}
+	noisy := writeDoc(t, dir, "noisy.json", quietRun)
+	rule := "p99{class=ml} < 1h"
+	if out, err := run(t, "gate", "--current", noisy, "--rule", rule); exitCode(err) != 0 {
+		t.Fatalf("noisy run without --refuse-noisy: exit %d\n%s", exitCode(err), out)
+	}
+	out, err := run(t, "gate", "--current", noisy, "--rule", rule, "--refuse-noisy")
+	if exitCode(err) != 3 || !strings.Contains(out, "FAIL  not noisy: current run: path direct is noisy: other processes took 60.0 CPU s") {
+		t.Fatalf("noisy run with --refuse-noisy: exit %d\n%s", exitCode(err), out)
+	}
+	if out, err := run(t, "gate", "--current", quiet, "--rule", rule, "--refuse-noisy", "--format", "markdown"); exitCode(err) != 0 || !strings.Contains(out, "no path noisy") {
+		t.Fatalf("quiet run with --refuse-noisy: exit %d\n%s", exitCode(err), out)
+	}
+}

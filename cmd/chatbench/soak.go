@@ -28,8 +28,9 @@ conversations of two), hold them for --duration with --active of them sending a
 light mix of typing indicators, read receipts and texts at --rate messages/s in
 all (the rest only read, which answers the server's pings), then close them all.
 
-The server's go_goroutines, process_resident_memory_bytes and
-process_cpu_seconds_total are read from its /metrics: a baseline before
+The server's goroutines, the memory it holds (heap in use plus goroutine
+stacks: go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes), its
+collections, RSS and CPU time are read from its /metrics: a baseline before
 connecting, the peak while held, and after the close, polled until they are
 back near the baseline or --settle passes. Without --target the --path's
 components (by default the direct server and its ML service, --ml-profile
@@ -37,9 +38,13 @@ zero) are started as processes on loopback and the client-facing server is
 soaked.
 
 Back near baseline means: goroutines ≤ baseline + --goroutine-margin, and
-RSS ≤ baseline + max(--rss-margin, --rss-fraction × (peak − baseline)).
-The command exits 3 (a failed check) when either is not met, or a connection
-was lost.
+heap+stacks ≤ baseline + max(--held-margin, --held-fraction × (peak −
+baseline)). Heap in use never understates what the server still references;
+above the limit the soak waits for the server's runtime to collect (an idle
+Go program does at least every 2 minutes, so keep --settle above that).
+RSS is recorded, not judged: it also counts freed memory the runtime has not
+yet returned to the OS. The command exits 3 (a failed check) when a limit is not met, or a
+connection was lost.
 It prints the table and writes results.json, report.html and report.md (and
 the components' logs) to the output folder it names at the end.
 The soft open-files limit is raised to the hard limit first (the servers it
@@ -56,6 +61,12 @@ starts inherit it).`,
 			}
 			if err := positive(cmd, "duration", "sample-every", "settle", "goroutine-margin", "connect-parallel"); err != nil {
 				return err
+			}
+			for _, name := range []string{"rss-margin", "rss-fraction"} {
+				if f := cmd.Flags().Lookup(name); f.Changed {
+					return fmt.Errorf("--%s %s: RSS is no longer judged (it counts memory the Go runtime has not yet returned to the OS); use --%s on the memory the server holds",
+						name, f.Value, strings.Replace(name, "rss", "held", 1))
+				}
 			}
 			if !cmd.Flags().Changed("active") {
 				cfg.Active = min(cfg.Active, max(cfg.Conns, 0)) // the default is "1000, at most --conns"
@@ -104,8 +115,14 @@ starts inherit it).`,
 	f.DurationVar(&cfg.Every, "sample-every", soak.DefaultEvery, "how often the server is sampled while held")
 	f.DurationVar(&cfg.Settle, "settle", soak.DefaultSettle, "deadline for goroutines and memory to come back after the close")
 	f.IntVar(&cfg.GoroutineMargin, "goroutine-margin", soak.DefaultGoroutineMargin, "goroutines above the baseline still counted as back")
-	f.Int64Var(&cfg.RSSMargin, "rss-margin", soak.DefaultRSSMargin, "bytes of RSS above the baseline always counted as back (negative = no memory check)")
-	f.Float64Var(&cfg.RSSFraction, "rss-fraction", soak.DefaultRSSFraction, "share (0 to 1) of the peak's RSS growth that may stay resident")
+	f.Int64Var(&cfg.HeldMargin, "held-margin", soak.DefaultHeldMargin, "bytes of heap+stacks above the baseline always counted as back (negative = no memory check)")
+	f.Float64Var(&cfg.HeldFraction, "held-fraction", soak.DefaultHeldFraction, "share (0 to 1) of the peak's heap+stacks growth that may still be held")
+	// RSS was judged before heap+stacks were; a script still passing these
+	// is told what replaced them rather than judged on something else.
+	for _, name := range []string{"rss-margin", "rss-fraction"} {
+		f.String(name, "", "")
+		_ = f.MarkHidden(name)
+	}
 	f.IntVar(&cfg.ConnectParallel, "connect-parallel", soak.DefaultConnectParallel, "connection attempts in flight")
 	f.StringVar(&outDir, "out", "", "output folder (default out/soak-<time>)")
 	completeStackFlags(cmd)
