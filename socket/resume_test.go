@@ -19,23 +19,31 @@ import (
 // It runs on each broker: the Redis one keeps the buffer in Redis.
 func TestResume(t *testing.T) { eachBroker(t, testResume) }
 
-func testResume(t *testing.T, broker string) {
-	e := start(t, func(c *socket.Config) { c.Resume, c.Broker = socket.ResumeConfig{Events: 3}, broker })
-	tokD := token(t, "d1", chat.RoleProvider, "c1")
-	d1 := wstest.Dial(t, e.url, tokD)
+// joinedPair starts a server on broker that buffers 3 events per
+// conversation, and joins provider d1 (tokD) then patient p1 to c1. It
+// returns once every event of both joins was emitted, so that the
+// buffer's contents after it are known: the patient's join emits five,
+// and d1's presence came before them (same sync lane). ack is d1's join's.
+func joinedPair(t *testing.T, broker string) (e *env, tokD string, d1, p *wstest.Client, ack *chat.ServerFrame) {
+	t.Helper()
+	e = start(t, func(c *socket.Config) { c.Resume, c.Broker = socket.ResumeConfig{Events: 3}, broker })
+	tokD = token(t, "d1", chat.RoleProvider, "c1")
+	d1 = wstest.Dial(t, e.url, tokD)
 	d1.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "dj1", Conv: "c1"})
-	ack, _ := d1.AwaitReply("dj1")
+	ack, _ = d1.AwaitReply("dj1")
+	p = wstest.Dial(t, e.url, token(t, "p1", chat.RolePatient, "c1"))
+	p.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "pj", Conv: "c1"})
+	_, early := p.AwaitReply("pj")
+	awaitEvents(t, p, early, "pj", "wait_time", "provider_assign", "consent_check")
+	awaitEvents(t, d1, nil, "pj", "presence", "provider_assign")
+	return e, tokD, d1, p, ack
+}
+
+func testResume(t *testing.T, broker string) {
+	e, tokD, d1, p, ack := joinedPair(t, broker)
 	if ack.Op != chat.OpAck || ack.LastSeq == 0 || ack.Replayed != 0 || ack.Gap {
 		t.Fatalf("first join ack %+v: want last_seq set, nothing replayed, no gap", ack)
 	}
-	p := wstest.Dial(t, e.url, token(t, "p1", chat.RolePatient, "c1"))
-	p.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "pj", Conv: "c1"})
-	_, early := p.AwaitReply("pj")
-	// Every event of both joins is emitted before what follows, so that
-	// the buffer's contents below are known: the patient's join emits
-	// these five, and d1's presence came before them (same sync lane).
-	awaitEvents(t, p, early, "pj", "wait_time", "provider_assign", "consent_check")
-	awaitEvents(t, d1, nil, "pj", "presence", "provider_assign")
 
 	typing := func(id string) {
 		t.Helper()
@@ -43,13 +51,7 @@ func testResume(t *testing.T, broker string) {
 		if r, _ := p.AwaitReply(id); r.Op != chat.OpAck {
 			t.Fatalf("typing %s: %+v", id, r)
 		}
-		// An asynchronous broker (Redis) acks before the relay is stored:
-		// wait for it, so that the buffer's contents below are known.
-		if f, ok := e.srv.Hub().Broker().(socket.Flusher); ok {
-			if err := f.Flush(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
+		flushBroker(t, e)
 	}
 	typing("t1")
 	s1 := awaitEvent(t, d1, "t1", "typing").Seq
@@ -124,6 +126,18 @@ func TestResumeOff(t *testing.T) {
 	}
 }
 
+// flushBroker waits until e's broker has stored what it was given: an
+// asynchronous broker (Redis) acks before a relay is stored, and the
+// tests must know the buffer's contents.
+func flushBroker(t *testing.T, e *env) {
+	t.Helper()
+	if f, ok := e.srv.Hub().Broker().(socket.Flusher); ok {
+		if err := f.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // awaitEvents reads c's frames until it has seen an event of each job
 // replying to ref, counting those in seen (frames already read).
 func awaitEvents(t *testing.T, c *wstest.Client, seen []*chat.ServerFrame, ref string, jobs ...string) {
@@ -175,16 +189,7 @@ func relays(frames []*chat.ServerFrame) []*chat.Event {
 func TestResumeAudience(t *testing.T) { eachBroker(t, testResumeAudience) }
 
 func testResumeAudience(t *testing.T, broker string) {
-	e := start(t, func(c *socket.Config) { c.Resume, c.Broker = socket.ResumeConfig{Events: 3}, broker })
-	tokD := token(t, "d1", chat.RoleProvider, "c1")
-	d := wstest.Dial(t, e.url, tokD)
-	d.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "dj0", Conv: "c1"})
-	d.AwaitReply("dj0")
-	p := wstest.Dial(t, e.url, token(t, "p1", chat.RolePatient, "c1"))
-	p.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "pj", Conv: "c1"})
-	_, early := p.AwaitReply("pj")
-	awaitEvents(t, p, early, "pj", "wait_time", "provider_assign", "consent_check")
-	awaitEvents(t, d, nil, "pj", "presence", "provider_assign")
+	e, tokD, d, p, _ := joinedPair(t, broker)
 
 	// send has p1 send typ and waits until its event is in the buffer: a
 	// typing's relay goes to the provider only, a wait_time_request's
@@ -197,11 +202,7 @@ func testResumeAudience(t *testing.T, broker string) {
 		} else if r, _ := p.AwaitReply(id); r.Op != chat.OpAck {
 			t.Fatalf("%s %s: %+v", typ, id, r)
 		}
-		if f, ok := e.srv.Hub().Broker().(socket.Flusher); ok {
-			if err := f.Flush(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
+		flushBroker(t, e)
 	}
 	// rejoin opens another provider connection (the previous one stays in
 	// the room, unread) and resumes after since.
@@ -209,7 +210,7 @@ func testResumeAudience(t *testing.T, broker string) {
 	rejoin := func(since uint64) (*wstest.Client, *chat.ServerFrame, []*chat.Event) {
 		t.Helper()
 		n++
-		id := "dj" + strconv.Itoa(n)
+		id := "rj" + strconv.Itoa(n)
 		c := wstest.Dial(t, e.url, tokD)
 		c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: id, Conv: "c1", Since: since})
 		ack, events := c.AwaitReply(id)
