@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -53,6 +54,16 @@ const (
 	MaxTypeLen = 64
 )
 
+// clientWire is a ClientFrame as read off the wire: its "v" is kept as
+// written (it shadows ClientFrame.V), so that an absent "v" — the only
+// way to omit it — can be told from "v":0 and "v":null, which are refused
+// like any value but 1 (docs/protocol.md). Into an int both would decode
+// as 0, the Go frame's "omitted".
+type clientWire struct {
+	*ClientFrame
+	V json.RawMessage `json:"v"`
+}
+
 // DecodeClientFrame parses and validates one client text frame. The returned
 // error is always a *ProtocolError carrying a stable code for the client.
 func DecodeClientFrame(data []byte) (*ClientFrame, error) {
@@ -60,8 +71,16 @@ func DecodeClientFrame(data []byte) (*ClientFrame, error) {
 		return nil, Errorf(CodeBadUTF8, "", "frame is not valid UTF-8; send JSON text encoded as UTF-8")
 	}
 	var f ClientFrame
-	if err := json.Unmarshal(data, &f); err != nil {
+	w := clientWire{ClientFrame: &f}
+	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, Errorf(CodeBadJSON, "", "frame is not a JSON object of the protocol (%s); see docs/protocol.md", jsonErrSummary(err))
+	}
+	if w.V != nil {
+		if string(w.V) != strconv.Itoa(ProtocolVersion) {
+			return nil, Errorf(CodeBadVersion, Truncate(f.ID, MaxIDLen), "\"v\" is %s, a version this server does not speak; send \"v\":%d or leave \"v\" out",
+				Truncate(string(w.V), 16), ProtocolVersion)
+		}
+		f.V = ProtocolVersion
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
@@ -81,13 +100,20 @@ func jsonErrSummary(err error) string {
 }
 
 // Validate checks the fields Op requires. It does not consult the catalog
-// (unknown message types are the front door's call).
+// (unknown message types are the front door's call), nor the token of an
+// auth frame: an absent or empty token is a bad token, which the front
+// door refuses like any other (bad_token, close 1008). A V of 0 is the Go
+// frame's "omitted".
+//
+// The refusal names the frame by its id, cut to MaxIDLen bytes when it is
+// longer (Truncate): an error echoes at most that much of what the client
+// sent, so a client matches an over-long id's refusal by prefix.
 func (f *ClientFrame) Validate() error {
 	if f.V != 0 && f.V != ProtocolVersion {
-		return Errorf(CodeBadVersion, f.ID, "protocol version %d is not supported; send \"v\":%d", f.V, ProtocolVersion)
+		return Errorf(CodeBadVersion, Truncate(f.ID, MaxIDLen), "protocol version %d is not supported; send \"v\":%d", f.V, ProtocolVersion)
 	}
 	if len(f.ID) > MaxIDLen || len(f.Conv) > MaxConvLen || len(f.Type) > MaxTypeLen {
-		return Errorf(CodeBadField, truncate(f.ID, MaxIDLen), "id and conv must be at most %d bytes, type at most %d", MaxIDLen, MaxTypeLen)
+		return Errorf(CodeBadField, Truncate(f.ID, MaxIDLen), "id and conv must be at most %d bytes, type at most %d", MaxIDLen, MaxTypeLen)
 	}
 	need := func(name, v string) error {
 		if v == "" {
@@ -97,7 +123,7 @@ func (f *ClientFrame) Validate() error {
 	}
 	switch f.Op {
 	case OpAuth:
-		return need("token", f.Token)
+		return nil
 	case OpJoin, OpLeave:
 		if err := need("id", f.ID); err != nil {
 			return err
@@ -113,13 +139,20 @@ func (f *ClientFrame) Validate() error {
 	case "":
 		return Errorf(CodeMissingField, f.ID, "frame needs field \"op\" (one of auth, join, leave, send)")
 	default:
-		return Errorf(CodeUnknownOp, f.ID, "unknown op %q; use one of auth, join, leave, send", truncate(f.Op, 32))
+		return Errorf(CodeUnknownOp, f.ID, "unknown op %q; use one of auth, join, leave, send", Truncate(f.Op, 32))
 	}
 }
 
-func truncate(s string, n int) string {
+// Truncate returns the longest prefix of s of at most n bytes that does
+// not split a UTF-8 sequence: a prefix of valid UTF-8 stays valid, so an
+// echo of it (a refusal's reply_to) is a true prefix of what was sent and
+// not a replacement character where the cut fell.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -25,9 +25,19 @@ func TestDecodeClientFrame(t *testing.T) {
 		{"truncated", `{"op":"send"`, chat.CodeBadJSON},
 		{"invalid utf-8", "{\"op\":\"send\",\"body\":\"\xff\"}", chat.CodeBadUTF8},
 		{"future version", `{"v":2,"op":"auth","token":"t"}`, chat.CodeBadVersion},
+		// "1 or omitted": a present v that is not the number 1 is refused,
+		// though 0 and null decode into an int as omitted would.
+		{"version 0", `{"v":0,"op":"join","id":"j1","conv":"c1"}`, chat.CodeBadVersion},
+		{"version null", `{"v":null,"op":"join","id":"j1","conv":"c1"}`, chat.CodeBadVersion},
+		{"version as a string", `{"v":"1","op":"join","id":"j1","conv":"c1"}`, chat.CodeBadVersion},
+		{"version as a float", `{"v":1.0,"op":"join","id":"j1","conv":"c1"}`, chat.CodeBadVersion},
+		{"version 1 with spaces", `{"v" : 1 ,"op":"join","id":"j1","conv":"c1"}`, ""},
 		{"no op", `{"id":"x"}`, chat.CodeMissingField},
+		{"empty op", `{"op":"","id":"x"}`, chat.CodeMissingField},
 		{"unknown op", `{"op":"subscribe"}`, chat.CodeUnknownOp},
-		{"auth without token", `{"op":"auth"}`, chat.CodeMissingField},
+		// The token is the front door's to refuse (bad_token, close 1008).
+		{"auth without token", `{"op":"auth"}`, ""},
+		{"auth with an empty token", `{"op":"auth","token":""}`, ""},
 		{"join without conv", `{"op":"join","id":"j"}`, chat.CodeMissingField},
 		{"join without id", `{"op":"join","conv":"c"}`, chat.CodeMissingField},
 		{"send without type", `{"op":"send","id":"m","conv":"c"}`, chat.CodeMissingField},
@@ -53,6 +63,60 @@ func TestDecodeClientFrame(t *testing.T) {
 				t.Fatal("error has no message for the client")
 			}
 		})
+	}
+}
+
+// TestVersionDecoded checks a frame's v is 1 when it says so and 0 (the Go
+// frame's "omitted") when it is left out.
+func TestVersionDecoded(t *testing.T) {
+	for in, want := range map[string]int{`{"v":1,"op":"auth"}`: 1, `{"op":"auth"}`: 0} {
+		f, err := chat.DecodeClientFrame([]byte(in))
+		if err != nil || f.V != want {
+			t.Errorf("%s: %+v, %v; want v %d", in, f, err, want)
+		}
+	}
+	_, err := chat.DecodeClientFrame([]byte(`{"v":null,"op":"join","id":"j9","conv":"c1"}`))
+	if pe := chat.AsProtocolError(err); pe == nil || pe.Ref != "j9" || !strings.Contains(pe.Msg, `"v" is null`) {
+		t.Errorf("v null: %v; want bad_version naming the frame j9 and the value", err)
+	}
+}
+
+// TestOverlongIDEchoedAsPrefix checks that the refusal of an id over
+// MaxIDLen names it by its first MaxIDLen bytes, cut where no UTF-8
+// character is split, so that reply_to is a prefix of the id as sent.
+func TestOverlongIDEchoedAsPrefix(t *testing.T) {
+	for _, id := range []string{
+		strings.Repeat("x", chat.MaxIDLen+72),
+		strings.Repeat("x", chat.MaxIDLen-1) + "é" + "tail", // é's two bytes straddle the limit
+		strings.Repeat("€", chat.MaxIDLen),                  // three bytes each
+	} {
+		_, err := chat.DecodeClientFrame([]byte(`{"op":"send","id":"` + id + `","conv":"c","type":"text"}`))
+		pe := chat.AsProtocolError(err)
+		if pe == nil || pe.Code != chat.CodeBadField {
+			t.Fatalf("id of %d bytes: %v; want bad_field", len(id), err)
+		}
+		if !strings.HasPrefix(id, pe.Ref) || len(pe.Ref) > chat.MaxIDLen || len(pe.Ref) < chat.MaxIDLen-utf8.UTFMax+1 || !utf8.ValidString(pe.Ref) {
+			t.Errorf("id of %d bytes named by %d bytes %q; want the longest valid prefix of at most %d", len(id), len(pe.Ref), pe.Ref, chat.MaxIDLen)
+		}
+		// The error frame carries it unchanged.
+		f, err := chat.DecodeServerFrame(chat.EncodeError(pe))
+		if err != nil || f.ReplyTo != pe.Ref {
+			t.Errorf("reply_to %q after encoding, want %q (%v)", f.ReplyTo, pe.Ref, err)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"aé", 3, "aé"}, {"€", 2, ""}, {"", 0, ""},
+	} {
+		if got := chat.Truncate(c.s, c.n); got != c.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
 	}
 }
 

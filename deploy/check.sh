@@ -13,7 +13,9 @@
 #      missing), its scripts.
 #
 # The Go tests in this folder (go test ./deploy/) cover the rest: mounted
-# paths exist, image pins, build contexts, scrape targets, dashboard metrics.
+# paths exist, image pins, build contexts, scrape targets, dashboard metrics,
+# the compose scale profile, and every Kubernetes manifest under deploy/k8s
+# decoded strictly into its k8s.io/api type (unknown fields fail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

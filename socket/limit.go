@@ -81,8 +81,21 @@ func (c *Conn) allowFrame(data []byte) (ok, end bool) {
 	if f, err := chat.DecodeClientFrame(data); err == nil {
 		ref = f.ID
 	}
-	c.sendError(chat.Errorf(chat.CodeRateLimited, ref, "more than %g frames/s (burst %g) on this connection; this frame was dropped, resend it later with the same id", rate, burst))
-	if l.abuse >= abuseFactor*burst {
+	e := chat.Errorf(chat.CodeRateLimited, ref, "more than %g frames/s (burst %g) on this connection; this frame was dropped, resend it later with the same id", rate, burst)
+	// A client flooding faster than the writer can send it its refusals
+	// (or not reading them) fills its send queue with them. That is the
+	// abuse 1008 stands for, not the slow reading 1013 does (enqueue's
+	// close when the queue is full), so the connection is closed 1008
+	// while the refusal still takes the queue's last slot. The writer
+	// alone takes from the queue, so room only grows after this look
+	// unless an event is queued meanwhile.
+	room := cap(c.send) - len(c.send)
+	if room > 0 {
+		c.sendError(e)
+	} else {
+		c.srv.m.errors.WithLabelValues(e.Code).Inc()
+	}
+	if l.abuse >= abuseFactor*burst || room <= 1 {
 		c.close(websocket.ClosePolicyViolation, "rate limit exceeded persistently", true, reasonRateLimited)
 		return false, true
 	}

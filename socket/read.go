@@ -122,7 +122,7 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 		t := cat.Type(f.Type)
 		switch {
 		case t == nil:
-			c.sendError(chat.Errorf(chat.CodeUnknownType, f.ID, "message type %q is not in the catalog; see docs/catalog.md", truncate(f.Type, chat.MaxTypeLen)))
+			c.sendError(chat.Errorf(chat.CodeUnknownType, f.ID, "message type %q is not in the catalog; see docs/catalog.md", chat.Truncate(f.Type, chat.MaxTypeLen)))
 			return true
 		case t.Op != chat.OpSend:
 			c.sendError(chat.Errorf(chat.CodeBadField, f.ID, "type %q is sent with op %q, not send", t.Name, t.Op))
@@ -208,13 +208,6 @@ func (c *Conn) lookup(id string, q *Query) (Answer, bool) {
 	return ans, true
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 func (c *Conn) auth(f *chat.ClientFrame) bool {
 	if c.authed.Load() {
 		c.sendError(chat.Errorf(chat.CodeAlreadyAuthed, f.ID, "this connection is already authenticated as %s; open a new connection for another user", c.claims.User))
@@ -222,7 +215,13 @@ func (c *Conn) auth(f *chat.ClientFrame) bool {
 	}
 	claims, err := VerifyToken(c.srv.cfg.Secret, f.Token, time.Now())
 	if err != nil {
-		c.sendError(chat.Errorf(chat.CodeBadToken, f.ID, "%s", tokenErrMsg(err)))
+		// An auth frame without a token can never authenticate, like one
+		// whose token does not verify: the same refusal and close.
+		msg := tokenErrMsg(err)
+		if f.Token == "" {
+			msg = "the auth frame has no token; send {\"op\":\"auth\",\"token\":\"<token>\"} with one minted by `chatbench token`"
+		}
+		c.sendError(chat.Errorf(chat.CodeBadToken, f.ID, "%s", msg))
 		c.close(websocket.ClosePolicyViolation, "bad token", true, reasonBadToken)
 		return false
 	}

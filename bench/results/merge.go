@@ -25,8 +25,20 @@ import (
 // repeat k of every shard adds into repeat k, and the path is pooled again
 // from the merged repeats; shards holding different numbers of repeats of a
 // path are refused. Meta is the first run's, with Started the earliest
-// start, Shards the sum of the runs' shards (a run with 0 counts as 1) and
-// Modified set if any run's is. The inputs are not modified.
+// start, Shards the sum of the runs' shards (a run with 0 counts as 1),
+// Modified set if any run's is, Clock the first that was not shared, and:
+//   - Sources: where each merged run ran (a merged run's own sources, so
+//     merges of merges keep every shard), and Shard nil;
+//   - ClockID: the one clock every source read, or empty if they read
+//     several;
+//   - Warnings (mergeWarnings): shards that ran on different machines,
+//     whose clocks disagree (by ~100 ms across hosts, the skew
+//     OpenMessaging Benchmark users report), shards missing from the
+//     split, shards that started apart.
+//
+// Shards (bench --shard i/n) must be of one split: shards of different n,
+// one shard twice, or shards beside a whole-trace run are refused, as they
+// do not add up to one replay of the trace. The inputs are not modified.
 func MergeRuns(runs ...*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("results: merge: no runs")
@@ -43,7 +55,16 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 				i+1, r.Meta.TraceName, r.Meta.TraceDigest, runs[0].Meta.TraceName, runs[0].Meta.TraceDigest)
 		}
 	}
+	srcs, from := sources(runs)
+	if err := checkSplit(srcs, from); err != nil {
+		return nil, fmt.Errorf("results: merge: %w", err)
+	}
 	out := &Run{Schema: SchemaVersion, Meta: runs[0].Meta}
+	out.Meta.Shard, out.Meta.Sources, out.Meta.Warnings = nil, srcs, mergeWarnings(srcs)
+	out.Meta.ClockID = ""
+	if clocks := clocksOf(srcs); len(clocks) == 1 {
+		out.Meta.ClockID = srcs[0].ClockID
+	}
 	if runs[0].Meta.Config != nil {
 		out.Meta.Config = make(map[string]string, len(runs[0].Meta.Config))
 		for k, v := range runs[0].Meta.Config {
@@ -56,6 +77,9 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 		out.Meta.Modified = out.Meta.Modified || r.Meta.Modified // one shard built from a modified tree taints the merge
 		if !r.Meta.Started.IsZero() && (out.Meta.Started.IsZero() || r.Meta.Started.Before(out.Meta.Started)) {
 			out.Meta.Started = r.Meta.Started
+		}
+		if r.Meta.Clock != "" && !strings.HasPrefix(out.Meta.Clock, "separate") && !strings.HasPrefix(r.Meta.Clock, "shared") {
+			out.Meta.Clock = r.Meta.Clock // one shard whose driver and servers did not share a clock makes the merge's hops suspect
 		}
 	}
 	for _, r := range runs {
@@ -266,6 +290,14 @@ func (r *Run) Validate() error {
 	if r.Meta.Shards < 0 || r.Meta.Cores < 0 || r.Meta.TraceMsgs < 0 {
 		bad("meta: shards, cores and trace_messages must not be negative")
 	}
+	if s := r.Meta.Shard; s != nil && (s.Count < 1 || s.Index < 0 || s.Index >= s.Count) {
+		bad("meta: shard %s does not exist (want i/n with 0 ≤ i < n)", s)
+	}
+	for i, src := range r.Meta.Sources {
+		if s := src.Shard; s != nil && (s.Count < 1 || s.Index < 0 || s.Index >= s.Count) {
+			bad("meta: sources[%d]: shard %s does not exist (want i/n with 0 ≤ i < n)", i, s)
+		}
+	}
 	if math.IsNaN(r.Meta.Speed) || r.Meta.Speed < 0 {
 		bad("meta: speed %v must be a non-negative number", r.Meta.Speed)
 	}
@@ -411,6 +443,133 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// sources returns where each run ran — a merged run's own Sources, else
+// the run itself — with the number (from 1) of the run each came from.
+func sources(runs []*Run) (srcs []Source, from []int) {
+	for i, r := range runs {
+		own := r.Meta.Sources
+		if len(own) == 0 {
+			own = []Source{{Shard: r.Meta.Shard, Hostname: r.Meta.Hostname, ClockID: r.Meta.ClockID, Started: r.Meta.Started}}
+		}
+		for _, s := range own {
+			if s.Shard != nil {
+				c := *s.Shard // the merge shares no memory with its inputs
+				s.Shard = &c
+			}
+			srcs = append(srcs, s)
+			from = append(from, i+1)
+		}
+	}
+	return srcs, from
+}
+
+// checkSplit refuses sources that are not shards of one split: shards of
+// different counts, one shard twice, or shards beside a whole-trace run.
+// Sources that are all whole-trace runs pass (they add up as before shards
+// were recorded).
+func checkSplit(srcs []Source, from []int) error {
+	first, whole := -1, -1
+	seen := map[int]int{} // shard index → run number
+	for k, s := range srcs {
+		if s.Shard == nil {
+			if whole < 0 {
+				whole = k
+			}
+			continue
+		}
+		if first < 0 {
+			first = k
+		}
+		if f := srcs[first].Shard; s.Shard.Count != f.Count {
+			return fmt.Errorf("run %d is shard %s and run %d shard %s: only shards of one split (the same n) add up to the trace", from[first], f, from[k], s.Shard)
+		}
+		if r, dup := seen[s.Shard.Index]; dup {
+			return fmt.Errorf("runs %d and %d are both shard %s: merging a shard twice counts its deliveries twice", r, from[k], s.Shard)
+		}
+		seen[s.Shard.Index] = from[k]
+	}
+	if first >= 0 && whole >= 0 {
+		return fmt.Errorf("run %d replayed the whole trace and run %d shard %s: a whole replay and shards do not add up to one replay; merge the shards alone", from[whole], from[first], srcs[first].Shard)
+	}
+	return nil
+}
+
+// clocksOf returns the distinct clocks srcs ran on, each with the
+// hostnames that read it, in order of first appearance.
+func clocksOf(srcs []Source) [][]string {
+	var clocks [][]string
+	idx := map[string]int{}
+	for _, s := range srcs {
+		c := s.clock()
+		i, ok := idx[c]
+		if !ok {
+			i = len(clocks)
+			idx[c] = i
+			clocks = append(clocks, nil)
+		}
+		if !slices.Contains(clocks[i], s.Hostname) {
+			clocks[i] = append(clocks[i], s.Hostname)
+		}
+	}
+	return clocks
+}
+
+// startSpread is how far apart shards may start before a merge says their
+// load was not the trace's schedule.
+const startSpread = time.Second
+
+// mergeWarnings says what makes a merge of srcs suspect.
+func mergeWarnings(srcs []Source) []string {
+	var warns []string
+	if clocks := clocksOf(srcs); len(clocks) > 1 {
+		var hosts []string
+		for _, c := range clocks {
+			hosts = append(hosts, strings.Join(c, "+"))
+		}
+		warns = append(warns, fmt.Sprintf("the shards ran on %d machines (%s), each with its own clock: clocks of different hosts "+
+			"commonly disagree by ~100 ms (the skew OpenMessaging Benchmark users hit), so whatever compares times taken on "+
+			"different hosts is suspect by that much: here the merged per-second series and start/end, which line shards up by "+
+			"wall clock. Each delivery's latency is timed by the one driver that sent and received it (a conversation stays in "+
+			"one shard), so the latency histograms are not affected; hop durations compare each driver's clock with its "+
+			"servers' (meta.clock)", len(clocks), strings.Join(hosts, ", ")))
+	}
+	if s := srcs[0].Shard; s != nil && len(srcs) < s.Count {
+		have := map[int]bool{}
+		for _, x := range srcs {
+			have[x.Shard.Index] = true
+		}
+		var missing []string
+		for i := range s.Count {
+			if !have[i] {
+				missing = append(missing, Shard{Index: i, Count: s.Count}.String())
+			}
+		}
+		what := "shard " + missing[0] + " is"
+		if len(missing) > 1 {
+			what = "shards " + strings.Join(missing, ", ") + " are"
+		}
+		warns = append(warns, fmt.Sprintf("%s missing: the merge covers %d of the trace's %d shards, not all of it (merge every shard's results)",
+			what, len(srcs), s.Count))
+	}
+	var lo, hi time.Time
+	for _, s := range srcs {
+		if s.Started.IsZero() {
+			continue
+		}
+		if lo.IsZero() || s.Started.Before(lo) {
+			lo = s.Started
+		}
+		if s.Started.After(hi) {
+			hi = s.Started
+		}
+	}
+	if d := hi.Sub(lo); srcs[0].Shard != nil && d > startSpread {
+		warns = append(warns, fmt.Sprintf("the shards started %s apart: each replays its slice on its own schedule from its own start, "+
+			"so together they did not offer the trace's load as one driver would; start them within %s of each other", d.Round(time.Millisecond), startSpread))
+	}
+	return warns
 }
 
 // addBacklog combines two optional backlogs with f, keeping nil when both

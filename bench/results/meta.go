@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -30,8 +31,49 @@ func NewMeta(traceName string, traceBytes []byte, traceMsgs int, speed float64, 
 		GoVersion: bi.GoVersion, OS: bi.OS, Arch: bi.Arch,
 		CPUModel: cpuModel(), Cores: runtime.NumCPU(), Hostname: host, Started: time.Now().UTC(),
 		TraceName: traceName, TraceDigest: hex.EncodeToString(sum[:]), TraceMsgs: traceMsgs,
-		Speed: speed, Clock: clock, Config: config, Shards: 1,
+		Speed: speed, Clock: clock, ClockID: clockID(host), Config: config, Shards: 1,
 	}
+}
+
+// Shard is the slice of a trace one run replayed: shard Index of Count,
+// counted from 0 (bench --shard i/n, trace.Shard).
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// String formats s as the flag takes it: "1/4".
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Source is one run merged into another (Meta.Sources): which shard it
+// replayed (nil: the whole trace), and the machine and clock it ran on.
+type Source struct {
+	Shard    *Shard    `json:"shard,omitempty"`
+	Hostname string    `json:"hostname"`
+	ClockID  string    `json:"clock_id,omitempty"`
+	Started  time.Time `json:"started"`
+}
+
+// clockID names the clock this process reads: on Linux the kernel's boot
+// id, which every process and container of one boot of one machine shares
+// (a Kubernetes pod's hostname is its own, but pods on one node read one
+// clock); elsewhere the hostname.
+func clockID(host string) string {
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return "boot:" + id
+		}
+	}
+	return "host:" + host
+}
+
+// clock returns the clock a source ran on, for files written before
+// clock ids were recorded: their hostname.
+func (s Source) clock() string {
+	if s.ClockID != "" {
+		return s.ClockID
+	}
+	return "host:" + s.Hostname
 }
 
 // cpuModel reads the CPU model name from /proc/cpuinfo ("unknown"

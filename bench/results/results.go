@@ -52,6 +52,19 @@ type Meta struct {
 	// Clock says whether the driver and the servers shared a clock (one
 	// machine), which hop durations between them depend on.
 	Clock string `json:"clock"`
+	// ClockID identifies the clock the run's driver read (meta.go,
+	// ClockID): runs with the same one ran on one machine.
+	ClockID string `json:"clock_id,omitempty"`
+	// Shard is the slice of the trace the run replayed (bench --shard
+	// i/n); nil for the whole trace, and for a merge.
+	Shard *Shard `json:"shard,omitempty"`
+	// Sources lists, in a merge, where each merged run ran (MergeRuns);
+	// empty for a single run.
+	Sources []Source `json:"sources,omitempty"`
+	// Warnings are what a merge found that makes its figures suspect
+	// (shards on different machines, shards missing, shards started
+	// apart); empty when there is nothing to say.
+	Warnings []string `json:"warnings,omitempty"`
 	// Config holds the settings that shaped the run (ML profile, SQS
 	// latency profile, workers, warm-up, drain…), as flag=value.
 	Config map[string]string `json:"config,omitempty"`

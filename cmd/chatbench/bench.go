@@ -38,6 +38,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		tlsCA                                          string
 		tlsInsecure                                    bool
 		noResend                                       bool
+		shard                                          shardFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -56,13 +57,23 @@ The trace is validated whole before anything connects, as trace validate
 does (--max-frame-bytes: the server's frame limit): a bad line stops the
 command with its line number.
 
+--shard i/n replays shard i of n (counted from 0) of the trace and nothing
+else: the trace's conversations, sorted by id, are dealt out round-robin, so
+every message of a conversation is in one shard and n shard processes, on
+one machine or several, replay the trace between them (docs/results.md,
+"Sharded runs"). --limit cuts the whole trace before it is split, so the
+shards of a --limit run add up to that run. chatbench report merge adds the
+shards' results files into one.
+
 Prints a summary (--format text) or the results document (json;
 docs/results.md) and, with --out, writes the results document to a file.
 Progress goes to standard error (--progress). The driver never logs message
 bodies.`,
 		Example: `  chatbench bench --target ws://127.0.0.1:8080/ws
   chatbench bench --target ws://127.0.0.1:8081/ws --path queue --out queue.json
-  chatbench bench --target ws://127.0.0.1:8082/ws --path echo --limit 5000`,
+  chatbench bench --target ws://127.0.0.1:8082/ws --path echo --limit 5000
+  chatbench bench --shard 0/2 --out shard-0.json & chatbench bench --shard 1/2 --out shard-1.json; wait
+  chatbench report merge -o all.json shard-0.json shard-1.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -74,6 +85,9 @@ bodies.`,
 				return fmt.Errorf("--speed %g: must be positive (2880 starts a day's visits within 30 s)", speed)
 			case !(pace >= 0):
 				return fmt.Errorf("--pace %g: must be ≥ 0 (0 = --speed: plain compression)", pace)
+			}
+			if shard.set {
+				log = log.With("shard", shard.String())
 			}
 			cfg := driver.Config{
 				Target: target, Secret: []byte(secret), Path: path,
@@ -95,14 +109,25 @@ bodies.`,
 			if cfg.Header, cfg.Records, err = trace.Load(raw, trace.MaxFrameBytes(maxFrame)); err != nil {
 				return fmt.Errorf("--trace %s: %w", name, err)
 			}
+			traceMsgs := len(cfg.Records)
+			if shard.set {
+				if cfg.Records, err = shard.cut(cfg.Records, limit); err != nil {
+					return err
+				}
+				cfg.Limit = 0 // cut already, before the split
+				cfg.Label = fmt.Sprintf("%s (shard %s)", path, shard.String())
+			}
 			if cfg.TLS, err = clientTLS(tlsCA, tlsInsecure, log); err != nil {
 				return err
 			}
 			cfg.Progress, cfg.TTY = progressOut(cmd)
-			meta := results.NewMeta(name, raw, len(cfg.Records), speed, loopback(target), map[string]string{
+			meta := results.NewMeta(name, raw, traceMsgs, speed, loopback(target), map[string]string{
 				"path": path, "target": target, "pace": fmt.Sprint(pace), "warmup": warmup.String(), "drain": drain.String(),
 				"duration": duration.String(), "limit": fmt.Sprint(limit), "send_quantum": quantum.String(),
 			})
+			if shard.set {
+				meta.Shard = &results.Shard{Index: shard.i, Count: shard.n}
+			}
 			restore := tuneRuntimeForDriver(cfg.Senders)
 			p, runErr := driver.Run(cmd.Context(), cfg)
 			restore()
@@ -140,6 +165,7 @@ bodies.`,
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
 	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
 	addMaxFrameFlag(cmd, &maxFrame)
+	f.Var(&shard, "shard", "replay only shard i of n of the trace (0 ≤ i < n), split by conversation, e.g. $(JOB_COMPLETION_INDEX)/4 in a Kubernetes Indexed Job (default: the whole trace)")
 	f.BoolVar(&noResend, "no-resend", false, "do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&secret, "secret", devSecret, "HMAC secret the server verifies tokens with (at least 16 bytes)")
 	f.StringVar(&out, "out", "", "write the results document (JSON) to this file")
@@ -151,6 +177,58 @@ bodies.`,
 	completeFiles(cmd, "out", resultsExts...)
 	completeFiles(cmd, "tls-ca", "pem", "crt")
 	return cmd
+}
+
+// shardFlag is bench's --shard: unset for the whole trace, else shard i
+// of n. It parses when the flag is set, so a bad value is refused before
+// anything runs (even with --help, which a deployment's check relies on).
+type shardFlag struct {
+	set  bool
+	i, n int
+}
+
+func (s *shardFlag) String() string {
+	if !s.set {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.i, s.n)
+}
+
+// Set parses "i/n"; an empty value means the whole trace (CHATBENCH_SHARD="").
+func (s *shardFlag) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		*s = shardFlag{}
+		return nil
+	}
+	i, n, err := trace.ParseShard(v)
+	if err != nil {
+		return err
+	}
+	*s = shardFlag{set: true, i: i, n: n}
+	return nil
+}
+
+func (s *shardFlag) Type() string { return "i/n" }
+
+// cut returns the records of the shard: the trace cut to limit first (0 =
+// all), so that the shards of a --limit run add up to the unsharded --limit
+// run, then split (trace.Shard). A shard with nothing to send is refused.
+func (s *shardFlag) cut(recs []trace.Record, limit int) ([]trace.Record, error) {
+	if limit > 0 && len(recs) > limit {
+		recs = recs[:limit]
+	}
+	part, err := trace.Shard(recs, s.i, s.n)
+	if err != nil {
+		return nil, usagef("--shard %s: %w", s, err)
+	}
+	if len(part) == 0 {
+		convs := map[string]bool{}
+		for _, r := range recs {
+			convs[r.Conv] = true
+		}
+		return nil, usagef("--shard %s: shard %d holds no conversation: the trace (cut to --limit) has %d, so split it into at most %d shards", s, s.i, len(convs), len(convs))
+	}
+	return part, nil
 }
 
 // flagError turns a *driver.ConfigError into an error naming the flag

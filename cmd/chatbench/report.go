@@ -81,7 +81,14 @@ func newReportMergeCmd() *cobra.Command {
 		Long: `Add the results of shards that replayed the same trace (same digest) into one
 document: histograms are added (percentiles recomputed from the sum, never
 averaged), message and ledger counts, per-second series and component CPU and
-memory are summed. Shards of different traces or schema versions are refused.`,
+memory are summed. Shards of different traces or schema versions are refused,
+and so are shards (bench --shard i/n) that are not one split of the trace: of
+different n, or one shard twice.
+
+What makes the merge suspect is printed on standard error as "warning: …" and
+kept in the merged document's meta.warnings: shards that ran on different
+machines (their clocks disagree, ~100 ms across hosts), shards missing from
+the split, shards that started more than a second apart.`,
 		Example:           `  chatbench report merge -o all.json shard1/results.json shard2/results.json`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: fileArgs(resultsExts...),
@@ -101,13 +108,16 @@ memory are summed. Shards of different traces or schema versions are refused.`,
 			if err != nil {
 				return err
 			}
+			for _, w := range merged.Meta.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			if out == "-" {
 				return results.Write(cmd.OutOrStdout(), merged)
 			}
 			if err := writeFile(out, func(w io.Writer) error { return results.Write(w, merged) }); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d shards\n", out, merged.Meta.Shards)
+			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d shards%s\n", out, merged.Meta.Shards, warned(len(merged.Meta.Warnings)))
 			return err
 		},
 	}
@@ -236,6 +246,17 @@ Prints PASS or FAIL per rule and path (--format text), one JSON object
 	cmd.Flags().BoolVar(&refuseNoisy, "refuse-noisy", false, "fail when a path of either run was flagged noisy (other processes took the machine's CPU while it ran)")
 	cmd.Flags().Float64Var(&alpha, "alpha", stats.DefaultAlpha, "significance level of regressions across repeats (a change counts when p ≤ alpha)")
 	return cmd
+}
+
+// warned says how many warnings a merge printed, after its summary line.
+func warned(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " (1 warning above)"
+	}
+	return fmt.Sprintf(" (%d warnings above)", n)
 }
 
 // readResults reads and validates a results file, or standard input for
