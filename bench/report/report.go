@@ -57,6 +57,9 @@ func colName(p *results.Path) string {
 	if noisy(p) {
 		name += " (noisy)"
 	}
+	if backingUp(p) {
+		name += " (backing up)"
+	}
 	return name
 }
 
@@ -337,9 +340,12 @@ func short(rev string) string {
 // scheduled send, the ledger, throughput, CPU and memory (summed over the
 // path's components), and the hop breakdown.
 func Table(w io.Writer, run *results.Run) error {
+	if run.Sweep != nil {
+		return sweepText(w, run)
+	}
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench results: %s\nreplayed: %s\n", summary(run), scope(run))
-	for _, n := range notes(run) {
+	for _, n := range allNotes(run) {
 		fmt.Fprintln(ew, n)
 	}
 	for _, s := range sections(run) {
@@ -365,9 +371,12 @@ func (s section) writeText(w io.Writer) error {
 // for a pull-request comment: the latency, ledger and resource tables, and
 // the hop breakdown folded in a details element.
 func Markdown(w io.Writer, run *results.Run) error {
+	if run.Sweep != nil {
+		return sweepMarkdown(w, run)
+	}
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "### chatbench results\n\n%s\n\n**Replayed:** %s\n", summary(run), scope(run))
-	for _, n := range notes(run) {
+	for _, n := range allNotes(run) {
 		fmt.Fprintf(ew, "\n> %s\n", n)
 	}
 	for _, s := range sections(run) {
