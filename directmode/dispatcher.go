@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -62,23 +61,24 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("directmode: Config.Catalog is required"))
 	}
 	errs = append(errs,
-		inRange("SyncLanes", c.SyncLanes, maxLanes, "16"),
-		inRange("LaneQueue", c.LaneQueue, maxLaneQueue, "1024"),
-		inRange("MaxTasks", c.MaxTasks, math.MaxInt, "256"),
-		inRange("MaxPending", c.MaxPending, math.MaxInt, "16 × MaxTasks"),
-		inRange("JobTimeout", c.JobTimeout, math.MaxInt64, "10s"),
+		inRange("Config.SyncLanes", c.SyncLanes, maxLanes, "16"),
+		inRange("Config.LaneQueue", c.LaneQueue, maxLaneQueue, "1024"),
+		inRange("Config.MaxTasks", c.MaxTasks, math.MaxInt, "256"),
+		inRange("Config.MaxPending", c.MaxPending, math.MaxInt, "16 × MaxTasks"),
+		inRange("Config.JobTimeout", c.JobTimeout, math.MaxInt64, "10s"),
 	)
 	return errors.Join(errs...)
 }
 
-// inRange refuses a size, count or duration of Config below zero or above
-// most; zero means its default, def.
+// inRange refuses a size, count or duration of a config below zero or
+// above most; zero means its default, def. field names it, e.g.
+// "Config.SyncLanes".
 func inRange[T ~int | ~int64](field string, v, most T, def string) error {
 	switch {
 	case v < 0:
-		return fmt.Errorf("directmode: Config.%s is %v: must be ≥ 0 (0 means %s)", field, v, def)
+		return fmt.Errorf("directmode: %s is %v: must be ≥ 0 (0 means %s)", field, v, def)
 	case v > most:
-		return fmt.Errorf("directmode: Config.%s is %v: must be at most %v (0 means %s)", field, v, most, def)
+		return fmt.Errorf("directmode: %s is %v: must be at most %v (0 means %s)", field, v, most, def)
 	}
 	return nil
 }
@@ -91,14 +91,13 @@ type Dispatcher struct {
 	jobs  *obs.JobMetrics
 	tasks prometheus.Gauge
 
-	lanes    []chan *chat.Message
+	sync     *SyncRunner // the sync jobs' lanes
 	pending  atomic.Int64
 	slots    chan struct{}
 	taskCtx  context.Context // cancelled when a drain times out
 	cancel   context.CancelFunc
 	mu       sync.RWMutex // guards closed against concurrent Dispatch
 	closed   bool
-	laneWG   sync.WaitGroup
 	taskWG   sync.WaitGroup
 	shutdown sync.Once
 	drainErr error
@@ -117,12 +116,6 @@ func requireEmitter(e socket.Emitter) error {
 func New(cfg Config) (*Dispatcher, error) {
 	if err := errors.Join(cfg.validate(), requireEmitter(cfg.Emitter)); err != nil {
 		return nil, err
-	}
-	if cfg.SyncLanes == 0 {
-		cfg.SyncLanes = 16
-	}
-	if cfg.LaneQueue == 0 {
-		cfg.LaneQueue = 1024
 	}
 	if cfg.MaxTasks == 0 {
 		cfg.MaxTasks = 256
@@ -144,30 +137,30 @@ func New(cfg Config) (*Dispatcher, error) {
 			Name: "chatbench_background_tasks_in_flight",
 			Help: "ML background tasks started and not yet finished (running or waiting for a slot).",
 		}),
-		lanes: make([]chan *chat.Message, cfg.SyncLanes),
 		slots: make(chan struct{}, cfg.MaxTasks),
 	}
+	sr, err := NewSyncRunner(SyncConfig{
+		Catalog: cfg.Catalog, Emitter: cfg.Emitter, Deps: cfg.Deps, Lanes: cfg.SyncLanes, LaneQueue: cfg.LaneQueue,
+		JobTimeout: cfg.JobTimeout, Jobs: d.jobs, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.sync = sr
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(d.tasks)
 	}
 	d.taskCtx, d.cancel = context.WithCancel(context.Background())
-	for i := range d.lanes {
-		d.lanes[i] = make(chan *chat.Message, cfg.LaneQueue)
-		d.laneWG.Add(1)
-		go d.runLane(d.lanes[i])
-	}
 	return d, nil
 }
 
 // Dispatch queues msg's sync jobs on its conversation's lane and starts its
 // ML jobs as background tasks. It never waits for a job.
 func (d *Dispatcher) Dispatch(_ context.Context, msg *chat.Message) error {
-	var sync, ml []*chat.Job
+	var ml []*chat.Job
 	for _, j := range d.cfg.Catalog.JobsFor(msg.Type, msg.Role) {
 		if j.Class == chat.ClassML {
 			ml = append(ml, j)
-		} else {
-			sync = append(sync, j)
 		}
 	}
 	d.mu.RLock()
@@ -179,13 +172,9 @@ func (d *Dispatcher) Dispatch(_ context.Context, msg *chat.Message) error {
 		d.pending.Add(-n)
 		return chat.ErrOverloaded
 	}
-	if len(sync) > 0 {
-		select {
-		case d.lanes[d.lane(msg.Conv)] <- msg:
-		default:
-			d.pending.Add(-int64(len(ml)))
-			return chat.ErrOverloaded
-		}
+	if err := d.sync.Run(msg); err != nil {
+		d.pending.Add(-int64(len(ml)))
+		return err
 	}
 	for _, j := range ml {
 		d.taskWG.Add(1)
@@ -193,25 +182,6 @@ func (d *Dispatcher) Dispatch(_ context.Context, msg *chat.Message) error {
 		go d.runTask(j, msg)
 	}
 	return nil
-}
-
-func (d *Dispatcher) lane(conv string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(conv))
-	return int(h.Sum32() % uint32(len(d.lanes)))
-}
-
-// runLane runs the sync jobs of each message on the lane, one message at a
-// time, until the lane is closed and empty.
-func (d *Dispatcher) runLane(lane chan *chat.Message) {
-	defer d.laneWG.Done()
-	for msg := range lane {
-		for _, j := range d.cfg.Catalog.JobsFor(msg.Type, msg.Role) {
-			if j.Class != chat.ClassML {
-				d.run(d.taskCtx, j, msg)
-			}
-		}
-	}
 }
 
 // runTask is one background task: wait for a slot, run the ML job, emit.
@@ -226,18 +196,7 @@ func (d *Dispatcher) runTask(j *chat.Job, msg *chat.Message) {
 		defer func() { <-d.slots }()
 	case <-d.taskCtx.Done():
 	}
-	d.run(d.taskCtx, j, msg)
-}
-
-func (d *Dispatcher) run(parent context.Context, j *chat.Job, msg *chat.Message) {
-	ctx, cancel := context.WithTimeout(parent, d.cfg.JobTimeout)
-	ev := chat.RunJob(ctx, j, msg, d.cfg.Deps)
-	cancel()
-	d.jobs.Observe(j, ev)
-	if ev.Status != chat.StatusOK {
-		d.log.Warn("job failed", "job", j.Name, "msg", msg.ID, "type", msg.Type, "code", ev.ErrCode)
-	}
-	d.cfg.Emitter.Emit(ev)
+	runAndEmit(d.taskCtx, d.cfg.JobTimeout, j, msg, d.cfg.Deps, d.jobs, d.cfg.Emitter, d.log)
 }
 
 // Shutdown stops accepting messages (Dispatch answers
@@ -250,18 +209,18 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.shutdown.Do(func() {
 		d.mu.Lock()
 		d.closed = true
-		for _, l := range d.lanes {
-			close(l)
-		}
 		d.mu.Unlock()
 		done := make(chan struct{})
+		var syncErr error
 		go func() {
-			d.laneWG.Wait()
+			// The lanes cut their own jobs short when ctx ends.
+			syncErr = d.sync.Shutdown(ctx)
 			d.taskWG.Wait()
 			close(done)
 		}()
 		select {
 		case <-done:
+			d.drainErr = syncErr
 		case <-ctx.Done():
 			d.cancel()
 			<-done

@@ -88,6 +88,10 @@ func TestConfigsRefuseBadValues(t *testing.T) {
 			"DispatcherConfig.CallTimeout is -1s: must be ≥ 0 (0 means 5s)"},
 		{"dispatcher: negative retries", dispatcher(func(c *queuemode.DispatcherConfig) { c.BatchRetries = -1 }),
 			"DispatcherConfig.BatchRetries is -1"},
+		{"dispatcher: unknown grouping", dispatcher(func(c *queuemode.DispatcherConfig) { c.GroupBy = "user" }),
+			`group-by "user": use one of conversation, job, message`},
+		{"dispatcher: message size over SQS's limit", dispatcher(func(c *queuemode.DispatcherConfig) { c.MaxMessageBytes = 2 << 20 }),
+			"DispatcherConfig.MaxMessageBytes is 2097152: must be at most 1048576 (SQS's limit)"},
 		{"callback: short secret", callback(func(c *queuemode.CallbackConfig) { c.Secret = []byte("short") }),
 			"callback secret is 5 bytes"},
 		{"callback: no emitter", callback(func(c *queuemode.CallbackConfig) { c.Emitter = nil }),
@@ -108,8 +112,9 @@ func TestConfigsRefuseBadValues(t *testing.T) {
 			"WorkerConfig.WaitTime is 21s: must be at most 20s"},
 		{"worker: visibility over SQS's limit", worker(func(c *queuemode.WorkerConfig) { c.VisibilityTimeout = 13 * time.Hour }),
 			"WorkerConfig.VisibilityTimeout is 13h0m0s: must be at most 12h0m0s"},
-		{"worker: visibility not above the job timeout", worker(func(c *queuemode.WorkerConfig) { c.JobTimeout, c.VisibilityTimeout = 10*time.Second, 10*time.Second }),
-			"must exceed the job timeout"},
+		// The heartbeat beats every half visibility timeout: a second at least.
+		{"worker: visibility too short to heartbeat", worker(func(c *queuemode.WorkerConfig) { c.VisibilityTimeout = time.Second }),
+			"WorkerConfig.VisibilityTimeout is 1s: must be at least 2s"},
 		{"gateway: the dispatcher's, the callback's and the front door's values at once", gateway(func(c *queuemode.GatewayConfig) {
 			c.Dispatcher.CallTimeout, c.Callback.MaxKeys, c.Front.SendQueue = -1, -1, -1
 		}), "DispatcherConfig.CallTimeout is -1ns: must be ≥ 0 (0 means 5s)\nqueuemode: CallbackConfig.MaxKeys is -1: must be ≥ 0 (0 means 200000)\nsocket: Config.SendQueue is -1"},

@@ -4,21 +4,74 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/directmode"
+	"github.com/chatbench/chatbench/internal/ttlset"
 	"github.com/chatbench/chatbench/socket"
+)
+
+// GroupBy says which of a message's queued jobs share an SQS FIFO message
+// group — and so run one at a time, in order — and travel in one queue
+// message.
+type GroupBy string
+
+const (
+	// GroupConversation is the legacy design: one group per conversation;
+	// a message's jobs travel in one queue message and run one after
+	// another, behind every earlier job of the conversation.
+	GroupConversation GroupBy = "conversation"
+	// GroupJob is one group per conversation and job: each job's events
+	// keep the order of the messages, and no job waits behind another
+	// job's (ML) call.
+	GroupJob GroupBy = "job"
+	// GroupMessage is one group per message and job: no order across
+	// messages (as the direct path's background tasks), FIFO only for its
+	// 5-minute deduplication of sends.
+	GroupMessage GroupBy = "message"
+)
+
+// GroupByNames lists the GroupBy values, the default first.
+func GroupByNames() []string {
+	return []string{string(GroupConversation), string(GroupJob), string(GroupMessage)}
+}
+
+// ParseGroupBy returns the GroupBy named s ("" = GroupConversation).
+func ParseGroupBy(s string) (GroupBy, error) {
+	switch g := GroupBy(s); g {
+	case "":
+		return GroupConversation, nil
+	case GroupConversation, GroupJob, GroupMessage:
+		return g, nil
+	}
+	return "", fmt.Errorf("group-by %q: use one of %s", s, strings.Join(GroupByNames(), ", "))
+}
+
+// SQS's message size quota (AWS SQS API Reference, SendMessage and
+// SendMessageBatch: "The maximum allowed individual message size and the
+// maximum total payload size ... are both 1 MiB"; docs/methodology.md
+// cites the pages).
+const (
+	// DefaultMaxMessageBytes is the largest message body SQS takes.
+	DefaultMaxMessageBytes = 1 << 20
+	// maxBatchBytes bounds the bodies of one SendMessageBatch together.
+	maxBatchBytes = 1 << 20
+	// maxBatchEntries is the most entries of one SendMessageBatch.
+	maxBatchEntries = 10
 )
 
 // DispatcherConfig configures a Dispatcher. Zero values mean the documented
@@ -26,7 +79,23 @@ import (
 type DispatcherConfig struct {
 	Catalog  *chat.Catalog // required
 	Client   *sqs.Client   // required
-	QueueURL string        // required: the FIFO job queue, from Setup
+	QueueURL string        // required: the job queue, from Setup
+	// Standard says QueueURL is a standard queue (Queues.FIFO false):
+	// messages carry no group and no deduplication id, and every job is
+	// its own queue message.
+	Standard bool
+	// GroupBy groups a FIFO queue's jobs. Zero means GroupConversation.
+	// Ignored on a standard queue.
+	GroupBy GroupBy
+	// MaxMessageBytes is the largest queue message body the job queue
+	// takes (Queues.MaxMessageSize). Zero means DefaultMaxMessageBytes; at
+	// most that.
+	MaxMessageBytes int
+	// Inline, when set, runs each message's sync jobs at the gateway — the
+	// direct path's lanes — and queues only its ML jobs: the hybrid design.
+	// The gateway builds it (GatewayConfig.InlineSync); the Dispatcher
+	// shuts it down.
+	Inline *directmode.SyncRunner
 	// CallTimeout bounds each SQS call, SDK retries included. Zero means 5s.
 	CallTimeout time.Duration
 	// BatchRetries is how often entries a batch send refused are sent again
@@ -36,22 +105,36 @@ type DispatcherConfig struct {
 	Logger       *slog.Logger // nil = discard
 }
 
-// Dispatcher sends every job a message triggers to the FIFO job queue:
-// MessageGroupId is the conversation (order per conversation) and
-// MessageDeduplicationId is derived from sender, message id and job (a
+// Dispatcher sends the jobs a message triggers to the job queue, one queue
+// message per group of jobs (GroupBy): the envelope holds the message's
+// body once however many jobs travel in it, encoded so that any body
+// survives SQS's character rules (envelope.go). On a FIFO queue the
+// MessageDeduplicationId is derived from sender, message id and jobs (a
 // resent frame is not queued twice within SQS's 5-minute window). It
-// implements socket.Dispatcher and is safe for concurrent use.
+// implements socket.Dispatcher and socket.Admitter and is safe for
+// concurrent use.
 type Dispatcher struct {
 	cfg DispatcherConfig
 	log *slog.Logger
 	m   *Metrics
+
+	// syncRan remembers, in the hybrid design, the messages whose sync jobs
+	// were handed to Inline, so that a resend after a refused queue send
+	// does not run them twice.
+	syncRan *ttlset.Set[msgKey, bool]
 
 	mu       sync.RWMutex // guards closed against concurrent Dispatch
 	closed   bool
 	inflight sync.WaitGroup
 }
 
-var _ socket.Dispatcher = (*Dispatcher)(nil)
+// msgKey names one accepted message.
+type msgKey struct{ from, id string }
+
+var (
+	_ socket.Dispatcher = (*Dispatcher)(nil)
+	_ socket.Admitter   = (*Dispatcher)(nil)
+)
 
 // validate reports every value of c that is missing or out of range.
 func (c *DispatcherConfig) validate() error {
@@ -59,9 +142,14 @@ func (c *DispatcherConfig) validate() error {
 	if c.Catalog == nil || c.Client == nil || c.QueueURL == "" {
 		errs = append(errs, errors.New("queuemode: DispatcherConfig.Catalog, Client and QueueURL are required"))
 	}
+	if _, err := ParseGroupBy(string(c.GroupBy)); err != nil {
+		errs = append(errs, fmt.Errorf("queuemode: DispatcherConfig.GroupBy: %w", err))
+	}
 	return errors.Join(append(errs,
 		notNegative("DispatcherConfig.CallTimeout", c.CallTimeout, "5s"),
 		notNegative("DispatcherConfig.BatchRetries", c.BatchRetries, "2"),
+		notNegative("DispatcherConfig.MaxMessageBytes", c.MaxMessageBytes, "1 MiB"),
+		atMost("DispatcherConfig.MaxMessageBytes", c.MaxMessageBytes, DefaultMaxMessageBytes, "SQS's limit"),
 	)...)
 }
 
@@ -70,11 +158,15 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.GroupBy, _ = ParseGroupBy(string(cfg.GroupBy))
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
 	if cfg.BatchRetries == 0 {
 		cfg.BatchRetries = 2
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
@@ -82,22 +174,150 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Dispatcher{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}, nil
+	d := &Dispatcher{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	if cfg.Inline != nil {
+		d.syncRan = ttlset.New[msgKey, bool](ttlset.Config{TTL: socket.RelayWindow, MaxKeys: 200000})
+	}
+	return d, nil
 }
 
-// DedupID is the MessageDeduplicationId of job for the message with id from
-// sender: hex SHA-256 of from + "/" + id + "/" + job (64 characters).
+// DedupID is the MessageDeduplicationId of the queue message carrying job
+// (several jobs joined by "+") for the message with id from sender: hex
+// SHA-256 of from + "/" + id + "/" + job (64 characters).
 func DedupID(from, id, job string) string {
 	sum := sha256.Sum256([]byte(from + "/" + id + "/" + job))
 	return hex.EncodeToString(sum[:])
 }
 
-// Dispatch stamps msg's enqueued hop and sends one queue message per job it
-// triggers; it returns nil only when SQS accepted every one. When SQS stays
-// unreachable it returns an error wrapping chat.ErrUnavailable. A message
-// that triggers no job is accepted without an SQS call.
-func (d *Dispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
+// fifoID matches what SQS takes as a MessageGroupId: 1 to 128 alphanumeric
+// or punctuation characters.
+var fifoID = regexp.MustCompile("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
+
+// groupID returns parts joined by "/" as a MessageGroupId, or, when that
+// is not one SQS takes (a conversation id with other characters, or too
+// long), "sha256-" and its hex SHA-256.
+func groupID(parts ...string) string {
+	s := strings.Join(parts, "/")
+	if fifoID.MatchString(s) {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256-" + hex.EncodeToString(sum[:])
+}
+
+// queued returns the jobs of msg that go through the queue: all, or with
+// Inline its ML jobs.
+func (d *Dispatcher) queued(msg *chat.Message) []*chat.Job {
 	jobs := d.cfg.Catalog.JobsFor(msg.Type, msg.Role)
+	if d.cfg.Inline == nil {
+		return jobs
+	}
+	var ml []*chat.Job
+	for _, j := range jobs {
+		if j.Class == chat.ClassML {
+			ml = append(ml, j)
+		}
+	}
+	return ml
+}
+
+// bundled reports whether all of a message's queued jobs travel in one
+// queue message.
+func (d *Dispatcher) bundled() bool { return !d.cfg.Standard && d.cfg.GroupBy == GroupConversation }
+
+// split returns the job names of each queue message msg needs for jobs,
+// and each one's MessageGroupId ("" on a standard queue).
+func (d *Dispatcher) split(msg *chat.Message, jobs []*chat.Job) (names [][]string, groups []string) {
+	if d.bundled() {
+		all := make([]string, len(jobs))
+		for i, j := range jobs {
+			all[i] = j.Name
+		}
+		return [][]string{all}, []string{groupID(msg.Conv)}
+	}
+	for _, j := range jobs {
+		names = append(names, []string{j.Name})
+		switch {
+		case d.cfg.Standard:
+			groups = append(groups, "")
+		case d.cfg.GroupBy == GroupJob:
+			groups = append(groups, groupID(msg.Conv, j.Name))
+		default:
+			groups = append(groups, DedupID(msg.From, msg.ID, j.Name))
+		}
+	}
+	return names, groups
+}
+
+// entries encodes the queue messages carrying m's jobs; a message too large
+// for the queue is refused for good.
+func (d *Dispatcher) entries(m *chat.Message, jobs []*chat.Job) ([]types.SendMessageBatchRequestEntry, error) {
+	names, groups := d.split(m, jobs)
+	out := make([]types.SendMessageBatchRequestEntry, 0, len(names))
+	for i, js := range names {
+		body, err := encodeEnvelope(m, js)
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > d.cfg.MaxMessageBytes {
+			return nil, d.tooLarge(m, len(body))
+		}
+		e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))}
+		if !d.cfg.Standard {
+			e.MessageGroupId = aws.String(groups[i])
+			e.MessageDeduplicationId = aws.String(DedupID(m.From, m.ID, strings.Join(js, "+")))
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// tooLarge is the permanent refusal of m, whose queue message would take
+// size bytes.
+func (d *Dispatcher) tooLarge(m *chat.Message, size int) error {
+	return chat.Errorf(chat.CodeTooLarge, m.ID,
+		"this path carries at most %d bytes per job queue message; your %d-byte body needs %d: send a shorter body (resending it cannot succeed)",
+		d.cfg.MaxMessageBytes, len(m.Body), size)
+}
+
+// Admit refuses, before the front door relays it, a message whose jobs
+// cannot be queued: it returns a *chat.ProtocolError with code
+// message_too_large when the largest queue message msg needs exceeds the
+// queue's limit (MaxMessageBytes), nil otherwise. It sends nothing.
+func (d *Dispatcher) Admit(msg *chat.Message) error {
+	jobs := d.queued(msg)
+	if len(jobs) == 0 {
+		return nil
+	}
+	m := *msg
+	m.Hops.Enqueued = chat.NowMicros() // as long as the stamp Dispatch sets
+	names, _ := d.split(&m, jobs)
+	largest := names[0]
+	for _, js := range names[1:] {
+		if len(strings.Join(js, "")) > len(strings.Join(largest, "")) {
+			largest = js
+		}
+	}
+	body, err := encodeEnvelope(&m, largest)
+	if err != nil {
+		return err
+	}
+	if len(body) > d.cfg.MaxMessageBytes {
+		return d.tooLarge(&m, len(body))
+	}
+	return nil
+}
+
+// Dispatch stamps msg's enqueued hop and sends the queue messages of the
+// jobs it triggers (with Inline: hands its sync jobs to the lanes first,
+// then queues its ML jobs); it returns nil only when SQS accepted every
+// one. A message too large for the queue, or one SQS refuses as invalid,
+// gets a permanent *chat.ProtocolError (message_too_large,
+// queue_rejected); when SQS stays unreachable the error wraps
+// chat.ErrUnavailable. A message that triggers no queued job is accepted
+// without an SQS call.
+func (d *Dispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
+	jobs := d.queued(msg)
 	d.mu.RLock()
 	if d.closed {
 		d.mu.RUnlock()
@@ -106,36 +326,65 @@ func (d *Dispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
 	d.inflight.Add(1)
 	d.mu.RUnlock()
 	defer d.inflight.Done()
+	if d.cfg.Inline != nil {
+		// Sync jobs first, as on the direct path: they do not wait for the
+		// queue's round trip.
+		if err := d.runInline(msg, len(jobs) > 0); err != nil {
+			return err
+		}
+	}
 	if len(jobs) == 0 {
 		return nil
 	}
 	m := *msg
 	m.Hops.Enqueued = chat.NowMicros()
-	entries := make([]types.SendMessageBatchRequestEntry, 0, len(jobs))
-	for i, j := range jobs {
-		body, err := json.Marshal(envelope{Job: j.Name, Message: &m})
-		if err != nil {
-			return fmt.Errorf("queuemode: encode job %s: %w", j.Name, err)
-		}
-		entries = append(entries, types.SendMessageBatchRequestEntry{
-			Id:                     aws.String(strconv.Itoa(i)),
-			MessageBody:            aws.String(string(body)),
-			MessageGroupId:         aws.String(m.Conv),
-			MessageDeduplicationId: aws.String(DedupID(m.From, m.ID, j.Name)),
-		})
+	entries, err := d.entries(&m, jobs)
+	if err != nil {
+		return err
 	}
 	if len(entries) == 1 {
-		return d.sendOne(ctx, entries[0])
+		return d.sendOne(ctx, m.ID, entries[0])
 	}
-	for start := 0; start < len(entries); start += 10 {
-		if err := d.sendBatch(ctx, entries[start:min(start+10, len(entries))]); err != nil {
+	// Entries go in order (FIFO order within a group), packed into batches
+	// of at most 10 whose bodies together fit SQS's batch limit.
+	limit := min(d.cfg.MaxMessageBytes, maxBatchBytes)
+	for start := 0; start < len(entries); {
+		end, total := start, 0
+		for end < len(entries) && end-start < maxBatchEntries {
+			n := len(aws.ToString(entries[end].MessageBody))
+			if end > start && total+n > limit {
+				break
+			}
+			total += n
+			end++
+		}
+		if err := d.sendBatch(ctx, m.ID, entries[start:end]); err != nil {
 			return err
 		}
+		start = end
 	}
 	return nil
 }
 
-func (d *Dispatcher) sendOne(ctx context.Context, e types.SendMessageBatchRequestEntry) error {
+// runInline hands msg's sync jobs to the lanes, unless a refused earlier
+// attempt of the same message already did. queuedToo says ML jobs follow:
+// only then can the attempt still fail, so only then is it remembered.
+func (d *Dispatcher) runInline(msg *chat.Message, queuedToo bool) error {
+	k := msgKey{msg.From, msg.ID}
+	now := time.Now()
+	if ran, _ := d.syncRan.Get(k, now); ran {
+		return nil
+	}
+	if err := d.cfg.Inline.Run(msg); err != nil {
+		return err
+	}
+	if queuedToo && len(d.cfg.Inline.Jobs(msg)) > 0 {
+		d.syncRan.Put(k, true, now)
+	}
+	return nil
+}
+
+func (d *Dispatcher) sendOne(ctx context.Context, ref string, e types.SendMessageBatchRequestEntry) error {
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
 	start := time.Now()
@@ -145,13 +394,14 @@ func (d *Dispatcher) sendOne(ctx context.Context, e types.SendMessageBatchReques
 	})
 	d.m.observe("SendMessage", start, err)
 	if err != nil {
-		return fmt.Errorf("%w: SendMessage: %w", chat.ErrUnavailable, err)
+		return refusal(ref, "SendMessage", err)
 	}
 	return nil
 }
 
-// sendBatch sends up to 10 entries, resending those SQS refused.
-func (d *Dispatcher) sendBatch(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
+// sendBatch sends up to 10 entries, resending those SQS refused for a
+// passing cause.
+func (d *Dispatcher) sendBatch(ctx context.Context, ref string, entries []types.SendMessageBatchRequestEntry) error {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 		start := time.Now()
@@ -161,13 +411,18 @@ func (d *Dispatcher) sendBatch(ctx context.Context, entries []types.SendMessageB
 		cancel()
 		d.m.observe("SendMessageBatch", start, err)
 		if err != nil {
-			return fmt.Errorf("%w: SendMessageBatch: %w", chat.ErrUnavailable, err)
+			return refusal(ref, "SendMessageBatch", err)
 		}
 		if len(out.Failed) == 0 {
 			return nil
 		}
 		failed := make(map[string]bool, len(out.Failed))
 		for _, f := range out.Failed {
+			code := aws.ToString(f.Code)
+			if f.SenderFault && permanent(code) {
+				return chat.Errorf(chat.CodeQueueRejected, ref,
+					"the job queue refused the message (SQS %s); resending it cannot succeed", code)
+			}
 			failed[aws.ToString(f.Id)] = true
 		}
 		d.log.Warn("sqs refused batch entries", "failed", len(out.Failed), "of", len(entries),
@@ -191,19 +446,51 @@ func (d *Dispatcher) sendBatch(ctx context.Context, entries []types.SendMessageB
 	}
 }
 
-// Shutdown stops accepting messages (Dispatch answers chat.ErrShuttingDown)
-// and waits for sends in progress, or for ctx. Safe to call more than once.
+// permanent reports whether an SQS error code refuses a send for what it
+// is, not for the moment it was made: the same request is refused again.
+// SQS reports each by its legacy code (the x-amzn-query-error header, what
+// the SDK's ErrorCode returns, some with an "AWS.SimpleQueueService."
+// prefix) or by its current name.
+func permanent(code string) bool {
+	switch strings.TrimPrefix(code, "AWS.SimpleQueueService.") {
+	case "InvalidMessageContents", "InvalidParameterValue", "InvalidParameterValueException",
+		"BatchRequestTooLong", "InvalidBatchEntryId", "BatchEntryIdsNotDistinct":
+		return true
+	}
+	return false
+}
+
+// refusal turns a failed send call into what the client is told: a
+// permanent queue_rejected for a request SQS refuses as invalid, the
+// retryable unavailable (chat.ErrUnavailable) for anything else — SQS
+// unreachable, throttling, a server error.
+func refusal(ref, op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorFault() != smithy.FaultServer && permanent(ae.ErrorCode()) {
+		return chat.Errorf(chat.CodeQueueRejected, ref,
+			"the job queue refused the message (SQS %s); resending it cannot succeed", ae.ErrorCode())
+	}
+	return fmt.Errorf("%w: %s: %w", chat.ErrUnavailable, op, err)
+}
+
+// Shutdown stops accepting messages (Dispatch answers chat.ErrShuttingDown),
+// waits for sends in progress and, in the hybrid design, for the inline
+// sync jobs to run, or for ctx. Safe to call more than once.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() { d.inflight.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		<-done // sends are bounded by CallTimeout
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	if d.cfg.Inline != nil {
+		err = errors.Join(err, d.cfg.Inline.Shutdown(ctx))
+	}
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/socket"
 )
@@ -31,8 +32,14 @@ type GatewayConfig struct {
 	Front socket.Config
 	// Dispatcher configures the queue dispatcher: Catalog (the hub uses it
 	// too), Client and QueueURL (the job queue, see NewClient and Setup) are
-	// required. Nil Metrics and Logger are the gateway's.
+	// required. Nil Metrics and Logger are the gateway's. Its Inline is
+	// built from InlineSync.
 	Dispatcher DispatcherConfig
+	// InlineSync, when set, makes the gateway hybrid: sync jobs run here,
+	// in the direct path's lanes (directmode.SyncRunner; its Catalog,
+	// Emitter and a nil Logger are filled in), and only ML jobs go through
+	// the queue. Nil queues every job.
+	InlineSync *directmode.SyncConfig
 	// Callback configures the endpoint workers post events to: Secret is
 	// required, Emitter is filled in (the hub). Nil Metrics and Logger are
 	// the gateway's.
@@ -45,9 +52,12 @@ type GatewayConfig struct {
 	DrainPoll time.Duration
 	// Metrics receives the queue metrics of the dispatcher, the callback and
 	// the drain; nil means NewMetrics(Registerer).
-	Metrics    *Metrics
-	Registerer prometheus.Registerer // nil = metrics not registered
-	Logger     *slog.Logger          // nil = discard
+	Metrics *Metrics
+	// Registerer receives the queue metrics when Metrics is nil, and the
+	// queue depth read at each scrape (chatbench_queue_depth). Nil = not
+	// registered.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger // nil = discard
 	// Gatherer is served on /metrics. Nil means an empty registry.
 	Gatherer prometheus.Gatherer
 	// TLS, when set, serves Addr (the client-facing /ws, /metrics and
@@ -126,8 +136,22 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 		if cb, err = NewCallback(cc); err != nil {
 			return nil, err
 		}
-		d, err := NewDispatcher(cfg.Dispatcher)
+		dc := cfg.Dispatcher
+		if cfg.InlineSync != nil {
+			sc := *cfg.InlineSync
+			sc.Catalog, sc.Emitter = dc.Catalog, hub
+			if sc.Logger == nil {
+				sc.Logger = cfg.Logger.With("component", "inline-sync")
+			}
+			if dc.Inline, err = directmode.NewSyncRunner(sc); err != nil {
+				return nil, err
+			}
+		}
+		d, err := NewDispatcher(dc)
 		if err != nil {
+			if dc.Inline != nil {
+				_ = dc.Inline.Shutdown(context.Background())
+			}
 			return nil, err
 		}
 		return drainingDispatcher{d, g}, nil
@@ -137,6 +161,9 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 		return nil, err
 	}
 	g.FrontDoor = door
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(depthCollector{g})
+	}
 	cbMux := http.NewServeMux()
 	cbMux.Handle(CallbackPath, cb)
 	g.cb = serve.Serve(cbLn, cbMux)
@@ -186,40 +213,70 @@ func (d drainingDispatcher) Shutdown(ctx context.Context) error {
 
 // awaitEmptyQueue polls the job queue until it holds no message or ctx ends.
 func (g *Gateway) awaitEmptyQueue(ctx context.Context) error {
-	dc := &g.cfg.Dispatcher
 	t := time.NewTicker(g.cfg.DrainPoll)
 	defer t.Stop()
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		start := time.Now()
-		out, err := dc.Client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(dc.QueueURL),
-			AttributeNames: []types.QueueAttributeName{
-				types.QueueAttributeNameApproximateNumberOfMessages,
-				types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			},
-		})
-		cancel()
+		visible, inFlight, err := g.depth(ctx)
 		if ctx.Err() != nil {
+			g.cfg.Logger.Warn("drain: gave up with jobs still queued", "visible", visible, "in_flight", inFlight)
 			return ctx.Err()
 		}
-		g.cfg.Metrics.observe("GetQueueAttributes", start, err)
 		if err != nil {
 			g.cfg.Logger.Warn("drain: cannot read queue depth; closing now", "err", err)
 			return nil
 		}
-		n := 0
-		for _, k := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-			v, _ := strconv.Atoi(out.Attributes[string(k)])
-			n += v
-		}
-		if n == 0 {
+		if visible+inFlight == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			g.cfg.Logger.Warn("drain: gave up with jobs still queued", "visible", visible, "in_flight", inFlight)
 			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// depth reads the job queue's visible and in-flight messages
+// (approximate, as SQS counts them).
+func (g *Gateway) depth(ctx context.Context) (visible, inFlight int, err error) {
+	dc := &g.cfg.Dispatcher
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := dc.Client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(dc.QueueURL),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if ctx.Err() == nil {
+		g.cfg.Metrics.observe("GetQueueAttributes", start, err)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight, nil
+}
+
+// depthCollector exports chatbench_queue_depth, read from SQS at each
+// scrape: what a stop would leave queued is read just before it begins.
+type depthCollector struct{ g *Gateway }
+
+func (c depthCollector) Describe(ch chan<- *prometheus.Desc) { c.g.cfg.Metrics.QueueDepth.Describe(ch) }
+
+func (c depthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	qd := c.g.cfg.Metrics.QueueDepth
+	if visible, inFlight, err := c.g.depth(ctx); err == nil {
+		qd.WithLabelValues("visible").Set(float64(visible))
+		qd.WithLabelValues("in_flight").Set(float64(inFlight))
+	} else {
+		qd.Reset() // unknown: no sample rather than a stale one
+	}
+	qd.Collect(ch)
 }

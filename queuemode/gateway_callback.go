@@ -1,6 +1,7 @@
 package queuemode
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
@@ -30,6 +31,12 @@ type CallbackConfig struct {
 	// MaxKeys bounds each remembered set (signatures, emitted keys); the
 	// oldest entry goes first when full. Zero means 200000.
 	MaxKeys int
+	// NoDedup emits every event posted, even one already emitted (a
+	// redelivered job's, a standard queue's second copy): the gateway's
+	// dedup is all that keeps such copies from clients, and with NoDedup
+	// the story's duplicate sends reach them. For measurements; repeats
+	// are still counted in chatbench_callback_duplicates_total.
+	NoDedup bool
 	Metrics *Metrics         // nil = unregistered metrics
 	Logger  *slog.Logger     // nil = discard
 	Now     func() time.Time // nil = time.Now
@@ -157,16 +164,48 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dups := 0
 	for i := range batch.Events {
 		we := &batch.Events[i]
-		if !c.emitted.Add(emittedKey{we.From, we.ReplyTo, we.Job}, struct{}{}, now) {
+		if !c.firstEmit(r.Context(), we, now) {
 			dups++
-			continue
+			if !c.cfg.NoDedup {
+				c.m.CallbackDuplicates.WithLabelValues("dropped").Inc()
+				continue
+			}
+			c.m.CallbackDuplicates.WithLabelValues("emitted").Inc()
 		}
 		ev := we.event()
 		ev.Hops.CallbackIn = in
 		c.cfg.Emitter.Emit(ev)
 	}
 	if dups > 0 {
-		c.log.Debug("callback dropped events already emitted", "count", dups)
+		c.log.Debug("callback got events already emitted", "count", dups, "dropped", !c.cfg.NoDedup)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sharedOnce is the ability of an Emitter (the hub, on a broker shared by
+// several gateways) to remember keys across gateways: a job redelivered to
+// a worker that posts to another gateway then still reaches no client
+// twice.
+type sharedOnce interface {
+	FirstTime(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// firstEmit reports whether ev's (from, reply_to, job) was not emitted
+// before by this gateway and, when the Emitter shares the record, by any.
+// While the shared record is unreachable, this gateway's own decides: the
+// event is emitted (the broker keeps it until it can deliver) rather than
+// left to the visibility timeout, at the risk of a duplicate when the job
+// was redelivered to another gateway meanwhile.
+func (c *Callback) firstEmit(ctx context.Context, ev *WireEvent, now time.Time) bool {
+	local := c.emitted.Add(emittedKey{ev.From, ev.ReplyTo, ev.Job}, struct{}{}, now)
+	o, ok := c.cfg.Emitter.(sharedOnce)
+	if !ok || !local {
+		return local
+	}
+	shared, err := o.FirstTime(ctx, "emitted\x00"+ev.From+"\x00"+ev.ReplyTo+"\x00"+ev.Job, c.cfg.DedupTTL)
+	if err != nil {
+		c.log.Warn("callback: shared record of emitted events unreachable; deciding alone", "err", err)
+		return true
+	}
+	return shared
 }

@@ -33,6 +33,8 @@ type env struct {
 	gw     *queuemode.Gateway
 	reg    *prometheus.Registry
 	sqs    *sqsd.Server // nil with envOpts.endpoint
+	// endpoint is the SQS endpoint's URL.
+	endpoint string
 }
 
 type envOpts struct {
@@ -41,6 +43,11 @@ type envOpts struct {
 	maxRecv    int
 	endpoint   string // "" = a fresh embedded sqsd
 	queueURL   string // with endpoint: skip Setup and use this URL
+	broker     string // the front door's --broker ("" = memory)
+	sqsd       sqsd.Config
+	setup      queuemode.SetupOptions
+	// variant configures the gateway after the defaults (a queue variant).
+	variant func(*queuemode.GatewayConfig)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -55,7 +62,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e := &env{t: t, cat: o.catalog, reg: prometheus.NewRegistry()}
 	endpoint := o.endpoint
 	if endpoint == "" {
-		srv := sqsd.New(sqsd.Config{})
+		srv := sqsd.New(o.sqsd)
 		var err error
 		if endpoint, err = srv.Start("127.0.0.1:0"); err != nil {
 			t.Fatal(err)
@@ -63,6 +70,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Cleanup(func() { _ = srv.Close() })
 		e.sqs = srv
 	}
+	e.endpoint = endpoint
 	cl, err := queuemode.NewClient(ctx, queuemode.ClientConfig{Endpoint: endpoint, MaxAttempts: 2, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -70,15 +78,24 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.client = cl
 	if o.queueURL != "" {
 		e.queues.URL = o.queueURL
-	} else if e.queues, err = queuemode.Setup(ctx, cl, "jobs", queuemode.SetupOptions{VisibilityTimeout: o.visibility, MaxReceiveCount: o.maxRecv}); err != nil {
-		t.Fatal(err)
+	} else {
+		so := o.setup
+		so.VisibilityTimeout, so.MaxReceiveCount = o.visibility, o.maxRecv
+		if e.queues, err = queuemode.Setup(ctx, cl, "jobs", so); err != nil {
+			t.Fatal(err)
+		}
 	}
-	gw, err := queuemode.StartGateway(queuemode.GatewayConfig{
-		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg},
-		Dispatcher:   queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second},
+	gc := queuemode.GatewayConfig{
+		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg, Broker: o.broker},
+		Dispatcher: queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second,
+			Standard: o.setup.Standard, MaxMessageBytes: e.queues.MaxMessageSize},
 		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
 		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg,
-	})
+	}
+	if o.variant != nil {
+		o.variant(&gc)
+	}
+	gw, err := queuemode.StartGateway(gc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,15 @@ type Metrics struct {
 	// the gateway's callback refused (unsigned, bad_signature, expired,
 	// replay, bad_body, too_large).
 	CallbackRejects *prometheus.CounterVec
+	// CallbackDuplicates is chatbench_callback_duplicates_total{action}:
+	// events posted again after the gateway had emitted them (a job run
+	// twice), "dropped" by its dedup or, with CallbackConfig.NoDedup,
+	// "emitted" once more.
+	CallbackDuplicates *prometheus.CounterVec
+	// QueueDepth is chatbench_queue_depth{state}: the job queue's visible
+	// and in-flight messages, read from SQS when the gateway is scraped
+	// (GatewayConfig.Registerer); what is still queued when a stop begins.
+	QueueDepth *prometheus.GaugeVec
 }
 
 // NewMetrics returns the queue metrics, registered on reg (nil = not
@@ -65,6 +74,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbench_callback_rejects_total",
 			Help: "Callback requests the gateway refused, by reason.",
 		}, []string{"reason"}),
+		CallbackDuplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_callback_duplicates_total",
+			Help: "Events posted to the gateway after it had emitted them, dropped (dedup) or emitted again (--no-event-dedup).",
+		}, []string{"action"}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chatbench_queue_depth",
+			Help: "Messages in the job queue (visible, in_flight), read from SQS when the gateway is scraped.",
+		}, []string{"state"}),
 	}
 	// Every known action and reason starts at 0, so their rates read 0 on
 	// a healthy system instead of being absent ("No data").
@@ -76,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
-			m.DLQDepth, m.CallbackDuration, m.CallbackRejects)
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates)
 	}
 	return m
 }
@@ -85,7 +102,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // the SQS call metrics); metrics_test.go checks every observe call names
 // one of them.
 var sqsActions = []string{
-	"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes",
+	"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
+	"ChangeMessageVisibilityBatch", "GetQueueAttributes",
 }
 
 // callbackRejectReasons are the reasons the gateway's callback refuses a

@@ -31,8 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/chatbench/chatbench/chat"
 )
 
 // ClientConfig configures NewClient. Zero values mean the documented defaults.
@@ -105,6 +103,10 @@ type SetupOptions struct {
 	MaxReceiveCount int
 	// CallTimeout bounds each SQS call. Zero means 10s.
 	CallTimeout time.Duration
+	// Standard creates standard queues, <name> and <name>-dlq
+	// (at-least-once delivery, no ordering, no deduplication), instead of
+	// the FIFO queues <name>.fifo and <name>-dlq.fifo.
+	Standard bool
 }
 
 // validate reports every value of o that is out of range.
@@ -121,18 +123,34 @@ func (o *SetupOptions) validate() error {
 // Queues are the URLs and ARNs of the job queue and its dead-letter queue,
 // as SQS reported them.
 type Queues struct {
-	URL    string // <name>.fifo
-	DLQURL string // <name>-dlq.fifo
+	URL    string // <name>.fifo (<name> for a standard queue)
+	DLQURL string // <name>-dlq.fifo (<name>-dlq)
 	DLQARN string
+	// FIFO says the queues are FIFO queues.
+	FIFO bool
+	// MaxMessageSize is the job queue's MaximumMessageSize as SQS reported
+	// it: the largest message body it takes, in bytes (AWS's default and
+	// most is 1 MiB; older emulators say 256 KiB).
+	MaxMessageSize int
 }
 
 // BaseName strips a trailing ".fifo" from a queue name.
 func BaseName(name string) string { return strings.TrimSuffix(name, ".fifo") }
 
+// queueNames returns the job queue's and the DLQ's names for base.
+func queueNames(base string, standard bool) (queue, dlq string) {
+	if standard {
+		return base, base + "-dlq"
+	}
+	return base + ".fifo", base + "-dlq.fifo"
+}
+
 // Setup idempotently creates the FIFO job queue <name>.fifo and its
-// dead-letter queue <name>-dlq.fifo, with the redrive policy moving a message
-// to the DLQ after MaxReceiveCount receives. Existing queues get their
-// attributes brought up to date. URLs come from CreateQueue/GetQueueUrl.
+// dead-letter queue <name>-dlq.fifo (standard queues <name> and <name>-dlq
+// with opts.Standard), with the redrive policy moving a message to the DLQ
+// after MaxReceiveCount receives. Existing queues get their attributes
+// brought up to date. URLs come from CreateQueue/GetQueueUrl; the queue's
+// MaximumMessageSize is read back.
 func Setup(ctx context.Context, client *sqs.Client, name string, opts SetupOptions) (Queues, error) {
 	if err := opts.validate(); err != nil {
 		return Queues{}, err
@@ -150,39 +168,58 @@ func Setup(ctx context.Context, client *sqs.Client, name string, opts SetupOptio
 	if base == "" {
 		return Queues{}, errors.New("queuemode: empty queue name")
 	}
-	var q Queues
+	qName, dlqName := queueNames(base, opts.Standard)
+	q := Queues{FIFO: !opts.Standard}
 	var err error
 	dlqAttrs := map[string]string{
-		string(types.QueueAttributeNameFifoQueue):                 "true",
-		string(types.QueueAttributeNameContentBasedDeduplication): "false",
-		string(types.QueueAttributeNameMessageRetentionPeriod):    strconv.Itoa(14 * 24 * 3600),
+		string(types.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(14 * 24 * 3600),
 	}
-	if q.DLQURL, err = ensureQueue(ctx, client, base+"-dlq.fifo", dlqAttrs, opts.CallTimeout); err != nil {
+	attrs := map[string]string{
+		string(types.QueueAttributeNameVisibilityTimeout): strconv.Itoa(seconds(opts.VisibilityTimeout)),
+	}
+	if q.FIFO {
+		for _, m := range []map[string]string{dlqAttrs, attrs} {
+			m[string(types.QueueAttributeNameFifoQueue)] = "true"
+			m[string(types.QueueAttributeNameContentBasedDeduplication)] = "false"
+		}
+	}
+	if q.DLQURL, err = ensureQueue(ctx, client, dlqName, dlqAttrs, opts.CallTimeout); err != nil {
 		return Queues{}, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
-	out, err := client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(q.DLQURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
-	cancel()
-	if err != nil {
-		return Queues{}, fmt.Errorf("queuemode: DLQ ARN of %s: %w", base+"-dlq.fifo", err)
-	}
-	q.DLQARN = out.Attributes[string(types.QueueAttributeNameQueueArn)]
-	if q.DLQARN == "" {
-		return Queues{}, fmt.Errorf("queuemode: SQS reported no QueueArn for %s", base+"-dlq.fifo")
+	if q.DLQARN, err = queueAttr(ctx, client, q.DLQURL, dlqName, types.QueueAttributeNameQueueArn, opts.CallTimeout); err != nil {
+		return Queues{}, err
 	}
 	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": q.DLQARN, "maxReceiveCount": opts.MaxReceiveCount})
-	attrs := map[string]string{
-		string(types.QueueAttributeNameFifoQueue):                 "true",
-		string(types.QueueAttributeNameContentBasedDeduplication): "false",
-		string(types.QueueAttributeNameVisibilityTimeout):         strconv.Itoa(seconds(opts.VisibilityTimeout)),
-		string(types.QueueAttributeNameRedrivePolicy):             string(redrive),
-	}
-	if q.URL, err = ensureQueue(ctx, client, base+".fifo", attrs, opts.CallTimeout); err != nil {
+	attrs[string(types.QueueAttributeNameRedrivePolicy)] = string(redrive)
+	if q.URL, err = ensureQueue(ctx, client, qName, attrs, opts.CallTimeout); err != nil {
 		return Queues{}, err
 	}
+	size, err := queueAttr(ctx, client, q.URL, qName, types.QueueAttributeNameMaximumMessageSize, opts.CallTimeout)
+	if err != nil {
+		return Queues{}, err
+	}
+	if q.MaxMessageSize, err = strconv.Atoi(size); err != nil || q.MaxMessageSize <= 0 {
+		return Queues{}, fmt.Errorf("queuemode: SQS reported MaximumMessageSize %q for %s: want a number of bytes", size, qName)
+	}
 	return q, nil
+}
+
+// queueAttr reads one attribute of the queue at url (named name, for
+// errors); an empty value is an error.
+func queueAttr(ctx context.Context, client *sqs.Client, url, name string, attr types.QueueAttributeName, timeout time.Duration) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := client.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{attr},
+	})
+	if err != nil {
+		return "", fmt.Errorf("queuemode: %s of %s: %w", attr, name, err)
+	}
+	v := out.Attributes[string(attr)]
+	if v == "" {
+		return "", fmt.Errorf("queuemode: SQS reported no %s for %s", attr, name)
+	}
+	return v, nil
 }
 
 // ensureQueue creates the queue, or — when it exists with other attributes —
@@ -236,6 +273,7 @@ func atMost[T ~int | ~int64](field string, v, most T, why string) error {
 // SQS's limits on the values the queue path asks for.
 const (
 	maxVisibility = 12 * time.Hour   // VisibilityTimeout
+	minVisibility = 2 * time.Second  // the worker's: its heartbeat beats every half of it
 	maxWaitTime   = 20 * time.Second // WaitTimeSeconds of a long poll
 	maxReceives   = 1000             // maxReceiveCount of a redrive policy
 )
@@ -244,10 +282,4 @@ const (
 func seconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
-}
-
-// envelope is the body of one queue message: one job for one message.
-type envelope struct {
-	Job     string        `json:"job"`
-	Message *chat.Message `json:"message"`
 }

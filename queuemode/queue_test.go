@@ -176,7 +176,7 @@ func TestPoisonJobLandsInDLQ(t *testing.T) {
 	e := newEnv(t, envOpts{catalog: cat, visibility: 2 * time.Second, maxRecv: 2})
 	wm := queuemode.NewMetrics(prometheus.NewRegistry())
 	e.worker(nil, func(c *queuemode.WorkerConfig) {
-		c.JobTimeout, c.VisibilityTimeout, c.DLQPoll, c.Metrics = 500*time.Millisecond, time.Second, 100*time.Millisecond, wm
+		c.JobTimeout, c.VisibilityTimeout, c.DLQPoll, c.Metrics = 500*time.Millisecond, 2*time.Second, 100*time.Millisecond, wm
 	})
 	s := newScript(t, cat)
 	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")

@@ -2,11 +2,11 @@ package queuemode
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -40,9 +40,12 @@ type WorkerConfig struct {
 	// JobTimeout bounds each job. Zero means 10s.
 	JobTimeout time.Duration
 	// VisibilityTimeout is asked for on every receive and renewed every half
-	// of it while a job runs; it must exceed JobTimeout. Zero means 30s (or
-	// JobTimeout + 5s if that is more); at most 12h (SQS's limit). Whole
-	// seconds.
+	// of it (the heartbeat) while the worker holds a message — running its
+	// jobs or waiting its turn behind its group's earlier ones — so it may
+	// be shorter than JobTimeout: a short one brings a dead worker's
+	// messages back soon (docs/reliability.md). Zero means 30s (or
+	// JobTimeout + 5s if that is more); at least 2s (a heartbeat a second),
+	// at most 12h (SQS's limit). Whole seconds.
 	VisibilityTimeout time.Duration
 	// WaitTime is the long-poll wait. Zero means 20s, the most SQS allows.
 	WaitTime time.Duration
@@ -50,10 +53,18 @@ type WorkerConfig struct {
 	CallTimeout time.Duration
 	// DLQPoll is how often the DLQ depth is read. Zero means 5s.
 	DLQPoll time.Duration
+	// BatchDeletes deletes processed messages in DeleteMessageBatch calls
+	// of those ready together (worker_delete.go) instead of one
+	// DeleteMessage each.
+	BatchDeletes bool
 	// Metrics receives the queue metrics; nil means NewMetrics(Registerer).
 	Metrics *Metrics
-	// Registerer receives the job metrics (obs.JobMetrics) and, when Metrics
-	// is nil, the queue metrics. Nil = not registered.
+	// Jobs receives the job metrics; nil means obs.NewJobMetrics(Registerer).
+	// A process that runs jobs elsewhere too (a hybrid gateway with embedded
+	// workers) shares one.
+	Jobs *obs.JobMetrics
+	// Registerer receives the job metrics (when Jobs is nil) and, when
+	// Metrics is nil, the queue metrics. Nil = not registered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger // nil = discard
 }
@@ -100,8 +111,12 @@ type Worker struct {
 	cancelWork context.CancelFunc
 	wg         sync.WaitGroup // pollers, the DLQ watcher and group chains
 	slots      chan struct{}  // one per message in flight
-	once       sync.Once
-	err        error
+	// deletes feeds the deleter with BatchDeletes (nil otherwise); it is
+	// closed once every chain has finished, and deleterDone then closes.
+	deletes     chan deleteReq
+	deleterDone chan struct{}
+	once        sync.Once
+	err         error
 }
 
 // StartWorker checks cfg and starts the pollers (and the DLQ depth poller).
@@ -123,8 +138,8 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.VisibilityTimeout = max(30*time.Second, cfg.JobTimeout+5*time.Second)
 	}
 	cfg.VisibilityTimeout = time.Duration(seconds(cfg.VisibilityTimeout)) * time.Second
-	if cfg.VisibilityTimeout <= cfg.JobTimeout {
-		return nil, fmt.Errorf("queuemode: visibility timeout %v must exceed the job timeout %v", cfg.VisibilityTimeout, cfg.JobTimeout)
+	if cfg.VisibilityTimeout < minVisibility {
+		return nil, fmt.Errorf("queuemode: WorkerConfig.VisibilityTimeout is %v: must be at least %v (the heartbeat renews it every half of it)", cfg.VisibilityTimeout, minVisibility)
 	}
 	if cfg.WaitTime == 0 {
 		cfg.WaitTime = 20 * time.Second
@@ -141,10 +156,17 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: obs.NewJobMetrics(cfg.Registerer),
+	if cfg.Jobs == nil {
+		cfg.Jobs = obs.NewJobMetrics(cfg.Registerer)
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: cfg.Jobs,
 		slots: make(chan struct{}, cfg.MaxInFlight)}
 	w.pollCtx, w.stopPoll = context.WithCancel(context.Background())
 	w.workCtx, w.cancelWork = context.WithCancel(context.Background())
+	if cfg.BatchDeletes {
+		w.deletes, w.deleterDone = make(chan deleteReq, cfg.MaxInFlight), make(chan struct{})
+		go w.runDeleter()
+	}
 	for range cfg.Pollers {
 		w.wg.Add(1)
 		go w.poll()
@@ -175,6 +197,11 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			w.err = ctx.Err()
 		}
 		w.cancelWork()
+		if w.deletes != nil {
+			// Every chain has finished: no delete can come any more.
+			close(w.deletes)
+			<-w.deleterDone
+		}
 	})
 	return w.err
 }
@@ -260,8 +287,13 @@ func (w *Worker) release(n int) {
 func (w *Worker) processBatch(msgs []types.Message) {
 	var order []string
 	groups := map[string][]types.Message{}
-	for _, m := range msgs {
-		g := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+	for i, m := range msgs {
+		g, ok := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+		if !ok || g == "" {
+			// No group (a standard queue): nothing orders it after the
+			// others, so it runs on its own.
+			g = "\x00" + strconv.Itoa(i)
+		}
 		if _, ok := groups[g]; !ok {
 			order = append(order, g)
 		}
@@ -272,8 +304,16 @@ func (w *Worker) processBatch(msgs []types.Message) {
 		w.wg.Add(1)
 		go func(ms []types.Message) {
 			defer w.wg.Done()
+			// Every message of the chain is kept invisible while it waits
+			// its turn, not only the one running: with a short visibility
+			// timeout a waiting message would otherwise reappear and run
+			// twice, out of order.
+			hb := w.startHeartbeat(ms)
+			defer hb.stop()
 			for i, m := range ms {
-				if !w.process(m) {
+				ok := w.process(m)
+				hb.done(1)
+				if !ok {
 					w.m.JobsInFlight.Sub(float64(len(ms) - i))
 					w.release(len(ms) - i)
 					return
@@ -298,25 +338,40 @@ func (w *Worker) process(m types.Message) bool {
 	if n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); n > 1 {
 		w.m.Redeliveries.Inc()
 	}
-	var env envelope
-	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Message == nil {
-		w.log.Error("undecodable queue message left for the DLQ", "sqs_id", mid)
+	msg, names, err := decodeEnvelope(aws.ToString(m.Body))
+	if err != nil {
+		w.log.Error("undecodable queue message left for the DLQ", "sqs_id", mid, "err", err)
 		return false
 	}
-	j := w.cfg.Catalog.Job(env.Job)
-	if j == nil {
-		w.log.Error("queue message names an unknown job; left for the DLQ", "sqs_id", mid, "job", env.Job)
-		return false
+	jobs := make([]*chat.Job, len(names))
+	for i, name := range names {
+		if jobs[i] = w.cfg.Catalog.Job(name); jobs[i] == nil {
+			w.log.Error("queue message names an unknown job; left for the DLQ", "sqs_id", mid, "job", name)
+			return false
+		}
 	}
-	msg := env.Message
 	msg.Hops.Dequeued = dequeued
 
-	hbCtx, stopHB := context.WithCancel(w.workCtx)
-	var hb sync.WaitGroup
-	hb.Add(1)
-	go func() { defer hb.Done(); w.heartbeat(hbCtx, m.ReceiptHandle) }()
-	defer func() { stopHB(); hb.Wait() }()
+	// The jobs of one queue message (those of one group: the legacy
+	// design's whole message) run one after another, each event posted as
+	// soon as it is ready, as if each were its own queue message.
+	for _, j := range jobs {
+		if !w.runAndPost(j, msg, mid) {
+			return false
+		}
+	}
+	// The gateway has the events: delete even during a hard shutdown.
+	if err := w.deleteMessage(m.ReceiptHandle); err != nil {
+		// The gateway deduplicates the redelivery's events.
+		w.log.Warn("delete failed; the jobs will run again", "jobs", len(jobs), "msg", msg.ID, "err", err)
+		return false
+	}
+	return true
+}
 
+// runAndPost runs job j for msg and posts its event; it reports whether
+// the gateway accepted it.
+func (w *Worker) runAndPost(j *chat.Job, msg *chat.Message, mid string) bool {
 	ev, err := w.run(j, msg)
 	if err != nil {
 		w.log.Error("job panicked; message left for redelivery", "job", j.Name, "msg", msg.ID, "sqs_id", mid, "err", err)
@@ -331,17 +386,6 @@ func (w *Worker) process(m types.Message) bool {
 	cancel()
 	if err != nil {
 		w.log.Warn("posting events failed; message left for redelivery", "job", j.Name, "msg", msg.ID, "err", err)
-		return false
-	}
-	// The gateway has the events: delete even during a hard shutdown.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(w.workCtx), w.cfg.CallTimeout)
-	start := time.Now()
-	_, err = w.cfg.Client.DeleteMessage(dctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle})
-	cancel()
-	w.m.observe("DeleteMessage", start, err)
-	if err != nil {
-		// The gateway deduplicates the redelivery's events.
-		w.log.Warn("delete failed; the job will run again", "job", j.Name, "msg", msg.ID, "err", err)
 		return false
 	}
 	return true
@@ -360,9 +404,45 @@ func (w *Worker) run(j *chat.Job, msg *chat.Message) (ev *chat.Event, err error)
 	return chat.RunJob(ctx, j, msg, w.cfg.Deps), nil
 }
 
-// heartbeat extends the message's visibility every half visibility timeout
-// until ctx ends.
-func (w *Worker) heartbeat(ctx context.Context, receipt *string) {
+// heartbeat keeps a chain's messages invisible while the chain holds
+// them: every half visibility timeout it extends the visibility of those
+// not yet done, until stop.
+type heartbeat struct {
+	mu     sync.Mutex
+	ms     []types.Message // the chain's messages not yet done, in order
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startHeartbeat starts the heartbeat of a chain of messages.
+func (w *Worker) startHeartbeat(ms []types.Message) *heartbeat {
+	ctx, cancel := context.WithCancel(w.workCtx)
+	h := &heartbeat{ms: ms, cancel: cancel}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		w.beat(ctx, h)
+	}()
+	return h
+}
+
+// done stops extending the first n messages still held (done with, or
+// given up).
+func (h *heartbeat) done(n int) {
+	h.mu.Lock()
+	h.ms = h.ms[min(n, len(h.ms)):]
+	h.mu.Unlock()
+}
+
+// stop ends the heartbeat and waits for it.
+func (h *heartbeat) stop() {
+	h.cancel()
+	h.wg.Wait()
+}
+
+// beat extends the visibility of h's messages every half visibility
+// timeout until ctx ends.
+func (w *Worker) beat(ctx context.Context, h *heartbeat) {
 	t := time.NewTicker(w.cfg.VisibilityTimeout / 2)
 	defer t.Stop()
 	for {
@@ -371,20 +451,41 @@ func (w *Worker) heartbeat(ctx context.Context, receipt *string) {
 			return
 		case <-t.C:
 		}
-		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-		start := time.Now()
-		_, err := w.cfg.Client.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: receipt,
+		h.mu.Lock()
+		held := slices.Clone(h.ms)
+		h.mu.Unlock()
+		for start := 0; start < len(held); start += maxBatchEntries {
+			w.extend(ctx, held[start:min(start+maxBatchEntries, len(held))])
+		}
+	}
+}
+
+// extend sets the visibility of up to 10 messages to the visibility
+// timeout from now.
+func (w *Worker) extend(ctx context.Context, ms []types.Message) {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(ms))
+	for i, m := range ms {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
+			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle,
 			VisibilityTimeout: int32(seconds(w.cfg.VisibilityTimeout)),
-		})
-		cancel()
-		if ctx.Err() != nil {
-			return
 		}
-		w.m.observe("ChangeMessageVisibility", start, err)
-		if err != nil {
-			w.log.Warn("extending visibility failed", "err", err)
-		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	start := time.Now()
+	out, err := w.cfg.Client.ChangeMessageVisibilityBatch(cctx, &sqs.ChangeMessageVisibilityBatchInput{
+		QueueUrl: aws.String(w.cfg.QueueURL), Entries: entries,
+	})
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	w.m.observe("ChangeMessageVisibilityBatch", start, err)
+	switch {
+	case err != nil:
+		w.log.Warn("extending visibility failed", "messages", len(ms), "err", err)
+	case len(out.Failed) > 0:
+		// A message deleted meanwhile is no longer in flight: harmless.
+		w.log.Debug("extending visibility refused for some messages", "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
 	}
 }
 

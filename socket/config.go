@@ -28,7 +28,7 @@ const (
 
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
-	Hub        *Hub       // required: rooms and emit
+	Hub        *Hub       // required: rooms and emit, on its broker
 	Dispatcher Dispatcher // required
 	// Secret verifies bearer tokens (HMAC-SHA256); at least MinSecretLen bytes.
 	Secret []byte
@@ -65,9 +65,13 @@ type Config struct {
 	// Zero means DefaultMaxConnsPerUser; negative means no cap.
 	MaxConnsPerUser int
 	// Resume sizes the event buffer of each conversation from which clients
-	// resume after a reconnect. The Hub is built with it (NewHub); the
-	// Server does not read it.
+	// resume after a reconnect. The Hub's broker is built with it
+	// (OpenBroker); the Server does not read it.
 	Resume ResumeConfig
+	// Broker names the broker the Hub is built on (OpenBroker): "" or
+	// "memory" for this process alone, redis://host:port/db for instances
+	// sharing a Redis. The Server does not read it.
+	Broker string
 }
 
 func (c *Config) setDefaults() {

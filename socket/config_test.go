@@ -55,7 +55,7 @@ func TestConfigValidate(t *testing.T) {
 // TestBadConfigRefused checks NewServer refuses what Validate refuses, so a
 // bad value never reaches a connection.
 func TestBadConfigRefused(t *testing.T) {
-	hub := socket.NewHub(jobs.Catalog(), nil, socket.ResumeConfig{})
+	hub := socket.NewHub(jobs.Catalog(), nil, nil)
 	d, err := directmode.New(directmode.Config{Catalog: jobs.Catalog(), Emitter: hub})
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,8 @@ type Conn struct {
 	authed atomic.Bool
 	joined map[string]bool // reader goroutine only
 
-	limit    rateLimiter // reader goroutine only
-	slotUser string      // user whose connection slot admitUserFrame took; reader only
+	limit       rateLimiter // reader goroutine only
+	releaseSlot func()      // gives back the connection slot admitUserFrame took; reader only
 
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc

@@ -1,6 +1,8 @@
 package socket
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -87,8 +89,9 @@ func (c *Conn) allowFrame(data []byte) (ok, end bool) {
 	return false, false
 }
 
-// userConns counts each user's open, authenticated connections. Its zero
-// value is ready to use.
+// userConns counts each user's open, authenticated connections in this
+// process (the in-memory broker's ConnLimiter). Its zero value is ready to
+// use.
 type userConns struct {
 	mu sync.Mutex
 	n  map[string]int
@@ -121,39 +124,68 @@ func tooManyConnsMsg(limit int) string {
 	return fmt.Sprintf("this user already has %d open connections, the server's limit (--max-conns-per-user); close one and retry", limit)
 }
 
+// unavailableConnsMsg is what a client is told when the shared connection
+// count (the broker) cannot be reached.
+const unavailableConnsMsg = "the server cannot count this user's connections right now (its broker is unreachable); reconnect later"
+
+// admitTimeout bounds the broker's answer to a connection's admission.
+const admitTimeout = 2 * time.Second
+
+// admit takes a connection slot for user from the server's limiter.
+func (s *Server) admit(user string) (release func(), limit int, err error) {
+	_, _, limit = s.cfg.limits()
+	ctx, cancel := context.WithTimeout(context.Background(), admitTimeout)
+	defer cancel()
+	release, err = s.limiter.AdmitConn(ctx, user, limit)
+	return release, limit, err
+}
+
 // admitUserHTTP takes a connection slot for a user authenticated in the
-// handshake, or answers HTTP 429 too_many_connections. The caller releases
-// the slot with s.users.release when the connection ends.
-func (s *Server) admitUserHTTP(w http.ResponseWriter, user string) bool {
-	_, _, limit := s.cfg.limits()
-	if s.users.acquire(user, limit) {
-		return true
+// handshake, or answers HTTP 429 too_many_connections (503 unavailable when
+// the broker cannot count). The caller calls the returned release when the
+// connection ends.
+func (s *Server) admitUserHTTP(w http.ResponseWriter, user string) (release func(), ok bool) {
+	release, limit, err := s.admit(user)
+	switch {
+	case err == nil:
+		return release, true
+	case errors.Is(err, ErrTooManyConns):
+		s.m.errors.WithLabelValues(chat.CodeTooManyConns).Inc()
+		s.log.Debug("connection refused: too many connections", "limit", limit)
+		writeHTTPError(w, http.StatusTooManyRequests, chat.CodeTooManyConns, tooManyConnsMsg(limit))
+	default:
+		s.m.errors.WithLabelValues(chat.CodeUnavailable).Inc()
+		s.log.Warn("connection refused: broker unavailable", "err", err)
+		writeHTTPError(w, http.StatusServiceUnavailable, chat.CodeUnavailable, unavailableConnsMsg)
 	}
-	s.m.errors.WithLabelValues(chat.CodeTooManyConns).Inc()
-	s.log.Debug("connection refused: too many connections", "limit", limit)
-	writeHTTPError(w, http.StatusTooManyRequests, chat.CodeTooManyConns, tooManyConnsMsg(limit))
-	return false
+	return nil, false
 }
 
 // admitUserFrame takes a connection slot for a user authenticated by an
 // auth frame (ref is its id). Otherwise the client gets
-// too_many_connections and the connection is closed with 1008; it returns
-// false then. The slot is released by releaseUser when the reader ends.
+// too_many_connections (or unavailable) and the connection is closed with
+// 1008 (1013); it returns false then. The slot is released by releaseUser
+// when the reader ends.
 func (c *Conn) admitUserFrame(user, ref string) bool {
-	_, _, limit := c.srv.cfg.limits()
-	if !c.srv.users.acquire(user, limit) {
+	release, limit, err := c.srv.admit(user)
+	switch {
+	case err == nil:
+		c.releaseSlot = release
+		return true
+	case errors.Is(err, ErrTooManyConns):
 		c.sendError(chat.Errorf(chat.CodeTooManyConns, ref, "%s", tooManyConnsMsg(limit)))
 		c.close(websocket.ClosePolicyViolation, "too many connections for this user", true, reasonTooManyConns)
-		return false
+	default:
+		c.sendError(chat.Errorf(chat.CodeUnavailable, ref, "%s", unavailableConnsMsg))
+		c.close(websocket.CloseTryAgainLater, "broker unavailable", true, reasonUnavailable)
 	}
-	c.slotUser = user
-	return true
+	return false
 }
 
 // releaseUser gives back the slot admitUserFrame took, if any.
 func (c *Conn) releaseUser() {
-	if c.slotUser != "" {
-		c.srv.users.release(c.slotUser)
-		c.slotUser = ""
+	if c.releaseSlot != nil {
+		c.releaseSlot()
+		c.releaseSlot = nil
 	}
 }

@@ -62,13 +62,14 @@ var errorCodes = []string{
 	chat.CodeBadToken, chat.CodeForbidden, chat.CodeNotJoined, chat.CodeForbiddenType, chat.CodeOverloaded,
 	chat.CodeUnavailable, chat.CodeShuttingDown, chat.CodeFrameTooLarge, chat.CodeJobFailed, chat.CodeJobTimeout,
 	chat.CodeJobCancelled, chat.CodeMLUnavailable, chat.CodeDuplicateID, chat.CodeRateLimited, chat.CodeTooManyConns,
+	chat.CodeTooLarge, chat.CodeQueueRejected,
 }
 
 // disconnectReasons are the label values of chatbench_ws_disconnects_total,
 // the reason constants below (metrics_test.go checks none is missing).
 var disconnectReasons = []string{
 	reasonClient, reasonSlow, reasonTooLarge, reasonBadToken, reasonAuthTimeout,
-	reasonShutdown, reasonError, reasonRateLimited, reasonTooManyConns,
+	reasonShutdown, reasonError, reasonRateLimited, reasonTooManyConns, reasonUnavailable, reasonResync,
 }
 
 // Disconnect reasons (label values of chatbench_ws_disconnects_total).
@@ -82,4 +83,6 @@ const (
 	reasonError        = "error"
 	reasonRateLimited  = "rate_limited"
 	reasonTooManyConns = "too_many_connections"
+	reasonUnavailable  = "unavailable"
+	reasonResync       = "broker_resync"
 )

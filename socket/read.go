@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -102,27 +103,21 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			c.sendError(chat.Errorf(chat.CodeForbidden, f.ID, "your token does not allow conversation %q; mint one that lists it", f.Conv))
 			return true
 		}
-		added, res := hub.join(c, f.Conv, f.Since)
-		if !added {
-			// Joining twice is harmless and causes no jobs.
-			c.enqueue(chat.EncodeJoinAck(f.ID, hub.members(f.Conv), res))
-			return true
-		}
-		c.joined[f.Conv] = true
-		if res.Gap || res.Replayed > 0 {
-			c.srv.log.Debug("resumed", "conn", c.id, "conv", f.Conv, "replayed", res.Replayed, "gap", res.Gap)
-		}
-		if !c.dispatch(c.message(f, chat.OpJoin, gatewayIn), &res) {
-			hub.leave(c, f.Conv)
-			delete(c.joined, f.Conv)
-		}
+		c.join(f, gatewayIn)
 	case chat.OpLeave:
-		if !hub.leave(c, f.Conv) {
+		if !hub.inRoom(c, f.Conv) {
 			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "conversation %q was not joined on this connection", f.Conv))
 			return true
 		}
+		// The broker is asked first, so that a refusal leaves the
+		// connection in the room and a resend can leave it.
+		ans, ok := c.lookup(f.ID, &Query{Conv: f.Conv, User: c.claims.User, ID: f.ID, Exit: hub.lastHere(c, f.Conv), Members: true})
+		if !ok {
+			return true
+		}
+		hub.leave(c, f.Conv)
 		delete(c.joined, f.Conv)
-		c.dispatch(c.message(f, chat.OpLeave, gatewayIn), nil)
+		c.dispatch(c.message(f, chat.OpLeave, gatewayIn, ans.Members), nil, &ans)
 	case chat.OpSend:
 		t := cat.Type(f.Type)
 		switch {
@@ -139,18 +134,78 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "join conversation %q before sending to it", f.Conv))
 			return true
 		}
-		msg := c.message(f, t.Name, gatewayIn)
+		// A message the dispatcher can never carry is refused for good
+		// before anything of it happens: no relay claimed or sent.
+		msg := c.message(f, t.Name, gatewayIn, nil)
+		if a, ok := c.srv.cfg.Dispatcher.(Admitter); ok {
+			if err := a.Admit(msg); err != nil {
+				c.sendError(dispatchError(err, msg.ID))
+				return true
+			}
+		}
+		ans, ok := c.lookup(f.ID, &Query{Conv: f.Conv, User: c.claims.User, ID: f.ID, Members: true, Relay: t.Relay})
+		if !ok {
+			return true
+		}
+		msg.Members = ans.Members
 		// The relay is the front door's own work, done before and
 		// whatever the dispatch — identical in both paths, so it is the
 		// comparison's control group. A refusal concerns the message's
 		// jobs; when the client resends the same id, the relay is not
-		// repeated.
-		if t.Relay && c.srv.relayed.Add(msgKey{msg.From, msg.ID}, struct{}{}, time.Now()) {
+		// repeated (the broker's relayed-id window).
+		if t.Relay && ans.Relay {
 			hub.Emit(chat.RelayEvent(msg))
 		}
-		c.dispatch(msg, nil)
+		c.dispatch(msg, nil, &ans)
 	}
 	return true
+}
+
+// join puts c in f.Conv's room, resuming after f.Since when it is set,
+// and dispatches the join. The connection enters the room before the
+// broker is asked, so that no event emitted meanwhile passes it by (with
+// since, those are held until the replay is done: Hub.resume).
+func (c *Conn) join(f *chat.ClientFrame, gatewayIn int64) {
+	hub := c.srv.hub
+	if !hub.enter(c, f.Conv, f.Since > 0) {
+		// Joining twice is harmless and causes no jobs.
+		if ans, ok := c.lookup(f.ID, &Query{Conv: f.Conv, User: c.claims.User, Members: true}); ok {
+			c.enqueue(chat.EncodeJoinAck(f.ID, ans.Members, chat.Resume{LastSeq: ans.LastSeq}))
+		}
+		return
+	}
+	ans, ok := c.lookup(f.ID, &Query{Conv: f.Conv, User: c.claims.User, ID: f.ID, Enter: true, Members: true, Resume: f.Since > 0, Since: f.Since})
+	if !ok {
+		hub.part(c, f.Conv)
+		return
+	}
+	res := hub.resume(c, f.Conv, f.Since, &ans)
+	c.joined[f.Conv] = true
+	if res.Gap || res.Replayed > 0 {
+		c.srv.log.Debug("resumed", "conn", c.id, "conv", f.Conv, "replayed", res.Replayed, "gap", res.Gap)
+	}
+	if !c.dispatch(c.message(f, chat.OpJoin, gatewayIn, ans.Members), &res, &ans) {
+		hub.part(c, f.Conv)
+		delete(c.joined, f.Conv)
+	}
+}
+
+// lookupTimeout bounds the broker's answer about one client frame.
+const lookupTimeout = 2 * time.Second
+
+// lookup asks the broker about a client frame (id); when it cannot
+// answer, the client is told unavailable (retryable) and lookup reports
+// false.
+func (c *Conn) lookup(id string, q *Query) (Answer, bool) {
+	ctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
+	defer cancel()
+	ans, err := c.srv.broker.Lookup(ctx, q)
+	if err != nil {
+		c.srv.log.Warn("broker lookup failed", "conn", c.id, "err", err)
+		c.sendError(chat.Errorf(chat.CodeUnavailable, id, "the server cannot reach its broker (shared state) right now; resend the same frame later"))
+		return Answer{}, false
+	}
+	return ans, true
 }
 
 func truncate(s string, n int) string {
@@ -180,20 +235,21 @@ func (c *Conn) auth(f *chat.ClientFrame) bool {
 	return true
 }
 
-func (c *Conn) message(f *chat.ClientFrame, typ string, gatewayIn int64) *chat.Message {
+func (c *Conn) message(f *chat.ClientFrame, typ string, gatewayIn int64, members []string) *chat.Message {
 	c.srv.m.messagesIn.WithLabelValues(typ).Inc()
 	return &chat.Message{
 		ID: f.ID, Conv: f.Conv, From: c.claims.User, Role: c.claims.Role, Type: typ,
 		Body: f.Body, SentAt: f.SentAt,
 		Hops:    chat.Hops{ClientSent: f.SentAt, GatewayIn: gatewayIn},
-		Members: c.srv.hub.members(f.Conv),
+		Members: members,
 	}
 }
 
 // dispatch hands msg to the dispatcher and acks it, or sends the error. A
-// join's ack carries what joining did to resume the conversation (res).
-func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume) bool {
-	if c.ackDuplicate(msg.From, msg.ID, res) { // a resend of an accepted message (accepted.go)
+// join's ack carries what joining did to resume the conversation (res);
+// ans is what the broker said about the message.
+func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume, ans *Answer) bool {
+	if c.ackDuplicate(msg.ID, ans, res) { // a resend of an accepted message (accepted.go)
 		return true
 	}
 	if err := c.srv.cfg.Dispatcher.Dispatch(c.ctx, msg); err != nil {
@@ -205,7 +261,7 @@ func (c *Conn) dispatch(msg *chat.Message, res *chat.Resume) bool {
 	if r := c.srv.cfg.Recorder; r != nil {
 		r.Record(msg)
 	}
-	c.remember(msg.From, msg.ID, msg.Members)
+	c.srv.broker.Remember(msg.From, msg.ID, msg.Members)
 	c.enqueue(encodeAck(msg.ID, msg.Members, res))
 	return true
 }

@@ -1,6 +1,7 @@
 package socket_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/chatbench/chatbench/chat"
@@ -14,8 +15,11 @@ import (
 // connection that joins with since gets exactly those events, in order,
 // before its ack; one whose since is older than the buffer is told there
 // is a gap and gets what is left.
-func TestResume(t *testing.T) {
-	e := start(t, func(c *socket.Config) { c.Resume = socket.ResumeConfig{Events: 3} })
+// It runs on each broker: the Redis one keeps the buffer in Redis.
+func TestResume(t *testing.T) { eachBroker(t, testResume) }
+
+func testResume(t *testing.T, broker string) {
+	e := start(t, func(c *socket.Config) { c.Resume, c.Broker = socket.ResumeConfig{Events: 3}, broker })
 	tokD := token(t, "d1", chat.RoleProvider, "c1")
 	d1 := wstest.Dial(t, e.url, tokD)
 	d1.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "dj1", Conv: "c1"})
@@ -37,6 +41,13 @@ func TestResume(t *testing.T) {
 		p.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "typing"})
 		if r, _ := p.AwaitReply(id); r.Op != chat.OpAck {
 			t.Fatalf("typing %s: %+v", id, r)
+		}
+		// An asynchronous broker (Redis) acks before the relay is stored:
+		// wait for it, so that the buffer's contents below are known.
+		if f, ok := e.srv.Hub().Broker().(socket.Flusher); ok {
+			if err := f.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	typing("t1")

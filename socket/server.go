@@ -5,7 +5,9 @@
 // and the queue path do differently. Events come back through the Hub.
 //
 // Where a message goes after it is read: Server.ServeHTTP → Conn.readLoop →
-// Conn.handle → (relay via Hub.Emit) → Dispatcher.Dispatch → ack.
+// Conn.handle → Broker.Lookup (members, accepted and relayed ids) → (relay
+// via Hub.Emit → Broker.Publish → Hub.Deliver on every instance) →
+// Dispatcher.Dispatch → ack.
 package socket
 
 import (
@@ -24,8 +26,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chatbench/chatbench/chat"
-	"github.com/chatbench/chatbench/internal/ttlset"
 )
 
 // Dispatcher takes accepted messages to their jobs. Dispatch is called on
@@ -36,6 +39,15 @@ import (
 // retryable codes). ctx ends when the connection closes.
 type Dispatcher interface {
 	Dispatch(ctx context.Context, msg *chat.Message) error
+}
+
+// Admitter is a Dispatcher that can tell before the relay that it will
+// refuse a message for good (the queue path: a body its queue cannot
+// carry). The front door calls Admit for every send, on the connection's
+// reader goroutine, before relaying it; an error refuses the message as a
+// Dispatch error would, with no relay and no jobs.
+type Admitter interface {
+	Admit(msg *chat.Message) error
 }
 
 // Recorder is told of every message the front door accepted: bench/trace's
@@ -57,11 +69,9 @@ type Server struct {
 	m        *metrics
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
-	relayed  *ttlset.Set[msgKey, struct{}] // messages relayed within RelayWindow (dedup.go)
-	// accepted holds accepted message ids and their acks' members (accepted.go).
-	accepted *acceptedSet
-
-	users userConns // open connections per user (limit.go)
+	broker   Broker                 // the hub's: shared state (broker.go)
+	limiter  ConnLimiter            // the per-user cap: the broker's, or this process's (limit.go)
+	resends  *prometheus.CounterVec // chatbench_resends_total (accepted.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -81,8 +91,14 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{}), relayed: newRelayedSet(RelayWindow)}
-	s.accepted = newAcceptedSet(AcceptedWindow, cfg.Registerer)
+	s := &Server{cfg: cfg, hub: cfg.Hub, broker: cfg.Hub.broker, log: cfg.Logger, m: newMetrics(cfg.Registerer), conns: make(map[*Conn]struct{})}
+	s.resends = newResendsCounter(cfg.Registerer)
+	// A broker that shares the per-user cap applies it across instances;
+	// otherwise each process counts its own.
+	var ok bool
+	if s.limiter, ok = s.broker.(ConnLimiter); !ok {
+		s.limiter = NewMemoryBroker(ResumeConfig{})
+	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -141,10 +157,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeHTTPError(w, http.StatusUnauthorized, chat.CodeBadToken, tokenErrMsg(err))
 			return
 		}
-		if !s.admitUserHTTP(w, claims.User) {
+		release, ok := s.admitUserHTTP(w, claims.User)
+		if !ok {
 			return
 		}
-		defer s.users.release(claims.User)
+		defer release()
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {

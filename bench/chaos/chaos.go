@@ -41,12 +41,16 @@ type Scenario struct {
 
 	// on selects what the scenario acts on: the component of that name,
 	// or, with hop set instead, the component reached through that hop. A
-	// path without it is n/a.
+	// path without it (or whose settings do not run it: the Redis broker
+	// with the in-memory one) is n/a.
 	on, hop string
-	hops    []string // proxied hops the scenario needs
-	mlFail  string   // appended to the ML profile
-	inject  func(ctx context.Context, e *env) error
-	recover func(ctx context.Context, e *env) error
+	// instances is how many instances of that component the scenario
+	// needs (instance-kill: 2); zero means one. It acts on the last.
+	instances int
+	hops      []string // proxied hops the scenario needs
+	mlFail    string   // appended to the ML profile
+	inject    func(ctx context.Context, e *env) error
+	recover   func(ctx context.Context, e *env) error
 }
 
 // AppliesTo reports whether the scenario can be run on variant v: v has
@@ -54,6 +58,29 @@ type Scenario struct {
 func (s Scenario) AppliesTo(v stack.Variant) bool {
 	_, ok := s.target(v)
 	return ok
+}
+
+// AppliesWith reports whether the scenario can be run on variant v started
+// with cfg (defaults filled in): v has the component it acts on, cfg runs
+// it, and in as many instances as the scenario needs.
+func (s Scenario) AppliesWith(v stack.Variant, cfg stack.Config) bool {
+	c, ok := s.target(v)
+	if !ok || (c.When != nil && !c.When(cfg)) {
+		return false
+	}
+	return s.instances <= 1 || instancesOf(c, cfg) >= s.instances
+}
+
+// instancesOf is how many instances of c a stack started with cfg runs.
+func instancesOf(c stack.Component, cfg stack.Config) int {
+	n := max(c.Instances, 1)
+	if c.Scale {
+		n = max(n, cfg.Scale)
+	}
+	if o := cfg.Instances[c.Name]; o > 0 {
+		n = o
+	}
+	return n
 }
 
 // target returns the component of v the scenario acts on.
@@ -66,8 +93,10 @@ func (s Scenario) target(v stack.Variant) (stack.Component, bool) {
 
 // env is what a scenario acts on.
 type env struct {
-	// component is the name of the component the scenario acts on.
+	// component is the name of the component the scenario acts on, and
+	// instance which of its instances.
 	component string
+	instance  int
 	stack     *stack.Stack
 	px        *faultproxy.Set
 	toxic     string
@@ -77,11 +106,11 @@ const killGrace = 10 * time.Second
 
 func kill(sig syscall.Signal) func(ctx context.Context, e *env) error {
 	return func(ctx context.Context, e *env) error {
-		return e.stack.Signal(e.component, 0, sig, killGrace)
+		return e.stack.Signal(e.component, e.instance, sig, killGrace)
 	}
 }
 
-func restart(ctx context.Context, e *env) error { return e.stack.Restart(ctx, e.component, 0) }
+func restart(ctx context.Context, e *env) error { return e.stack.Restart(ctx, e.component, e.instance) }
 
 // latency adds a latency toxic to hop.
 func latency(hop string, d, jitter time.Duration) func(context.Context, *env) error {
@@ -120,6 +149,14 @@ var scenarios = []Scenario{
 			return err
 		},
 		recover: removeToxic(stack.HopServer)},
+	{Name: "redis-down", Desc: "the front doors' Redis broker unreachable for 10 s (proxy down: connections refused and closed), then back",
+		hop: stack.HopRedis, Window: 10 * time.Second, hops: []string{stack.HopRedis},
+		inject:  func(_ context.Context, e *env) error { return e.px.Down(stack.HopRedis) },
+		recover: func(_ context.Context, e *env) error { return e.px.Up(stack.HopRedis) }},
+	{Name: "redis-restart", Desc: "SIGKILL the Redis broker and start it again, empty (no persistence): histories, members and ids lost",
+		on: "redis", inject: kill(syscall.SIGKILL), recover: restart},
+	{Name: "instance-kill", Desc: "SIGKILL the last of N direct servers / queue gateways, start it again 10 s later; its clients reconnect to another",
+		hop: stack.HopServer, instances: 2, Window: 10 * time.Second, inject: kill(syscall.SIGKILL), recover: restart},
 }
 
 // Scenarios returns the known scenarios, in priority order.
@@ -210,7 +247,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	for _, s := range scens {
 		for _, v := range ss.Variants {
-			if !s.AppliesTo(v) {
+			if !s.AppliesWith(v, ss.Stack) {
 				continue
 			}
 			k++
@@ -247,7 +284,10 @@ func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant,
 	target, _ := s.target(v)
 	var window *results.FaultWindow
 	p, err := stack.Run(ctx, sc, v.Name, func(ctx context.Context, st *stack.Stack) (*results.Path, error) {
-		e := &env{component: target.Name, stack: st, px: px}
+		e := &env{component: target.Name, instance: instancesOf(target, sc) - 1, stack: st, px: px}
+		if s.instances <= 1 {
+			e.instance = 0
+		}
 		var faultErr error
 		if s.Whole && s.inject != nil {
 			faultErr = s.inject(ctx, e)

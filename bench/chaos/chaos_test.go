@@ -24,20 +24,13 @@ func TestWorkerKill(t *testing.T) {
 	}
 	dir := t.TempDir()
 	exe := wstest.BuildChatbench(t)
-	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 300, Conversations: 12, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr bytes.Buffer
-	if err := trace.Write(&tr, h, recs, false); err != nil {
-		t.Fatal(err)
-	}
+	tr := halfHour(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const window = 3 * time.Second
 	run, err := chaos.Run(ctx, chaos.Config{
 		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
-		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr.Bytes(), Speed: 900, Pace: 60,
+		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr, Speed: 900, Pace: 60,
 			Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
 		Paths:     []string{"direct", "queue"},
 		Scenarios: []string{"worker-kill"},
@@ -83,4 +76,18 @@ func TestWorkerKill(t *testing.T) {
 	}
 	all := p.Ledger["all"]
 	t.Logf("ledger %+v, recovery %.0f s, latency %+v", *all, p.RecoverySeconds, *p.FaultLatency)
+}
+
+// halfHour is the chaos tests' trace: a generated half hour, 300 messages.
+func halfHour(t *testing.T) []byte {
+	t.Helper()
+	h, recs, err := trace.Generate(trace.Params{Days: 1.0 / 48, Messages: 300, Conversations: 12, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr bytes.Buffer
+	if err := trace.Write(&tr, h, recs, false); err != nil {
+		t.Fatal(err)
+	}
+	return tr.Bytes()
 }

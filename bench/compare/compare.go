@@ -36,7 +36,8 @@ type Config struct {
 	// Replay is the trace and how it is replayed (Catalog is required).
 	Replay stack.Replay
 	// Paths to run, in order, by variant name (stack.Names). Empty means
-	// every variant.
+	// stack.DefaultPaths. Each runs its variant's default span
+	// (stack.Variant.Span) unless Replay sets Duration or Limit.
 	Paths []string
 	// Repeat runs every path this many times, interleaved: repeat 1 of
 	// each path in order, then repeat 2 of each, and so on, each on fresh
@@ -55,14 +56,18 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	n := max(cfg.Repeat, 1)
 	paths := cfg.Paths
 	if len(paths) == 0 {
-		paths = stack.Names()
+		paths = stack.DefaultPaths()
 	}
 	cfg.Stack.SQSLatency = cmp.Or(cfg.Stack.SQSLatency, DefaultSQSLatency)
 	s, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
 	if err != nil {
 		return nil, err
 	}
-	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(map[string]string{"repeat": strconv.Itoa(n)})}
+	extra := map[string]string{"repeat": strconv.Itoa(n)}
+	if sp := s.Spans(); sp != "" {
+		extra["spans"] = sp
+	}
+	run := &results.Run{Schema: results.SchemaVersion, Meta: s.Meta(extra)}
 	reps := make([][]*results.Path, len(s.Variants))
 	err = func() error {
 		for k := 1; k <= n; k++ {
@@ -72,7 +77,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 					sc.LogDir = filepath.Join(sc.LogDir, fmt.Sprintf("repeat-%d", k))
 				}
 				announce(s, k, n, i, v.Name)
-				p, err := stack.Run(ctx, sc, v.Name, s.Drive)
+				p, err := stack.Run(ctx, sc, v.Name, s.DriveVariant(v))
 				if p != nil {
 					reps[i] = append(reps[i], p)
 				}

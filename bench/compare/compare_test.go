@@ -15,10 +15,10 @@ import (
 	"github.com/chatbench/chatbench/internal/wstest"
 )
 
-// TestCompareAllPaths builds chatbench, runs every path as real processes
-// on a slice of the shipped day, and checks what the product promises: all
-// paths measured, nothing lost, every process accounted for, and the echo
-// floor below both paths.
+// TestCompareAllPaths builds chatbench, runs the default paths as real
+// processes on a slice of the shipped day, and checks what the product
+// promises: all paths measured, nothing lost, every process accounted for,
+// and the echo floor below every path.
 func TestCompareAllPaths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds chatbench and starts 8 processes")
@@ -37,8 +37,8 @@ func TestCompareAllPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(run.Paths) != 3 {
-		t.Fatalf("got %d paths, want echo, direct and queue", len(run.Paths))
+	if len(run.Paths) != len(stack.DefaultPaths()) {
+		t.Fatalf("got %d paths, want the default ones: %v", len(run.Paths), stack.DefaultPaths())
 	}
 	if run.Meta.TraceDigest == "" || run.Meta.Speed != 900 || run.Meta.Cores == 0 {
 		t.Errorf("metadata incomplete: %+v", run.Meta)
@@ -52,7 +52,10 @@ func TestCompareAllPaths(t *testing.T) {
 		t.Errorf("queue_wait of the queue path %+v: want region-like SendMessage and ReceiveMessage calls (median 10 ms each, half of each in the wait), not loopback's 0.3 ms", h)
 	}
 	echo := run.Path("echo").FromScheduled["all"].P50
-	for _, name := range []string{"direct", "queue"} {
+	for _, name := range stack.DefaultPaths() {
+		if name == "echo" {
+			continue
+		}
 		p := run.Path(name)
 		all := p.Ledger["all"]
 		if all.Lost != 0 || all.Duplicates != 0 || all.Unexpected != 0 || all.Delivered == 0 {
@@ -74,7 +77,8 @@ func TestCompareAllPaths(t *testing.T) {
 		if runtime.GOOS == "linux" && (p.Noise == nil || p.Noise.CPU == nil || p.Noise.CPU.OwnSeconds < procsCPU(p)) {
 			t.Errorf("%s noise %+v: want the machine's CPU measured, the path's own at least its processes'", name, p.Noise)
 		}
-		if want := map[string]int{"direct": 3, "queue": 5}[name]; procs != want {
+		v, _ := stack.Lookup(name)
+		if want := len(v.Set.Components) + 1; procs != want {
 			t.Errorf("%s: %d components, want %d (processes + driver)", name, procs, want)
 		}
 	}

@@ -3,6 +3,7 @@ package driver
 import (
 	"crypto/tls"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -20,6 +21,13 @@ import (
 type Config struct {
 	// Target is the server's WebSocket URL, e.g. ws://127.0.0.1:8080/ws.
 	Target string
+	// Targets, when set, are several instances of one front door (sharing
+	// a broker) to spread the participants over: each user connects to
+	// one of them, picked from its name (the same user always gets the
+	// same one), and a reconnect that cannot reach it tries the next. Empty
+	// means Target alone; with Targets set, Target may be empty (it is then
+	// Targets[0], for the results).
+	Targets []string
 	// Secret signs the participants' bearer tokens (at least 16 bytes).
 	Secret []byte
 	// Path labels the results ("direct", "queue" or "echo"); "echo" expects
@@ -128,10 +136,15 @@ func (c *Config) Validate() error {
 	bad := func(field string, v any, want string) error {
 		return &ConfigError{Field: field, Value: fmt.Sprint(v), Want: want}
 	}
+	for i, t := range c.Targets {
+		if !strings.HasPrefix(t, "ws://") && !strings.HasPrefix(t, "wss://") {
+			return bad(fmt.Sprintf("Targets[%d]", i), fmt.Sprintf("%q", t), "must be a ws:// or wss:// URL")
+		}
+	}
 	switch {
-	case c.Target == "":
+	case c.Target == "" && len(c.Targets) == 0:
 		return bad("Target", `""`, "is required: the server's ws:// or wss:// URL")
-	case !strings.HasPrefix(c.Target, "ws://") && !strings.HasPrefix(c.Target, "wss://"):
+	case c.Target != "" && !strings.HasPrefix(c.Target, "ws://") && !strings.HasPrefix(c.Target, "wss://"):
 		return bad("Target", fmt.Sprintf("%q", c.Target), "must be a ws:// or wss:// URL")
 	case len(c.Secret) < socket.MinSecretLen:
 		return bad("Secret", fmt.Sprintf("(%d bytes)", len(c.Secret)), fmt.Sprintf("must be at least %d bytes", socket.MinSecretLen))
@@ -162,6 +175,12 @@ func (c *Config) defaults() error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if len(c.Targets) == 0 {
+		c.Targets = []string{c.Target}
+	}
+	if c.Target == "" {
+		c.Target = c.Targets[0]
+	}
 	if c.Speed == 0 {
 		c.Speed = 1
 	}
@@ -190,4 +209,13 @@ func (c *Config) defaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// targetOf returns the instance user connects to on its attempt-th try
+// (0 = first): the one its name hashes to, then each next in turn.
+func (c *Config) targetOf(user string, attempt int) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(user))
+	n := uint32(len(c.Targets))
+	return c.Targets[(h.Sum32()+uint32(attempt))%n]
 }

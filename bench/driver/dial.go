@@ -90,7 +90,7 @@ func connectAll(ctx context.Context, cfg *Config, peers []*peer, hist *hdrhistog
 				}
 				p := peers[i]
 				t := time.Now()
-				ws, err := Dial(ctx, dialer, cfg.Target, cfg.Secret, p.user, p.role)
+				ws, err := Dial(ctx, dialer, cfg.targetOf(p.user, 0), cfg.Secret, p.user, p.role)
 				d := time.Since(t)
 				mu.Lock()
 				if err != nil {

@@ -201,7 +201,7 @@ func (f *faultyEmitter) Emit(ev *chat.Event) int {
 func TestLedgerCountsInjectedFaults(t *testing.T) {
 	const n = 3
 	cat := jobs.Catalog()
-	hub := socket.NewHub(cat, nil, socket.ResumeConfig{})
+	hub := socket.NewHub(cat, nil, nil)
 	// push_decision goes to the sender only: one emit, one delivery.
 	fe := &faultyEmitter{inner: hub, job: "push_decision", drop: n, dup: n}
 	d, err := directmode.New(directmode.Config{Catalog: cat, Emitter: fe, Deps: chat.Deps{ML: startML(t)}})

@@ -186,7 +186,7 @@ func (s *scheduler) reconnect(p *peer) *websocket.Conn {
 	defer timer.Stop()
 	<-timer.C
 	dialer := s.cfg.dialer()
-	for range reconnectAttempts {
+	for attempt := range reconnectAttempts {
 		timer.Reset(wait)
 		select {
 		case <-s.stop:
@@ -194,7 +194,9 @@ func (s *scheduler) reconnect(p *peer) *websocket.Conn {
 		case <-timer.C:
 		}
 		wait = min(2*wait, reconnectMax)
-		ws, err := Dial(s.dialCtx, dialer, s.cfg.Target, s.cfg.Secret, p.user, p.role)
+		// With several instances, an attempt that failed moves on to the
+		// next one (the user's own instance may be the one that is down).
+		ws, err := Dial(s.dialCtx, dialer, s.cfg.targetOf(p.user, attempt), s.cfg.Secret, p.user, p.role)
 		if err != nil {
 			s.cfg.Logger.Debug("reconnect failed", "user", p.user, "err", err)
 			continue

@@ -13,7 +13,8 @@ import (
 
 // Retrying refused frames (docs/protocol.md, "Relays, refusals and
 // resending"): a frame refused with a retryable code (overloaded,
-// unavailable, shutting_down, rate_limited), or a send refused not_joined
+// unavailable, shutting_down, rate_limited: chat.Retryable's table, and
+// flagged retryable by the server), or a send refused not_joined
 // while its conversation's join awaits an answer, is sent again with the same id
 // after a backoff — 50 ms doubling up to 2 s, for at most retryAttempts
 // sends — instead of being counted as rejected at once. Latency stays
@@ -50,9 +51,12 @@ func (h *retryHeap) Pop() any {
 // itself still unanswered — refused for a passing cause and waiting for
 // its own retry, or in flight. A client app queues such a send behind its
 // join; refusing it for good would turn every retried join into a cascade
-// of not_joined (docs/reliability.md, sqs-down).
-func (p *peer) retryable(id, code string, retryableCode bool) bool {
-	if retryableCode {
+// of not_joined (docs/reliability.md, sqs-down). A code is retryable when
+// the server flagged it so and the protocol's table agrees: a permanent
+// refusal (message_too_large, queue_rejected, …) is never resent, whatever
+// the flag says — resending it could only fail again.
+func (p *peer) retryable(id, code string, flagged bool) bool {
+	if flagged && chat.Retryable(code) {
 		return true
 	}
 	if code != chat.CodeNotJoined {

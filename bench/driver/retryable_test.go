@@ -7,8 +7,9 @@ import (
 	"github.com/chatbench/chatbench/chat"
 )
 
-// TestRetryableNotJoined checks which refusals the driver retries: any
-// retryable code, and not_joined only while the send's own join is still
+// TestRetryableNotJoined checks which refusals the driver retries: a
+// retryable code (by the server's flag and the protocol's table), never a
+// permanent one, and not_joined only while the send's own join is still
 // unanswered.
 func TestRetryableNotJoined(t *testing.T) {
 	p := &peer{user: "p1"}
@@ -24,7 +25,10 @@ func TestRetryableNotJoined(t *testing.T) {
 		{"m1", chat.CodeNotJoined, false, true},  // c1's join is still unanswered
 		{"m2", chat.CodeNotJoined, false, false}, // no join pending for c2
 		{"m1", chat.CodeForbidden, false, false},
-		{"gone", chat.CodeNotJoined, false, false}, // not a pending message
+		{"m1", chat.CodeTooLarge, false, false},     // permanent: never resent
+		{"m1", chat.CodeQueueRejected, true, false}, // permanent, even when a server flags it retryable
+		{"m1", chat.CodeUnavailable, false, false},  // the server says this one will not pass
+		{"gone", chat.CodeNotJoined, false, false},  // not a pending message
 	}
 	for _, c := range cases {
 		if got := p.retryable(c.id, c.code, c.retryable); got != c.want {

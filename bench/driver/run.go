@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	}
 	cast := castOf(sch.recs)
 	log := cfg.Logger
-	log.Info("connecting", "target", cfg.Target, "participants", len(cast.peers), "messages", len(sch.recs))
+	log.Info("connecting", "targets", cfg.Targets, "participants", len(cast.peers), "messages", len(sch.recs))
 	connect := results.NewHDR()
 	if err := connectAll(ctx, &cfg, cast.peers, connect); err != nil {
 		closeAll(cast.peers)

@@ -211,6 +211,12 @@ func sections(run *results.Run) []section {
 	if fs, ok := faultSection(run); ok {
 		out = append([]section{fs}, out...)
 	}
+	if fs, ok := findingsSection(paths); ok {
+		out = append([]section{fs}, out...)
+	}
+	if ps, ok := pathsSection(paths); ok {
+		out = append([]section{ps}, out...)
+	}
 	if cs := hopClasses(paths); len(cs) > 0 {
 		paths := slices.DeleteFunc(slices.Clone(paths), func(p *results.Path) bool { return len(p.Hops) == 0 })
 		hop := section{title: "Hop breakdown, ms: median / p99", header: []string{"class / hop"}}
@@ -414,4 +420,49 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// pathsSection lists what each path's variant stands for and which claim
+// of the story it tests (results.Path.Desc and Claim), when the results
+// say: the key to reading the columns that follow.
+func pathsSection(paths []*results.Path) (section, bool) {
+	s := section{title: "Paths: what each stands for, and the claim it tests", header: []string{"path", "stands for", "tests"}}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p.Desc == "" || seen[p.Name] {
+			continue
+		}
+		seen[p.Name] = true
+		s.rows = append(s.rows, []string{p.Name, p.Desc, cmp.Or(p.Claim, dash)})
+	}
+	return s, len(s.rows) > 0
+}
+
+// findingsSection lists what the paths left undone when they were
+// stopped — each component's backlog, read just before it was asked to
+// stop — and the components killed because they outlived their stop
+// grace: the findings of an overloaded path, which its figures alone do
+// not show (docs/results.md, "Findings").
+func findingsSection(paths []*results.Path) (section, bool) {
+	s := section{title: "Findings: work left when each component was asked to stop, and kills after the stop grace",
+		header: []string{"path", "finding"}}
+	for _, p := range paths {
+		var found []string
+		for _, c := range p.Components {
+			var f []string
+			if c.Backlog != nil && *c.Backlog > 0 {
+				f = append(f, fmt.Sprintf("still held %s when asked to stop", thousands(int(*c.Backlog))))
+			}
+			if c.Killed {
+				f = append(f, "did not exit within its stop grace and was killed")
+			}
+			if len(f) > 0 {
+				found = append(found, c.Name+" "+strings.Join(f, "; "))
+			}
+		}
+		if len(found) > 0 {
+			s.rows = append(s.rows, []string{colName(p), strings.Join(found, "; ")})
+		}
+	}
+	return s, len(s.rows) > 0
 }

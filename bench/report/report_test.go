@@ -120,3 +120,36 @@ func TestScope(t *testing.T) {
 		t.Errorf("paths differing: %s", out[:300])
 	}
 }
+
+// TestPathsAndFindings checks the sections an architecture review reads
+// first: what each path stands for and the claim it tests, and — for an
+// overloaded path — which component was killed and what it still held.
+// A run without either has neither section.
+func TestPathsAndFindings(t *testing.T) {
+	run := resultstest.Run(1)
+	plain := string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) }, run))
+	for _, absent := range []string{"Paths:", "Findings:"} {
+		if strings.Contains(plain, absent) {
+			t.Errorf("a run without descriptions or findings has a %q section", absent)
+		}
+	}
+	q := run.Path("queue")
+	q.Desc, q.Claim = "every job through one SQS FIFO group per conversation", "the story's backlog"
+	held := int64(625)
+	for i := range q.Components {
+		if q.Components[i].Name == "gateway" {
+			q.Components[i].Killed, q.Components[i].Backlog = true, &held
+		}
+	}
+	table := string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Table(b, r) }, run))
+	md := string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.Markdown(b, r) }, run))
+	page := html.UnescapeString(string(render(t, func(b *bytes.Buffer, r *results.Run) error { return report.HTML(b, r) }, run)))
+	for name, out := range map[string]string{"table": table, "markdown": md, "html": page} {
+		for _, want := range []string{"the story's backlog", "every job through one SQS FIFO group per conversation",
+			"gateway still held 625 when asked to stop; did not exit within its stop grace and was killed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+}

@@ -167,6 +167,7 @@ func mergePath(dst, p *Path) error {
 		dst.Components[i].CPUSeconds += c.CPUSeconds
 		dst.Components[i].PeakRSS += c.PeakRSS
 		dst.Components[i].Killed = dst.Components[i].Killed || c.Killed
+		dst.Components[i].Backlog = addBacklog(dst.Components[i].Backlog, c.Backlog, func(a, b int64) int64 { return a + b })
 	}
 	return nil
 }
@@ -414,4 +415,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// addBacklog combines two optional backlogs with f, keeping nil when both
+// are nil.
+func addBacklog(a, b *int64, f func(a, b int64) int64) *int64 {
+	switch {
+	case b == nil:
+		return a
+	case a == nil:
+		v := *b
+		return &v
+	}
+	v := f(*a, *b)
+	return &v
 }

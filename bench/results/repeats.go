@@ -41,7 +41,7 @@ func PoolRepeats(repeats []*Path) (*Path, error) {
 		reps[i] = &c
 	}
 	first := reps[0]
-	out := &Path{Name: first.Name, Target: first.Target, SenderNice: first.SenderNice}
+	out := &Path{Name: first.Name, Target: first.Target, Desc: first.Desc, Claim: first.Claim, SenderNice: first.SenderNice}
 	for _, r := range reps {
 		if err := mergePath(out, r); err != nil {
 			return nil, fmt.Errorf("results: pool repeats: path %s, repeat %d: %w", r.Name, r.Repeat, err)
@@ -58,10 +58,11 @@ func PoolRepeats(repeats []*Path) (*Path, error) {
 	out.Messages.PerSecond = rate / float64(len(reps))
 	for i := range out.Components {
 		c := &out.Components[i]
-		c.PeakRSS = 0
+		c.PeakRSS, c.Backlog = 0, nil
 		for _, r := range reps {
 			if j := slices.IndexFunc(r.Components, func(d Component) bool { return d.Name == c.Name }); j >= 0 {
 				c.PeakRSS = max(c.PeakRSS, r.Components[j].PeakRSS)
+				c.Backlog = addBacklog(c.Backlog, r.Components[j].Backlog, func(a, b int64) int64 { return max(a, b) })
 			}
 		}
 	}

@@ -64,8 +64,17 @@ type Meta struct {
 // Path is what one path (direct, queue, or the echo floor) did with the
 // trace.
 type Path struct {
-	Name   string `json:"name"`   // "direct", "queue" or "echo"
-	Target string `json:"target"` // WebSocket URL driven
+	Name   string `json:"name"`   // the variant: "direct", "queue", "hybrid", "echo"…
+	Target string `json:"target"` // WebSocket URL driven (the first, with several instances)
+	// Instances is how many client-facing instances the driver spread its
+	// connections over (0 in documents from before it was recorded: 1),
+	// and Broker what they shared ("memory", "redis"; empty: memory).
+	Instances int    `json:"instances,omitempty"`
+	Broker    string `json:"broker,omitempty"`
+	// Desc says what the path's variant stands for, and Claim which claim
+	// of the story it tests (bench/stack's table; docs/methodology.md).
+	Desc  string `json:"desc,omitempty"`
+	Claim string `json:"claim,omitempty"`
 	// Start and End bound the measured part of the replay (after warm-up).
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
@@ -226,6 +235,14 @@ type Component struct {
 	// its shutdown, not only an error of the run. A deliberate SIGKILL (a
 	// chaos scenario's) does not set it.
 	Killed bool `json:"killed,omitempty"`
+	// Backlog is the work the process still held when it was asked to
+	// stop, read from its /metrics just before SIGTERM: for a queue gateway
+	// the job queue's messages (visible and in flight), for a direct server
+	// its ML background tasks, for a queue worker the jobs in its hands.
+	// Nil when not read (a component without such a gauge, or one that did
+	// not answer). With Killed, it is the finding of an overloaded path:
+	// which component had to be killed, and what it left undone.
+	Backlog *int64 `json:"backlog,omitempty"`
 }
 
 // HopNames are the hop durations reported, in path order. Each is the

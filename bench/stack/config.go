@@ -15,6 +15,12 @@ import (
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
+// Brokers a stack's front doors can share (Config.Broker).
+const (
+	BrokerMemory = "memory"
+	BrokerRedis  = "redis"
+)
+
 // Defaults of Config's zero values.
 const (
 	// DefaultWorkers is the queue worker's pollers.
@@ -55,6 +61,16 @@ type Config struct {
 	// Instances overrides how many copies of a component run, by component
 	// name (zero means the table's, normally 1).
 	Instances map[string]int
+	// Scale is how many instances of each path's scalable components run
+	// (--instances: the direct servers; the queue gateways and their
+	// workers). Zero means 1. Instances overrides it per component.
+	Scale int
+	// Broker is where the front doors keep their shared state: BrokerMemory
+	// (one process each) or BrokerRedis (a redis-server the stack starts,
+	// shared by every instance). Empty means memory with one instance,
+	// Redis with several: instances that share nothing would not act as
+	// one front door.
+	Broker string
 	// Via, when not nil, is called with each routed hop (HopSQS, HopML,
 	// HopServer; instance i > 0 of a component as "<hop>-<i>") and the
 	// upstream address, and returns the address the hop's clients use
@@ -92,12 +108,28 @@ func (c Config) WithDefaults() (Config, error) {
 	for _, name := range sortedKeys(c.Instances) {
 		err = errors.Join(err, atLeast("instances of "+name, c.Instances[name], 0, "0 = the table's, normally 1"))
 	}
+	err = errors.Join(err, atLeast("--instances", c.Scale, 0, "0 = 1"))
+	switch c.Broker {
+	case "":
+		c.Broker = BrokerMemory
+		if c.Scale > 1 {
+			c.Broker = BrokerRedis
+		}
+	case BrokerMemory:
+		if c.Scale > 1 {
+			err = errors.Join(err, fmt.Errorf("--broker memory with --instances %d: instances that share nothing are not one front door; use --broker redis (the default with several)", c.Scale))
+		}
+	case BrokerRedis:
+	default:
+		err = errors.Join(err, fmt.Errorf("--broker %q: want %s or %s", c.Broker, BrokerMemory, BrokerRedis))
+	}
 	if _, perr := sqsd.ParseLatencyProfile(c.SQSLatency); perr != nil {
 		err = errors.Join(err, fmt.Errorf("--sqs-latency: %w", perr))
 	}
 	if err != nil {
 		return c, err
 	}
+	c.Scale = cmp.Or(c.Scale, 1)
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
 	c.MLProfile = cmp.Or(c.MLProfile, DefaultMLProfile)
 	c.SQSLatency = cmp.Or(c.SQSLatency, DefaultSQSLatency)
@@ -119,6 +151,7 @@ func (c Config) Settings() map[string]string {
 		"sqs_latency": c.SQSLatency, "workers": strconv.Itoa(c.Workers), "max_tasks": strconv.Itoa(c.MaxTasks),
 		"noise_threshold": strconv.FormatFloat(c.NoiseThreshold, 'g', -1, 64),
 		"drift_threshold": strconv.FormatFloat(c.DriftThreshold, 'g', -1, 64),
+		"instances":       strconv.Itoa(c.Scale), "broker": c.Broker,
 	}
 	for _, name := range sortedKeys(c.Instances) {
 		m["instances_"+name] = strconv.Itoa(c.Instances[name])

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +29,31 @@ type proc struct {
 	exited time.Time
 	// killed is set when the process had to be SIGKILLed after its grace.
 	killed bool
+	// backlog is what it held when asked to stop (spec.backlog's samples),
+	// nil when not read.
+	backlog *int64
+	// peak is its peak resident memory (VmHWM) read just before it was
+	// signalled, 0 when not read. Preferred over wait4's ru_maxrss, which
+	// on Linux also counts the parent's memory at the fork: exec records
+	// the high-water mark of the memory it replaces, the driver's.
+	peak int64
+}
+
+// readPeak records the process's peak resident memory so far from
+// /proc/<pid>/status (Linux; elsewhere nothing is read).
+func (p *proc) readPeak() {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+				p.peak = kb * 1024
+			}
+			return
+		}
+	}
 }
 
 // start runs sp's command, its output appended to sp.logPath.
@@ -83,14 +110,17 @@ func (p *proc) await(sig syscall.Signal, grace time.Duration) bool {
 // peak memory, and an error when it had to be killed or failed on its own.
 func (p *proc) usage(grace time.Duration, killedNow bool) (results.Component, error) {
 	p.log.Close()
-	c := results.Component{Name: p.spec.name, Killed: p.killed}
+	c := results.Component{Name: p.spec.name, Killed: p.killed, Backlog: p.backlog}
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		c.CPUSeconds = tv(ru.Utime) + tv(ru.Stime)
 		c.PeakRSS = ru.Maxrss * 1024 // Linux reports KiB
 	}
+	if p.peak > 0 {
+		c.PeakRSS = p.peak
+	}
 	switch {
 	case killedNow:
-		return c, fmt.Errorf("%s did not stop within %s of SIGTERM; killed (see %s)", p.spec.name, grace, p.spec.logPath)
+		return c, &killedError{fmt.Sprintf("%s did not stop within %s of SIGTERM; killed (see %s)", p.spec.name, grace, p.spec.logPath)}
 	case p.err != nil && !exitedOnSignal(p.err):
 		return c, fmt.Errorf("%s: %w (see %s)", p.spec.name, p.err, p.spec.logPath)
 	}

@@ -63,8 +63,49 @@ func (s *Session) Meta(extra map[string]string) results.Meta {
 	return s.Replay.Meta(s.Stack, len(s.Records), cfg)
 }
 
-// Drive replays the trace onto st's target with the driver and returns
-// what it measured: the drive function of Run.
+// Drive replays the trace onto st's targets (every client-facing instance)
+// with the driver and returns what it measured, with the topology it ran
+// on: the drive function of Run.
 func (s *Session) Drive(ctx context.Context, st *Stack) (*results.Path, error) {
-	return driver.Run(ctx, s.Replay.Driver(st.Target(), st.Variant().Name, []byte(s.Stack.Secret), s.Header, s.Records))
+	return s.drive(ctx, st, s.Replay)
+}
+
+// DriveVariant is Drive for compare: it replays only v's default span
+// (Variant.Span) when the session's replay sets neither Duration nor
+// Limit, and the whole of what the replay asks for otherwise.
+func (s *Session) DriveVariant(v Variant) func(context.Context, *Stack) (*results.Path, error) {
+	if v.Span <= 0 || s.Replay.Duration > 0 || s.Replay.Limit > 0 {
+		return s.Drive
+	}
+	return func(ctx context.Context, st *Stack) (*results.Path, error) {
+		rp := s.Replay
+		rp.Duration = v.Span
+		return s.drive(ctx, st, rp)
+	}
+}
+
+// Spans describes, for results.Meta.Config, the default span of each of
+// the session's variants that DriveVariant applies ("" when none does).
+func (s *Session) Spans() string {
+	if s.Replay.Duration > 0 || s.Replay.Limit > 0 {
+		return ""
+	}
+	var out []string
+	for _, v := range s.Variants {
+		if v.Span > 0 {
+			out = append(out, v.Name+"="+v.Span.String())
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// drive replays rp against st's instances.
+func (s *Session) drive(ctx context.Context, st *Stack, rp Replay) (*results.Path, error) {
+	cfg := rp.Driver(st.Target(), st.Variant().Name, []byte(s.Stack.Secret), s.Header, s.Records)
+	cfg.Targets = st.Targets()
+	p, err := driver.Run(ctx, cfg)
+	if p != nil {
+		p.Instances, p.Broker = len(cfg.Targets), st.Broker()
+	}
+	return p, err
 }

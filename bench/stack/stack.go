@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -37,6 +38,7 @@ type spec struct {
 	ready       Check
 	readyAddr   string // the first listen address, where it binds (not through Via)
 	restartable bool
+	backlog     string // the gauge read before the stop (Component.Backlog)
 	logPath     string
 	reserved    []net.Listener // its ports, held until it starts
 }
@@ -141,14 +143,26 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 	}
 	addrs := map[string][][]string{}
 	for _, c := range v.Set.Components {
+		if c.When != nil && !c.When(cfg) {
+			continue
+		}
 		n := max(c.Instances, 1)
+		if c.Scale {
+			n = max(n, cfg.Scale)
+		}
 		if o := cfg.Instances[c.Name]; o > 0 {
 			n = o
 		}
+		exe := cfg.Exe
+		if c.Exe != "" {
+			if exe, err = exec.LookPath(c.Exe); err != nil {
+				return specs, nil, fmt.Errorf("stack: %s needs %s: %w (Debian: apt-get install %s)", v.Name, c.Exe, err, c.Exe)
+			}
+		}
 		var reach [][]string
 		for i := range n {
-			sp := &spec{name: procName(v.Name, c.Name, i, n), component: c.Name, instance: i, exe: cfg.Exe,
-				ready: c.Ready, restartable: c.Restartable}
+			sp := &spec{name: procName(v.Name, c.Name, i, n), component: c.Name, instance: i, exe: exe,
+				ready: c.Ready, restartable: c.Restartable, backlog: c.Backlog}
 			sp.logPath = filepath.Join(cfg.LogDir, sp.name+".log")
 			specs = append(specs, sp)
 			own := make([]string, len(c.Listen))
@@ -167,9 +181,16 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 			}
 			args = append(args, v.Extra[c.Name]...)
 			for j, flag := range c.Listen {
-				args = append(args, flag, own[j])
+				addr := own[j]
+				if c.Exe != "" {
+					_, addr, _ = net.SplitHostPort(addr) // a foreign program takes the port alone
+				}
+				args = append(args, flag, addr)
 			}
-			sp.args = append(args, "--log-level", "warn")
+			if c.Exe == "" {
+				args = append(args, "--log-level", "warn")
+			}
+			sp.args = args
 			if len(own) > 0 {
 				sp.readyAddr = own[0]
 			}
@@ -187,6 +208,27 @@ func plan(cfg Config, v Variant, reserve func() (net.Listener, error)) (specs []
 		addrs[c.Name] = reach
 	}
 	return specs, targets, nil
+}
+
+// Topology returns how many instances of each component the stack runs,
+// by component name (its results record it).
+func (s *Stack) Topology() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range s.procs {
+		out[p.spec.component] = max(out[p.spec.component], p.spec.instance+1)
+	}
+	return out
+}
+
+// Broker returns what the stack's front doors share: BrokerRedis when it
+// runs the Redis component, else BrokerMemory.
+func (s *Stack) Broker() string {
+	if _, ok := s.Topology()["redis"]; ok {
+		return BrokerRedis
+	}
+	return BrokerMemory
 }
 
 // Variant returns the variant the stack runs.
@@ -222,6 +264,7 @@ func (s *Stack) Signal(component string, instance int, sig syscall.Signal, grace
 	if p.exitedYet() {
 		return fmt.Errorf("signal %s: it has already exited (see %s)", p.spec.name, p.spec.logPath)
 	}
+	p.readPeak()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal %s: %w", p.spec.name, err)
 	}
@@ -278,14 +321,41 @@ func (s *Stack) Stop() ([]results.Component, error) {
 		for _, p := range s.procs {
 			if p.spec.component == name {
 				group = append(group, p)
-				if !p.exitedYet() {
-					_ = p.cmd.Process.Signal(syscall.SIGTERM)
-				}
 			}
 		}
-		deadline := time.Now().Add(grace)
+		// What each still holds, and its peak memory, are read before any
+		// is asked to stop.
+		readBacklogs(group)
 		for _, p := range group {
-			killed[p] = p.await(syscall.SIGTERM, time.Until(deadline))
+			p.readPeak()
+		}
+		for _, p := range group {
+			if !p.exitedYet() {
+				_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		// The group shares the grace, and whatever of it outlives the
+		// grace is killed at once: one kill's wait is no reprieve for
+		// another.
+		expired := make(chan struct{})
+		deadline := time.AfterFunc(grace, func() { close(expired) })
+		for _, p := range group {
+			select {
+			case <-p.done:
+			case <-expired:
+			}
+		}
+		deadline.Stop()
+		var late []*proc
+		for _, p := range group {
+			if !p.exitedYet() {
+				late = append(late, p)
+				_ = p.cmd.Process.Kill()
+			}
+		}
+		for _, p := range late {
+			<-p.done
+			p.killed, killed[p] = true, true
 		}
 	}
 	var comps []results.Component
@@ -325,6 +395,11 @@ func Run(ctx context.Context, cfg Config, variant string, drive func(context.Con
 	if p != nil {
 		p.Components = append(comps, drv)
 		p.Noise = noise(comps)
+		p.Desc, p.Claim = st.variant.Desc, st.variant.Claim
+		// A component killed after its stop grace is a finding of the
+		// path, recorded in its results (Killed, Backlog), not a failure
+		// of the run: what was measured stands.
+		stopErr = withoutKills(stopErr)
 	}
 	return p, errors.Join(driveErr, stopErr)
 }

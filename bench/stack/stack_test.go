@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chatbench/chatbench/internal/redistest"
 	"github.com/chatbench/chatbench/internal/wstest"
 )
 
@@ -29,12 +32,31 @@ func TestVariantTables(t *testing.T) {
 	if !testing.Short() {
 		exe = wstest.BuildChatbench(t)
 	}
-	cfg, err := Config{Exe: "chatbench", LogDir: t.TempDir(), Secret: testSecret}.WithDefaults()
+	one, err := Config{Exe: "chatbench", LogDir: t.TempDir(), Secret: testSecret}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two instances of each, sharing a Redis the stack starts.
+	two, err := Config{Exe: "chatbench", LogDir: t.TempDir(), Secret: testSecret, Scale: 2}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range Variants() {
-		t.Run(v.Name, func(t *testing.T) {
+		for _, cfg := range []Config{one, two} {
+			t.Run(v.Name+"/instances="+strconv.Itoa(cfg.Scale), func(t *testing.T) {
+				if cfg.Broker == BrokerRedis {
+					redistest.Binary(t)
+				}
+				checkTable(t, exe, cfg, v)
+			})
+		}
+	}
+}
+
+// checkTable checks v's table with cfg's settings (TestVariantTables).
+func checkTable(t *testing.T, exe string, cfg Config, v Variant) {
+	{
+		{
 			var names []string
 			for _, c := range v.Set.Components {
 				names = append(names, c.Name)
@@ -56,6 +78,9 @@ func TestVariantTables(t *testing.T) {
 			}
 			for _, sp := range specs {
 				comp, _ := v.Component(sp.component)
+				if comp.Exe != "" {
+					continue // not a chatbench subcommand
+				}
 				out, err := exec.Command(exe, append(slices.Clone(sp.args), "--help")...).CombinedOutput()
 				if err != nil {
 					t.Errorf("%s: chatbench %s: %v\n%s", sp.name, strings.Join(sp.args, " "), err, out)
@@ -66,7 +91,7 @@ func TestVariantTables(t *testing.T) {
 					t.Errorf("%s: %q is not a known subcommand; help says:\n%s", sp.name, comp.Command, out)
 				}
 			}
-		})
+		}
 	}
 }
 
@@ -85,7 +110,7 @@ func TestStopOrder(t *testing.T) {
 
 // TestPlanInstances checks that N instances are a parameter: each has its
 // own ports, its own process name and log, every client-facing one is a
-// target, and a worker calls back to a gateway of its own (i mod n).
+// target, and a worker calls back to a gateway of its own (i mod n) first.
 func TestPlanInstances(t *testing.T) {
 	v, err := Lookup("queue")
 	if err != nil {
@@ -128,8 +153,11 @@ func TestPlanInstances(t *testing.T) {
 		if want := "queue-worker-" + string(rune('0'+i)); w.name != want || filepath.Base(w.logPath) != want+".log" {
 			t.Errorf("worker %d is %s (log %s), want %s", i, w.name, w.logPath, want)
 		}
-		if got, want := flag(w, "--callback-url"), "http://"+flag(gateways[i%2], "--callback-addr"); got != want {
-			t.Errorf("%s calls back to %s, want gateway %d's %s", w.name, got, i%2, want)
+		// Its own gateway first, then the other (any gateway sharing the
+		// broker can take a job's events).
+		want := "http://" + flag(gateways[i%2], "--callback-addr") + ",http://" + flag(gateways[(i+1)%2], "--callback-addr")
+		if got := flag(w, "--callback-url"); got != want {
+			t.Errorf("%s calls back to %s, want gateway %d's then the other's: %s", w.name, got, i%2, want)
 		}
 	}
 }
@@ -165,6 +193,9 @@ func TestConfigErrors(t *testing.T) {
 		{with(base, func(c *Config) { c.SQSLatency = "regoin" }), `--sqs-latency: latency profile "regoin"`},
 		{with(base, func(c *Config) { c.NoiseThreshold = 2 }), "--noise-threshold 2: must be between 0 and 1"},
 		{with(base, func(c *Config) { c.DriftThreshold = -0.1 }), "--drift-threshold -0.1: must be ≥ 0"},
+		{with(base, func(c *Config) { c.Scale = 2; c.Broker = BrokerMemory }), "--broker memory with --instances 2"},
+		{with(base, func(c *Config) { c.Broker = "etcd" }), `--broker "etcd": want memory or redis`},
+		{with(base, func(c *Config) { c.Scale = -1 }), "--instances -1: must be ≥ 0"},
 	} {
 		if _, err := tc.cfg.WithDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)
@@ -218,10 +249,17 @@ func TestProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		var names []string
+		v, _ := Lookup("queue")
 		for _, c := range comps {
 			names = append(names, c.Name)
 			if c.CPUSeconds <= 0 || c.PeakRSS <= 0 || c.Killed {
 				t.Errorf("component %+v: want CPU time and peak memory, not killed", c)
+			}
+			// Each component whose row names a backlog gauge had it read
+			// before the stop: an idle stack holds nothing.
+			comp, _ := v.Component(strings.TrimPrefix(c.Name, "queue-"))
+			if got := c.Backlog; (comp.Backlog != "") != (got != nil) || (got != nil && *got != 0) {
+				t.Errorf("component %s (backlog gauge %q): backlog %v, want 0 read exactly when the row names a gauge", c.Name, comp.Backlog, got)
 			}
 		}
 		if want := []string{"queue-sqs", "queue-ml", "queue-gateway", "queue-worker"}; !slices.Equal(names, want) {
@@ -230,6 +268,11 @@ func TestProcesses(t *testing.T) {
 		exited := map[string]time.Time{}
 		for _, p := range st.procs {
 			exited[p.spec.component] = p.exited
+			// Linux: the peak is the process's own (VmHWM read before the
+			// stop), not wait4's, which includes this process's memory.
+			if runtime.GOOS == "linux" && p.peak <= 0 {
+				t.Errorf("%s: peak memory not read from /proc before the stop", p.spec.name)
+			}
 		}
 		for _, pair := range [][2]string{{"gateway", "worker"}, {"worker", "ml"}, {"ml", "sqs"}} {
 			if !exited[pair[0]].Before(exited[pair[1]]) {
@@ -303,6 +346,32 @@ func TestProcesses(t *testing.T) {
 		}
 	})
 
+	// --instances 2 of the direct path: a redis-server first, then two
+	// servers sharing it, each a target; the topology says so.
+	t.Run("instances-on-redis", func(t *testing.T) {
+		redistest.Binary(t)
+		cfg := newCfg(t)
+		cfg.Scale = 2
+		st, err := Start(ctx, cfg, "direct")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Stop()
+		if topo := st.Topology(); topo["redis"] != 1 || topo["server"] != 2 || st.Broker() != BrokerRedis {
+			t.Errorf("topology %v, broker %s: want one redis, two servers", topo, st.Broker())
+		}
+		targets := st.Targets()
+		if len(targets) != 2 {
+			t.Fatalf("targets %v, want two", targets)
+		}
+		for _, target := range targets {
+			get(t, healthz(t, target), http.StatusOK)
+		}
+		if _, err := st.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+
 	// Several instances are several processes, each a target; a process
 	// that outlives its stop grace is killed and marked so.
 	t.Run("instances-and-kill", func(t *testing.T) {
@@ -325,6 +394,13 @@ func TestProcesses(t *testing.T) {
 				continue
 			}
 			c.Close()
+		}
+		// Stopped processes cannot act on SIGTERM within the grace, however
+		// short: the kill after it is certain, not a race with echo's exit.
+		for _, p := range st.procs {
+			if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
 		}
 		comps, err := st.Stop()
 		if err == nil || !strings.Contains(err.Error(), "echo-echo-0 did not stop within 1ns of SIGTERM; killed") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/report"
@@ -41,6 +42,7 @@ p99 during / after the fault) and writes results.json, report.html and
 report.md, plus each component's log, to the output folder it names.`,
 		Example: `  chatbench chaos
   chatbench chaos --paths queue --scenarios worker-kill,sqs-down
+  chatbench chaos --instances 2 --scenarios redis-down,redis-restart,instance-kill
   chatbench chaos --no-resend --out out/chaos-no-resend`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,8 +103,15 @@ report.md, plus each component's log, to the output folder it names.`,
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/chaos-<time>)")
+	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)
 	completeList(cmd, "scenarios", chaos.ScenarioNames())
 	return cmd
+}
+
+// topologyFlags registers compare's and chaos's --instances and --broker.
+func topologyFlags(f *pflag.FlagSet, sc *stack.Config) {
+	f.IntVar(&sc.Scale, "instances", 1, "instances of each path's front door (direct servers; queue gateways, each with a worker), the driver's connections spread over them; more than 1 shares a Redis broker the run starts (Debian's redis-server)")
+	f.StringVar(&sc.Broker, "broker", "", "what the front doors share: memory, or redis (a redis-server the run starts); default memory with one instance, redis with several")
 }

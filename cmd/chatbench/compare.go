@@ -60,6 +60,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 		Example: `  chatbench compare
   chatbench compare --repeat 5                        # interleaved repeats, medians with intervals
   chatbench compare --paths direct,queue --sqs-latency none   # the bare embedded SQS endpoint
+  chatbench compare --instances 2                     # two instances of each path, sharing a Redis
   chatbench compare --speed 1440 --pace 1440          # plain time compression
   chatbench compare --ml-profile "default;*=fail:5%" --out out/ml-failures`,
 		Args: cobra.NoArgs,
@@ -97,7 +98,7 @@ report.md, plus each component's log, to the output folder it names at the end.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&cfg.Paths, "paths", stack.Names(), "paths to run, in order: "+strings.Join(stack.Names(), ", ")+" (echo is the floor)")
+	f.StringSliceVar(&cfg.Paths, "paths", stack.DefaultPaths(), "paths to run, in order, of "+strings.Join(stack.Names(), ", ")+" (echo is the floor; docs/methodology.md says what each stands for)")
 	f.StringVar(&tracePath, "trace", "", "trace to replay (default: the shipped day, 14,700 messages)")
 	f.Float64Var(&cfg.Replay.Speed, "speed", stack.DefaultSpeed, "compression of when conversations start: 2880 starts a day's visits within 30 s")
 	f.Float64Var(&cfg.Replay.Pace, "pace", stack.DefaultPace, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
@@ -111,11 +112,12 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 	f.DurationVar(&cfg.Replay.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures (negative = none)")
 	f.DurationVar(&cfg.Replay.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
-	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = whole trace)")
+	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = each path's default span: the echo floor 30 s, the others 60 s, ~90% of the day's messages; with --limit, the whole trace)")
 	f.IntVar(&cfg.Replay.Limit, "limit", 0, "replay at most this many messages (0 = all)")
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect dropped connections, resend unanswered messages or resume missed events (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/compare-<time>)")
+	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)
 	return cmd

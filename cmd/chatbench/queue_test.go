@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
@@ -53,5 +58,52 @@ func TestQueueSetupAndConformance(t *testing.T) {
 	// anything connects.
 	if _, err := run(t, "sqs", "conformance", "--endpoint", endpoint, "--only", "no-such-check"); exitCode(err) != exitUsage || !strings.HasPrefix(err.Error(), `--only "no-such-check": matches no check`) {
 		t.Fatalf("unknown check: %v", err)
+	}
+}
+
+// TestServeQueueHybrid runs the hybrid configuration on a standard queue:
+// a sync job's event comes back without passing the queue (no enqueued
+// stamp), as on the direct path.
+func TestServeQueueHybrid(t *testing.T) {
+	_, c, stop := startServe(t, "serve", "queue", "--addr", "127.0.0.1:0", "--callback-addr", "127.0.0.1:0",
+		"--ml-profile", "zero", "--log-level", "error", "--embedded-worker", "2",
+		"--inline-sync", "--queue-type", "standard", "--visibility-timeout", "2s")
+	c.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
+	c.Send(chat.ClientFrame{Op: chat.OpSend, ID: "w", Conv: "c1", Type: "wait_time_request"})
+	if h := awaitEvent(c, "w", "wait_time").Event.Hops; h.Enqueued != 0 || h.JobStart == 0 {
+		t.Errorf("inline sync job's hops: %+v; want it run without the queue", h)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve queue exited with %v", err)
+	}
+}
+
+// TestQueueFlagsRefused checks that a bad variant setting is refused by
+// name before anything starts.
+func TestQueueFlagsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "queue", "--group-by", "user"}, `--group-by "user": use one of conversation, job, message`},
+		{[]string{"queue", "setup", "--queue-type", "lifo", "--sqs-endpoint", "http://127.0.0.1:9"}, `--queue-type "lifo": use fifo or standard`},
+		{[]string{"sqs", "--duplicates", "120%", "--addr", "127.0.0.1:0"}, `--duplicates: "120%": want a share between 0 and 1`},
+	} {
+		if _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestDrainedTimeoutIsNotAFailure: a drain that ran out of its timeout
+// exits 0 (the work left is logged); any other shutdown error stands.
+func TestDrainedTimeoutIsNotAFailure(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	if err := drained(fmt.Errorf("socket: shutdown: %w", context.DeadlineExceeded), time.Second, log); err != nil {
+		t.Errorf("a timed-out drain: %v, want nil", err)
+	}
+	other := errors.New("listener closed")
+	if err := drained(other, time.Second, log); err != other {
+		t.Errorf("another error: %v, want it returned", err)
 	}
 }

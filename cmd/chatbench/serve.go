@@ -44,6 +44,7 @@ type frontFlags struct {
 	maxConnsUser   int
 	resumeEvents   int
 	resumeWindow   time.Duration
+	broker         string
 	tls            tlsFlags
 }
 
@@ -120,6 +121,7 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.maxConnsUser, "max-conns-per-user", socket.DefaultMaxConnsPerUser, "open connections per user; more are refused with too_many_connections (negative = no limit)")
 	fl.IntVar(&f.resumeEvents, "resume-events", socket.DefaultResumeEvents, "recent events kept per conversation for clients that reconnect and join with since (negative = resuming off)")
 	fl.DurationVar(&f.resumeWindow, "resume-window", socket.DefaultResumeWindow, "how long an event stays available to resuming clients")
+	fl.StringVar(&f.broker, "broker", socket.BrokerMemory, "where the front door's shared state lives: memory (this process alone), or redis://host:port/db for several instances sharing one Redis (events, members, resume history, accepted and relayed ids, the per-user cap; docs/protocol.md, \"Several instances\")")
 	f.tls.register(cmd, "the client-facing listener")
 	completeFiles(cmd, "record", traceExts...)
 	refuseNegative(cmd, map[string]string{"send-queue": "", "max-frame": "", "rate-burst": "", "resume-window": ""})
@@ -159,6 +161,7 @@ func (f *frontFlags) config(log *slog.Logger) socket.Config {
 		SendQueue: f.sendQueue, MaxFrameBytes: f.maxFrame, Logger: log.With("component", "socket"),
 		RateLimit: f.rateLimit, RateBurst: f.rateBurst, MaxConnsPerUser: f.maxConnsUser,
 		Resume: socket.ResumeConfig{Events: f.resumeEvents, Window: f.resumeWindow},
+		Broker: f.broker,
 	}
 }
 
@@ -185,7 +188,8 @@ docs/protocol.md with a token from ` + "`chatbench token`" + `.
 SIGINT/SIGTERM drain gracefully: accepted jobs finish and emit, then clients
 are closed with 1001.`,
 		Example: `  chatbench serve direct
-  chatbench serve direct --addr 127.0.0.1:9000 --ml-url http://127.0.0.1:8090`,
+  chatbench serve direct --addr 127.0.0.1:9000 --ml-url http://127.0.0.1:8090
+  chatbench serve direct --addr 127.0.0.1:9001 --broker redis://127.0.0.1:6379/0   # one of several instances`,
 		Args:    cobra.NoArgs,
 		PreRunE: checkFlags,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -230,7 +234,7 @@ are closed with 1001.`,
 			defer cancel()
 			err = srv.Shutdown(ctx)
 			stopML(ctx)
-			return err
+			return drained(err, drain, log)
 		},
 	}
 	fl := cmd.Flags()

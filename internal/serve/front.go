@@ -70,9 +70,18 @@ func StartFrontDoor(cfg FrontDoorConfig, newDispatcher func(socket.Emitter) (Dis
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
-	hub := socket.NewHub(cfg.Catalog, cfg.Front.Registerer, cfg.Front.Resume)
+	// The one place a front door's broker is chosen: every instance of a
+	// path that shares cfg.Front.Broker behaves as one front door.
+	broker, err := socket.OpenBroker(cfg.Front.Broker, socket.BrokerOptions{
+		Resume: cfg.Front.Resume, Logger: cfg.Front.Logger, Registerer: cfg.Front.Registerer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	hub := socket.NewHub(cfg.Catalog, cfg.Front.Registerer, broker)
 	disp, err := newDispatcher(hub)
 	if err != nil {
+		closeBroker(broker)
 		return nil, err
 	}
 	front := cfg.Front
@@ -80,6 +89,7 @@ func StartFrontDoor(cfg FrontDoorConfig, newDispatcher func(socket.Emitter) (Dis
 	fs, err := socket.NewServer(front)
 	if err != nil {
 		_ = disp.Shutdown(context.Background())
+		closeBroker(broker)
 		return nil, err
 	}
 	mux := obs.Mux(cfg.Gatherer)
@@ -87,9 +97,27 @@ func StartFrontDoor(cfg FrontDoorConfig, newDispatcher func(socket.Emitter) (Dis
 	h, err := ListenTLS(cfg.Addr, mux, cfg.TLS)
 	if err != nil {
 		_ = disp.Shutdown(context.Background())
+		closeBroker(broker)
 		return nil, err
 	}
 	return &FrontDoor{hub: hub, front: fs, disp: disp, http: h, tls: cfg.TLS != nil}, nil
+}
+
+// closeBroker releases b when it holds anything (socket.Closer).
+func closeBroker(b socket.Broker) error {
+	if c, ok := b.(socket.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// flushBroker waits, when b delivers asynchronously (socket.Flusher),
+// until what this process published has come back to its connections.
+func flushBroker(ctx context.Context, b socket.Broker) error {
+	if f, ok := b.(socket.Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
 }
 
 // Addr returns the host:port of /ws, /metrics and /healthz.
@@ -119,16 +147,21 @@ func (d *FrontDoor) Hub() *socket.Hub { return d.hub }
 
 // Shutdown drains gracefully, in the order both paths need: the
 // dispatcher stops taking messages (clients get shutting_down, retryable)
-// and waits for what it took to be emitted; then every connection is
-// closed with 1001 after its send queue is flushed; then the listener
-// stops. When ctx ends, each step cuts short what it waits for. Safe to
-// call more than once; later calls return the first result.
+// and waits for what it took to be emitted; a broker that delivers
+// asynchronously is waited for until those events have reached this
+// process's connections; then every connection is closed with 1001 after
+// its send queue is flushed; then the listener stops, and last the broker
+// is closed. When ctx ends, each step cuts short what it waits for. Safe
+// to call more than once; later calls return the first result.
 func (d *FrontDoor) Shutdown(ctx context.Context) error {
 	d.once.Do(func() {
+		b := d.hub.Broker()
 		d.err = errors.Join(
 			d.disp.Shutdown(ctx),
+			flushBroker(ctx, b),
 			d.front.Shutdown(ctx),
 			d.http.Shutdown(ctx),
+			closeBroker(b),
 		)
 	})
 	return d.err

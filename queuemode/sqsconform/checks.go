@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,18 @@ var registry = []Check{
 		Doc:  "a body using every allowed Unicode range (tab, newline, Latin, CJK, emoji beyond U+FFFF) round-trips unchanged",
 		Ref:  "SQS API Reference: SendMessage, MessageBody " + apiRef + "API_SendMessage.html",
 		run:  checkBodyUnicode,
+	},
+	{
+		Name: "message-size-default",
+		Doc:  "a queue created without MaximumMessageSize reports 1048576 (1 MiB), SQS's default and most since the payload limit was raised from 256 KiB",
+		Ref:  "SQS API Reference: CreateQueue, MaximumMessageSize " + apiRef + "API_CreateQueue.html",
+		run:  checkMessageSizeDefault,
+	},
+	{
+		Name: "message-size-limit",
+		Doc:  "a body of exactly the queue's MaximumMessageSize is accepted and received whole; one byte more is refused with InvalidParameterValue",
+		Ref:  "SQS API Reference: SendMessage, MessageBody " + apiRef + "API_SendMessage.html",
+		run:  checkMessageSizeLimit,
 	},
 	{
 		Name: "fifo-order",
@@ -314,6 +327,57 @@ func checkBodyUnicode(ctx context.Context, e *env) error {
 		return fmt.Errorf("body came back as %q, sent %q", b, unicodeBody)
 	}
 	return nil
+}
+
+// sizedQueue creates a standard queue without MaximumMessageSize and
+// returns its URL and the MaximumMessageSize it reports.
+func sizedQueue(ctx context.Context, e *env, suffix string) (string, string, error) {
+	u, err := e.stdQueue(ctx, suffix, nil)
+	if err != nil {
+		return "", "", err
+	}
+	a, err := e.queueAttrs(ctx, u, types.QueueAttributeNameMaximumMessageSize)
+	if err != nil {
+		return "", "", err
+	}
+	return u, a[string(types.QueueAttributeNameMaximumMessageSize)], nil
+}
+
+func checkMessageSizeDefault(ctx context.Context, e *env) error {
+	_, size, err := sizedQueue(ctx, e, "size-default")
+	if err != nil {
+		return err
+	}
+	if size != "1048576" {
+		return fmt.Errorf("MaximumMessageSize is %q, want 1048576 (1 MiB)", size)
+	}
+	return nil
+}
+
+func checkMessageSizeLimit(ctx context.Context, e *env) error {
+	u, size, err := sizedQueue(ctx, e, "size-limit")
+	if err != nil {
+		return err
+	}
+	limit, err := strconv.Atoi(size)
+	if err != nil || limit < 1024 {
+		return fmt.Errorf("MaximumMessageSize %q is not a size of at least 1024 bytes", size)
+	}
+	// Not e.send: its errors quote the body.
+	body := strings.Repeat("s", limit)
+	if _, err := e.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(body)}); err != nil {
+		return fmt.Errorf("SendMessage of a body of exactly MaximumMessageSize (%d bytes): %w", limit, err)
+	}
+	got, err := e.drain(ctx, u, 1, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	if b := aws.ToString(got[0].Body); b != body {
+		return fmt.Errorf("a %d-byte body came back as %d bytes", limit, len(b))
+	}
+	_, err = e.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(body + "s")})
+	_, err = expectAPIError(err, fmt.Sprintf("SendMessage of a body one byte over MaximumMessageSize (%d bytes)", limit+1), "InvalidParameterValue")
+	return err
 }
 
 func checkFIFOOrder(ctx context.Context, e *env) error {

@@ -31,6 +31,8 @@ var fauxqsExpectedFailures = map[string]string{
 		"SQS's code is MissingParameter (API Reference: Common Errors)",
 	"dedup-id-required": "fauxqs answers code AWS.SimpleQueueService.InvalidParameterValue; " +
 		"SQS's code is InvalidParameterValue (API Reference: Common Errors)",
+	"message-size-limit": "fauxqs refuses a body over MaximumMessageSize with code AWS.SimpleQueueService.InvalidParameterValue; " +
+		"SQS's code is InvalidParameterValue (API Reference: Common Errors)",
 	"batch-delete-partial": "fauxqs reports an invalid receipt handle in DeleteMessageBatch as a successful delete; " +
 		"SQS reports it as a failed entry with ReceiptHandleIsInvalid (API Reference: DeleteMessageBatch)",
 	"delete-invalid-receipt": "fauxqs accepts DeleteMessage with a made-up receipt handle; " +

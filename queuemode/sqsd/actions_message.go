@@ -231,8 +231,8 @@ func (s *Server) sendBatch(c *call, q *queue, entries []sendMessageBatchEntry) (
 			total += len(*e.MessageBody)
 		}
 	}
-	if total > q.attrs.maxMessageSize {
-		return nil, errBatchTooLong(total, q.attrs.maxMessageSize)
+	if total > maxBatchPayload {
+		return nil, errBatchTooLong(total, maxBatchPayload)
 	}
 	out := sendMessageBatchOutput{Successful: []sendMessageBatchResultEntry{}, Failed: []batchResultErrorEntry{}}
 	now := s.now()

@@ -40,6 +40,19 @@
 //     errors.As(err, &types.QueueDoesNotExist{}) and friends work and
 //     ErrorCode() reports the legacy code (e.g.
 //     "AWS.SimpleQueueService.NonExistentQueue").
+//   - Sizes follow AWS's current quotas: MaximumMessageSize defaults to
+//     1 MiB (1048576), its most, and may be set down to 1 KiB; a message
+//     over its queue's limit is InvalidParameterValue; the bodies of one
+//     SendMessageBatch may total 1 MiB (BatchRequestTooLong beyond). See
+//     the SendMessage and SendMessageBatch pages of the SQS API Reference
+//     ("The maximum allowed individual message size and the maximum total
+//     payload size ... are both 1 MiB"); the developer guide's quota page
+//     (quotas-messages.html) said 256 KiB before the 2025/2026 raise.
+//   - A body may hold only the characters SQS allows (#x9 | #xA | #xD |
+//     #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF); others are
+//     InvalidMessageContents, as the SendMessage reference says (one SDK's
+//     copy of that page says SQS replaces them with U+FFFD instead: either
+//     way a sender must escape them).
 //   - MD5OfMessageBody, MD5OfMessageAttributes and
 //     MD5OfMessageSystemAttributes are computed as SQS computes them; on
 //     receive the attribute digest covers the attributes returned.
@@ -83,11 +96,12 @@
 //     QueueDeletedRecently), and PurgeQueue acts at once and may be repeated
 //     (SQS takes up to 60 s and answers PurgeQueueInProgress meanwhile):
 //     waiting would only slow tests down.
-//   - Standard queues are exact: no duplicate deliveries, no missed messages
-//     on short polls (SQS samples a subset of servers), no reordering beyond
-//     redelivery. At-least-once consumers see the happy case.
-//   - MaximumMessageSize defaults to 256 KiB (262144), the limit chatbench's
-//     design names, and may be set up to 1 MiB.
+//   - Standard queues are exact unless Config.Duplicates is set: no missed
+//     messages on short polls (SQS samples a subset of servers), no
+//     reordering beyond redelivery, and duplicate deliveries only at the
+//     rate Config.Duplicates asks for (SQS states none): a receive then
+//     leaves a copy of the message receivable by the next one, which the
+//     first consumer's delete does not remove.
 //   - ReceiveRequestAttemptId is accepted and ignored; KMS, Policy and
 //     RedriveAllowPolicy attributes are stored and reported, not enforced;
 //     in-flight limits (OverLimit) and throttling are not modelled.

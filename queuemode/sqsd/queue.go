@@ -16,8 +16,9 @@ const (
 	defaultVisibilityTimeout = 30
 	maxVisibilityTimeout     = 43200 // 12 hours, also the cap on a message's total visibility
 	defaultRetention         = 345600
-	defaultMaxMessageSize    = 262144 // 256 KiB
+	defaultMaxMessageSize    = 1048576 // 1 MiB: SQS's default and most (doc.go)
 	maxMaxMessageSize        = 1048576
+	maxBatchPayload          = 1048576 // the bodies of one SendMessageBatch together
 	maxDelaySeconds          = 900
 	maxWaitTimeSeconds       = 20
 	maxBatchEntries          = 10

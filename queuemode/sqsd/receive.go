@@ -120,6 +120,7 @@ func (s *Server) receiveNow(q *queue, now time.Time, maxN, vt int, sel receiveSe
 	var out []wireMessage
 	if !q.fifo {
 		q.promote(now)
+		var copies []*message
 		for len(out) < maxN && q.ready.Len() > 0 {
 			m := q.ready.Remove(q.ready.Front()).(*message)
 			m.elem = nil
@@ -128,6 +129,13 @@ func (s *Server) receiveNow(q *queue, now time.Time, maxN, vt int, sel receiveSe
 			}
 			s.deliver(q, m, now, vt)
 			out = append(out, m.wire(sel))
+			if s.dupRate > 0 && s.dupRNG.Float64() < s.dupRate {
+				copies = append(copies, m.copyLeftBehind(now))
+			}
+		}
+		// After the loop: one receive does not return both copies.
+		for _, c := range copies {
+			q.enqueue(c, now)
 		}
 		return out
 	}
@@ -254,4 +262,15 @@ func (s *Server) expiredOrRedriven(q *queue, m *message, now time.Time) bool {
 	}
 	dlq.wake(1)
 	return true
+}
+
+// copyLeftBehind returns the copy of m that an at-least-once receive left
+// on another server: the same message, receivable at once, with a receive
+// count and receipt handle of its own, not deleted when m is.
+func (m *message) copyLeftBehind(now time.Time) *message {
+	return &message{
+		id: m.id, body: m.body, md5Body: m.md5Body,
+		attrs: m.attrs, md5Attrs: m.md5Attrs, trace: m.trace, md5Sys: m.md5Sys,
+		groupID: m.groupID, senderID: m.senderID, sentAt: m.sentAt, visibleAt: now,
+	}
 }

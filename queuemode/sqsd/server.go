@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,6 +35,16 @@ type Config struct {
 	Region string
 	// AccountID appears in queue URLs and ARNs. Empty means "000000000000".
 	AccountID string
+	// Duplicates is the fraction, 0 to 1, of receives from a standard
+	// queue that leave a second copy of the message behind, receivable at
+	// once by another consumer and not deleted with the first: SQS's
+	// at-least-once delivery ("occasionally ... more than one copy of a
+	// message might be delivered"), at a rate SQS does not state. Zero
+	// means none: standard queues are exact. FIFO queues never duplicate.
+	Duplicates float64
+	// Seed seeds the Duplicates draws (the same seed, the same draws for
+	// the same receives).
+	Seed uint64
 	// Now is the clock for message timestamps, visibility timeouts, delays,
 	// retention and the deduplication window. Nil means time.Now. Long-poll
 	// waits always run on real timers, so a test clock that jumps forward
@@ -54,6 +65,10 @@ type Server struct {
 	account string
 	latency *latencySampler
 	met     *metrics
+	// dupRate and dupRNG draw the standard queues' duplicate deliveries;
+	// dupRNG is guarded by mu.
+	dupRate float64
+	dupRNG  *rand.Rand
 
 	// ctx ends when Close begins; it wakes long polls and cuts latency waits.
 	ctx    context.Context
@@ -97,6 +112,8 @@ func New(cfg Config) *Server {
 		region:  cmp(cfg.Region, "us-east-1"),
 		account: cmp(cfg.AccountID, "000000000000"),
 		latency: newLatencySampler(cfg.Latency),
+		dupRate: min(max(cfg.Duplicates, 0), 1),
+		dupRNG:  rand.New(rand.NewPCG(cfg.Seed, 0xd0b1e)),
 		queues:  map[string]*queue{},
 
 		closeDone: make(chan struct{}),

@@ -46,7 +46,7 @@ func TestQueueLifecycle(t *testing.T) {
 		"DelaySeconds":                  "0",
 		"MessageRetentionPeriod":        "345600",
 		"ReceiveMessageWaitTimeSeconds": "0",
-		"MaximumMessageSize":            "262144",
+		"MaximumMessageSize":            "1048576",
 		"ApproximateNumberOfMessages":   "0",
 	} {
 		if a[k] != want {
@@ -287,7 +287,7 @@ func TestSendValidation(t *testing.T) {
 	e := newEnv(t, Config{})
 	std := e.createQueue("std", nil)
 	fifo := e.fifo("f.fifo", nil)
-	big := strings.Repeat("x", 262145)
+	big := strings.Repeat("x", 1048577)
 	cases := []struct {
 		name string
 		in   *sqs.SendMessageInput
@@ -316,7 +316,7 @@ func TestSendValidation(t *testing.T) {
 		})
 	}
 	// Exactly at the limit is fine.
-	e.send(std, strings.Repeat("x", 262144))
+	e.send(std, strings.Repeat("x", 1048576))
 }
 
 func TestFIFOOrderAndGroupLock(t *testing.T) {
@@ -789,7 +789,7 @@ func TestBatches(t *testing.T) {
 	if !errors.As(err, &badID) {
 		t.Errorf("invalid id: %v", err)
 	}
-	half := strings.Repeat("x", 200000)
+	half := strings.Repeat("x", 600000)
 	_, err = e.sqs.SendMessageBatch(e.ctx, &sqs.SendMessageBatchInput{QueueUrl: &std, Entries: []types.SendMessageBatchRequestEntry{
 		{Id: aws.String("a"), MessageBody: &half}, {Id: aws.String("b"), MessageBody: &half},
 	}})
@@ -954,5 +954,59 @@ func TestChangeVisibilityBatchPartial(t *testing.T) {
 	var notDistinct *types.BatchEntryIdsNotDistinct
 	if !errors.As(err, &notDistinct) {
 		t.Fatalf("repeated ids: %v, want BatchEntryIdsNotDistinct", err)
+	}
+}
+
+// TestStandardDuplicates checks the at-least-once model: with Duplicates
+// set, a receive from a standard queue leaves a copy that the next receive
+// gets — the same MessageId and body, its own receipt handle — and that
+// the first copy's delete leaves in place; a FIFO queue never duplicates.
+func TestStandardDuplicates(t *testing.T) {
+	e := newEnv(t, Config{Duplicates: 1})
+	std := e.createQueue("std", nil)
+	e.send(std, "hello")
+	first := e.receive(std, 10, 0, nil)
+	if len(first) != 1 {
+		t.Fatalf("first receive: %d messages, want 1 (a receive never returns both copies)", len(first))
+	}
+	e.del(std, first[0])
+	again := e.receive(std, 10, 0, nil)
+	if len(again) != 1 || aws.ToString(again[0].MessageId) != aws.ToString(first[0].MessageId) ||
+		aws.ToString(again[0].Body) != "hello" || aws.ToString(again[0].ReceiptHandle) == aws.ToString(first[0].ReceiptHandle) {
+		t.Fatalf("after deleting the first copy the next receive got %+v, want the same message under a new receipt", again)
+	}
+
+	fifo := e.fifo("f.fifo", nil)
+	e.sendGroup(fifo, "g", "d1", "once")
+	got := e.receive(fifo, 10, 0, nil)
+	e.del(fifo, got[0])
+	if more := e.receive(fifo, 10, 0, nil); len(got) != 1 || len(more) != 0 {
+		t.Errorf("FIFO queue: received %d then %d messages, want 1 then 0", len(got), len(more))
+	}
+
+	exact := newEnv(t, Config{})
+	q := exact.createQueue("std", nil)
+	exact.send(q, "hello")
+	exact.del(q, exact.receive(q, 10, 0, nil)[0])
+	if more := exact.receive(q, 10, 0, nil); len(more) != 0 {
+		t.Errorf("without Duplicates a deleted message came back: %+v", more)
+	}
+}
+
+// TestQueueMessageSizeLimit checks that a queue's own MaximumMessageSize
+// bounds each message, while a batch may hold up to 1 MiB of them.
+func TestQueueMessageSizeLimit(t *testing.T) {
+	e := newEnv(t, Config{})
+	small := e.createQueue("small", map[string]string{"MaximumMessageSize": "1024"})
+	if _, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: &small, MessageBody: aws.String(strings.Repeat("x", 1025))}); errCode(err) != "InvalidParameterValue" {
+		t.Errorf("1025 bytes to a 1024-byte queue: %v, want InvalidParameterValue", err)
+	}
+	e.send(small, strings.Repeat("x", 1024))
+	kb := strings.Repeat("x", 1000)
+	out, err := e.sqs.SendMessageBatch(e.ctx, &sqs.SendMessageBatchInput{QueueUrl: &small, Entries: []types.SendMessageBatchRequestEntry{
+		{Id: aws.String("a"), MessageBody: &kb}, {Id: aws.String("b"), MessageBody: &kb},
+	}})
+	if err != nil || len(out.Successful) != 2 {
+		t.Errorf("two 1000-byte messages in one batch: %+v, %v", out, err)
 	}
 }

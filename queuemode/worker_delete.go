@@ -1,0 +1,97 @@
+package queuemode
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Deleting processed messages. By default each is deleted with its own
+// DeleteMessage call, as soon as its events are posted. With
+// WorkerConfig.BatchDeletes one goroutine, the deleter, takes the deletes
+// of every chain and sends those waiting together as one
+// DeleteMessageBatch of up to 10 — without waiting to fill a batch, so an
+// idle worker deletes at once and a busy one makes a tenth of the calls:
+// SQS's own advice for throughput, and what a design that queues every job
+// as its own message (GroupJob) needs not to spend its CPU on deletes.
+
+// deleteReq asks the deleter to delete one message; done receives the
+// outcome.
+type deleteReq struct {
+	receipt *string
+	done    chan error
+}
+
+// deleteMessage deletes a processed message, through the deleter when
+// deletes are batched. It deletes even during a hard shutdown: the gateway
+// has the events.
+func (w *Worker) deleteMessage(receipt *string) error {
+	if w.deletes == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.workCtx), w.cfg.CallTimeout)
+		defer cancel()
+		start := time.Now()
+		_, err := w.cfg.Client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(w.cfg.QueueURL), ReceiptHandle: receipt})
+		w.m.observe("DeleteMessage", start, err)
+		return err
+	}
+	r := deleteReq{receipt: receipt, done: make(chan error, 1)}
+	w.deletes <- r
+	return <-r.done
+}
+
+// runDeleter sends the deletes it is given as batches until the channel is
+// closed (after every chain has finished).
+func (w *Worker) runDeleter() {
+	defer close(w.deleterDone)
+	for r := range w.deletes {
+		batch := []deleteReq{r}
+	fill:
+		for len(batch) < maxBatchEntries {
+			select {
+			case r, ok := <-w.deletes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.deleteBatch(batch)
+	}
+}
+
+// deleteBatch deletes batch with one DeleteMessageBatch and tells each
+// request its outcome.
+func (w *Worker) deleteBatch(batch []deleteReq) {
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
+	for i, r := range batch {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: r.receipt}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.workCtx), w.cfg.CallTimeout)
+	start := time.Now()
+	out, err := w.cfg.Client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(w.cfg.QueueURL), Entries: entries})
+	cancel()
+	w.m.observe("DeleteMessageBatch", start, err)
+	failed := map[string]error{}
+	if err == nil {
+		for _, f := range out.Failed {
+			failed[aws.ToString(f.Id)] = fmt.Errorf("queuemode: delete refused: %s", aws.ToString(f.Code))
+		}
+	}
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			r.done <- err
+		case failed[strconv.Itoa(i)] != nil:
+			r.done <- failed[strconv.Itoa(i)]
+		default:
+			r.done <- nil
+		}
+	}
+}
