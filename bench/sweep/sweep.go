@@ -128,8 +128,11 @@ type Config struct {
 }
 
 // DefaultPaths returns the variants a sweep runs by default: compare's
-// (every variant of stack, echo included as the floor).
-func DefaultPaths() []string { return stack.Names() }
+// (stack.DefaultPaths) without the echo floor, whose knee is the
+// harness's, not a design's (--paths echo,... sweeps it too).
+func DefaultPaths() []string {
+	return slices.DeleteFunc(stack.DefaultPaths(), func(n string) bool { return n == "echo" })
+}
 
 // withDefaults fills in c's defaults, or returns an error naming each bad
 // value by its flag.
@@ -364,7 +367,13 @@ func (e *engine) step(ctx context.Context, s *series, x float64) *results.Step {
 	rp := s.replay
 	rp.Label = fmt.Sprintf("%s step %d: %s msgs/s", s.out.ID(), n, rate(x))
 	p, err := stack.Run(ctx, sc, s.out.Path, func(ctx context.Context, stk *stack.Stack) (*results.Path, error) {
-		return driver.Run(ctx, rp.Driver(stk.Target(), s.out.Path, []byte(sc.Secret), plan.header, plan.recs))
+		dc := rp.Driver(stk.Target(), s.out.Path, []byte(sc.Secret), plan.header, plan.recs)
+		dc.Targets = stk.Targets() // with --instances, connections spread over every front door
+		p, err := driver.Run(ctx, dc)
+		if p != nil {
+			p.Instances, p.Broker = len(dc.Targets), stk.Broker()
+		}
+		return p, err
 	})
 	if counter != nil {
 		st.SQS = counter.snapshot()
@@ -378,9 +387,9 @@ func (e *engine) step(ctx context.Context, s *series, x float64) *results.Step {
 	}
 	// A component killed at the stop (an overloaded gateway draining its
 	// backlog past the grace) is a finding of the step, which its
-	// components record; any other failure makes the step's figures
-	// suspect.
-	if err != nil && ctx.Err() == nil && !slices.ContainsFunc(p.Components, func(c results.Component) bool { return c.Killed }) {
+	// components record and stack.Run does not return as an error; any
+	// other failure makes the step's figures suspect.
+	if err != nil && ctx.Err() == nil {
 		st.Error = err.Error()
 	}
 	p.Steady = compare.SteadyState(p)
