@@ -362,6 +362,11 @@ func (v *sweepView) crossovers(hold []*results.SweepSeries) string {
 		if cur == prev {
 			continue
 		}
+		if cur == nil {
+			// Past the last knee no path measured holds: that is the end
+			// of what the sweep can say, not a change of choice.
+			break
+		}
 		// Bisect the change between the previous point and this one.
 		a, b := math.Exp(lo+(hi-lo)*float64(i-1)/points), vol
 		for range 40 {

@@ -208,6 +208,25 @@ type SQSCount struct {
 	// idle consumer costs.
 	Pollers int   `json:"pollers,omitempty"`
 	WaitUS  int64 `json:"wait_us,omitempty"`
+	// Polls counts the requests of this action that recur with time, not
+	// with messages (GetQueueAttributes: the worker's reading of the
+	// dead-letter queue's depth), and PollSeconds the time from the first
+	// of them to the last: their rate, without the start-up calls.
+	Polls       int64   `json:"polls,omitempty"`
+	PollSeconds float64 `json:"poll_seconds,omitempty"`
+}
+
+// PollRate is the recurring requests' rate, per second, over a step of
+// wall seconds: (Polls − 1) ÷ PollSeconds when two or more were seen
+// apart, else Polls ÷ wall.
+func (n SQSCount) PollRate(wall float64) float64 {
+	switch {
+	case n.Polls >= 2 && n.PollSeconds > 0:
+		return float64(n.Polls-1) / n.PollSeconds
+	case wall > 0:
+		return float64(n.Polls) / wall
+	}
+	return 0
 }
 
 // Capacity is a series' capacity at its knee on this machine.
@@ -259,7 +278,8 @@ type Cost struct {
 	// (pollers × a month ÷ the long-poll wait): an upper bound of the
 	// empty receives, reached when the queue is empty all month.
 	// Periodic is the other recurring requests a month (the worker's
-	// reading of the dead-letter queue's depth), at the step's rate.
+	// reading of the dead-letter queue's depth), at their rate in the
+	// step (SQSCount.PollRate).
 	IdlePolls float64 `json:"sqs_idle_polls_per_month"`
 	Periodic  float64 `json:"sqs_periodic_per_month"`
 	// CPUMillisPerMessage is CPU time per message by component ("server",

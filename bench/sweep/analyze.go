@@ -152,8 +152,8 @@ func cost(sw *results.Sweep, s *results.SweepSeries) results.Cost {
 			} else {
 				standard += billed
 			}
-		case recurring(n.Action) && st.WallSeconds > 0:
-			c.Periodic += float64(n.Billed) / st.WallSeconds * results.MonthSeconds
+		case recurring(n.Action):
+			c.Periodic += n.PollRate(st.WallSeconds) * results.MonthSeconds
 		}
 	}
 	c.FIFO = fifo > standard

@@ -124,11 +124,16 @@ func (w *Workload) step(rate, pace float64, warmup, window time.Duration, seed u
 		Name:          fmt.Sprintf("steady %s at %g msgs/s, pace %g", w.Ref.TraceName, rate, pace),
 	}
 	from := traceTime(warmup).Microseconds()
-	// At the lowest rates a step's few visits may all miss the window
-	// (the reference day's real rate is one message every 6 s): draw
-	// again, so that every step measures something. The offered rate is
-	// what the trace drawn schedules, so the bias shows in it.
-	for try := 0; ; try++ {
+	want := rate * window.Seconds()
+	// A step's few visits at the lower rates make what its window offers
+	// a coarse draw (at the reference day's real rate one message every
+	// 6 s, and visits send in bursts): of up to maxDraws traces, keep the
+	// one whose window offers nearest the target, so that the steps lie
+	// where the planner put them. Each draw is the reference's shape all
+	// the same; the offered rate recorded is what the kept draw schedules.
+	var best *stepPlan
+	bestOff := math.Inf(1)
+	for try := 0; try < maxDraws && bestOff > nearEnough*want; try++ {
 		h, recs, st, err := trace.Steady(w.visits, p)
 		if err != nil {
 			return nil, err
@@ -139,15 +144,20 @@ func (w *Workload) step(rate, pace float64, warmup, window time.Duration, seed u
 				n++
 			}
 		}
-		if n > 0 || try == maxDraws-1 {
-			if n == 0 {
-				return nil, fmt.Errorf("sweep: %d draws of a step at %g msgs/s sent nothing in its %s window: raise the rate (--from) or the window", maxDraws, rate, window)
-			}
-			return &stepPlan{header: h, recs: recs, stats: st, offered: float64(n) / window.Seconds()}, nil
+		if off := math.Abs(float64(n) - want); n > 0 && off < bestOff {
+			best, bestOff = &stepPlan{header: h, recs: recs, stats: st, offered: float64(n) / window.Seconds()}, off
 		}
 		p.Seed += 0x9e3779b97f4a7c15
 	}
+	if best == nil {
+		return nil, fmt.Errorf("sweep: %d draws of a step at %g msgs/s sent nothing in its %s window: raise the rate (--from) or the window", maxDraws, rate, window)
+	}
+	return best, nil
 }
 
-// maxDraws bounds the draws of a step's trace (step).
-const maxDraws = 50
+// maxDraws bounds the draws of a step's trace (step), and nearEnough is
+// the share of the target by which a draw may miss and be kept at once.
+const (
+	maxDraws   = 20
+	nearEnough = 0.05
+)

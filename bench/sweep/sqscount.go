@@ -47,6 +47,9 @@ type sqsCounter struct {
 	upstream *url.URL
 	counts   map[countKey]*results.SQSCount
 	waiting  map[string]int // receives in flight, by queue kind
+	// firstPoll is when each kind's first recurring request came
+	// (results.SQSCount.Polls).
+	firstPoll map[countKey]time.Time
 }
 
 type countKey struct{ action, queue string }
@@ -58,7 +61,7 @@ func newSQSCounter() (*sqsCounter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &sqsCounter{ln: ln, counts: map[countKey]*results.SQSCount{}, waiting: map[string]int{}}
+	c := &sqsCounter{ln: ln, counts: map[countKey]*results.SQSCount{}, waiting: map[string]int{}, firstPoll: map[countKey]time.Time{}}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			c.mu.Lock()
@@ -138,6 +141,7 @@ func (c *sqsCounter) handler(next http.Handler) http.Handler {
 			QueueName       string `json:"QueueName"`
 			WaitTimeSeconds *int64 `json:"WaitTimeSeconds"`
 			Entries         []json.RawMessage
+			AttributeNames  []string
 		}
 		_ = json.Unmarshal(body, &req) // an unreadable body is still a request
 		info.key.queue = "standard"
@@ -151,6 +155,14 @@ func (c *sqsCounter) handler(next http.Handler) http.Handler {
 		c.mu.Lock()
 		n := c.count(info.key)
 		n.Calls++
+		if isPoll(info.key.action, req.QueueURL, req.AttributeNames) {
+			now := time.Now()
+			if n.Polls == 0 {
+				c.firstPoll[info.key] = now
+			}
+			n.Polls++
+			n.PollSeconds = now.Sub(c.firstPoll[info.key]).Seconds()
+		}
 		if !info.receive {
 			n.Billed += chunks(info.reqLen) // a receive is billed by what it returns
 			if strings.Contains(info.key.action, "Message") {
@@ -171,6 +183,15 @@ func (c *sqsCounter) handler(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callInfoKey{}, info)))
 	})
+}
+
+// isPoll reports whether a request is one that recurs with time: the
+// worker's reading of the dead-letter queue's depth (queuemode's
+// watchDLQ), told from the start-up reads of the same action (its ARN,
+// the message size limit) by the one attribute it asks for.
+func isPoll(action, queueURL string, attrs []string) bool {
+	return action == "GetQueueAttributes" && strings.Contains(queueURL, "-dlq") &&
+		len(attrs) == 1 && attrs[0] == "ApproximateNumberOfMessages"
 }
 
 // observe counts errors, and for a receive the messages and the billed

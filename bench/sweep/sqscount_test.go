@@ -87,6 +87,18 @@ func TestSQSCounterAgreesWithEndpoint(t *testing.T) {
 		}
 	}
 
+	// The worker's reading of the DLQ's depth recurs; a start-up read of
+	// its ARN does not.
+	dlq, err := cl.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs-dlq.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []types.QueueAttributeName{types.QueueAttributeNameQueueArn, types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessages} {
+		if _, err := cl.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{attr}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	counted := map[string]int64{}
 	var sends, empty int64
 	for _, n := range c.snapshot() {
@@ -97,6 +109,10 @@ func TestSQSCounterAgreesWithEndpoint(t *testing.T) {
 		switch n.Action {
 		case "SendMessage":
 			sends = n.Billed
+		case "GetQueueAttributes":
+			if n.Calls != 3 || n.Polls != 2 || n.PollRate(10) <= 0 {
+				t.Errorf("GetQueueAttributes %+v: want 3 calls, 2 of them polls of the DLQ's depth", n)
+			}
 		case "ReceiveMessage":
 			empty = n.Empty
 			if n.WaitUS != int64(time.Second/time.Microsecond) || n.Pollers < 1 {

@@ -40,8 +40,8 @@ func newSweepCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep",
 		Short: "Raise the offered load on each path until its SLO breaks: knees, capacity per core, cost",
-		Long: `Find where each design breaks. For each path (by default compare's: the echo
-floor, the direct path and every queue variant) sweep steps offered load from
+		Long: `Find where each design breaks. For each path (by default compare's but the
+echo floor: direct, queue, queue-job and hybrid) sweep steps offered load from
 the reference day's real rate (14,700 messages a day: 0.17 msgs/s) up past the
 load at which the SLO stops holding — the knee — each step on fresh processes
 with a warm-up. Load rises by more conversations open at once, each at the same
@@ -63,12 +63,13 @@ each can grow, where the cheapest choice changes — then the knees, capacity
 per core, CPU per message per component, SQS requests per message and their
 cost (list prices as flags), and writes results.json, report.html (latency
 against offered load, knees marked) and report.md to the output folder.
-A default sweep takes about 10-15 minutes on 2 cores; --quick about 2-3 (fewer,
-shorter steps: the knee within a factor of 3). docs/methodology.md explains
-how load is raised and why.`,
+A default sweep takes about 10-15 minutes on 2 cores (about 30 steps of 15-25
+s); --quick about 3 (steps ×30, shorter, one bisection: the knee within a
+factor of 5.5). docs/methodology.md explains how load is raised and why.`,
 		Example: `  chatbench sweep
   chatbench sweep --quick
   chatbench sweep --paths direct,queue --pace 5,20,80
+  chatbench sweep --paths direct,queue --instances 2    # two front doors each, sharing a Redis
   chatbench sweep --paths direct --ml-profile zero --pace 100
   chatbench sweep --volume 1e6 --slo 'p99{class=sync} < 50ms' --slo 'lost == 0'`,
 		Args: cobra.NoArgs,
@@ -109,6 +110,9 @@ how load is raised and why.`,
 					*f.d = 0
 				}
 			}
+			if cfg.Quick && !cmd.Flags().Changed("factor") {
+				cfg.Factor = 0
+			}
 			if outDir, err = prepareStack(cmd, &cfg.Stack, nil, outDir, "sweep", log); err != nil {
 				return err
 			}
@@ -128,12 +132,12 @@ how load is raised and why.`,
 	f.Float64SliceVar(&paces, "pace", []float64{stack.DefaultPace}, "compression of time within a conversation; several values sweep each path at each")
 	f.Float64Var(&cfg.From, "from", 0, "first step's offered load, msgs/s (0 = the reference trace's real mean rate)")
 	f.Float64Var(&cfg.To, "to", 0, "highest step, msgs/s (0 = no limit but the connections this process may open)")
-	f.Float64Var(&cfg.Factor, "factor", sweep.DefaultFactor, "ratio between steps until the SLO breaks")
+	f.Float64Var(&cfg.Factor, "factor", sweep.DefaultFactor, "ratio between steps until the SLO breaks (--quick: 30)")
 	f.IntVar(&refine, "refine", sweep.DefaultRefine, "geometric bisections between the last step that held and the first that broke (--quick: 1)")
 	f.DurationVar(&cfg.Warmup, "warmup", sweep.DefaultWarmup, "each step's warm-up, excluded from its figures (--quick: 1.5s)")
 	f.DurationVar(&cfg.Window, "window", sweep.DefaultWindow, "each step's measured window (--quick: 3s)")
 	f.DurationVar(&cfg.Drain, "drain", sweep.DefaultDrain, "how long a step waits for outstanding deliveries after its last send (--quick: 3s)")
-	f.BoolVar(&cfg.Quick, "quick", false, "CI smoke: shorter steps and one bisection (about 2-3 minutes; the knee within a factor of 3)")
+	f.BoolVar(&cfg.Quick, "quick", false, "CI smoke: steps ×30, shorter, one bisection (about 3 minutes; the knee within a factor of 5.5)")
 	f.StringArrayVar(&cfg.SLO, "slo", nil, "an SLO rule in the gate's syntax (repeatable; replaces the default SLO: "+strings.Join(sweep.DefaultSLO, ", ")+")")
 	f.Float64Var(&cfg.LagFraction, "lag-fraction", sweep.DefaultLagFraction, "a step is not trusted when the driver's schedule lag p99 exceeds this share of the tightest latency threshold")
 	f.Float64Var(&cfg.Volume, "volume", 0, "messages a day the verdict and the cost are for (0 = the reference trace's: 14,700 for the shipped day)")
@@ -152,6 +156,7 @@ how load is raised and why.`,
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the steps' traces")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/sweep-<time>)")
+	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)
 	return cmd
