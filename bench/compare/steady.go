@@ -3,6 +3,7 @@ package compare
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/chatbench/chatbench/bench/results"
@@ -29,7 +30,8 @@ const (
 // was still backing up: its per-second median latency (series p50) rising
 // from the first third of the seconds in which messages were sent to the
 // last (by BackingUpGrowth and BackingUpRise), or a share of its
-// deliveries arriving only after the sends ended (BackingUpDrain). It adds
+// deliveries arriving only after the sends ended (BackingUpDrain), or work
+// its components still held when they were stopped. It adds
 // the queue_wait hop's median and p99, the time jobs waited in the queue,
 // for the paths that have one. nil when p has no series to judge (a soak,
 // an echo-less replay of nothing).
@@ -72,6 +74,14 @@ func SteadyState(p *results.Path) *results.Steady {
 			st.QueueWaitP99 = max(st.QueueWaitP99, h.P99)
 		}
 	}
+	var left int64
+	var holders []string
+	for _, c := range p.Components {
+		if c.Backlog != nil && *c.Backlog > 0 {
+			left += *c.Backlog
+			holders = append(holders, c.Name)
+		}
+	}
 	rise := time.Duration(st.LastP50-st.FirstP50) * time.Microsecond
 	switch {
 	case st.Growth >= BackingUpGrowth && rise >= BackingUpRise:
@@ -80,6 +90,11 @@ func SteadyState(p *results.Path) *results.Steady {
 	case st.DrainShare >= BackingUpDrain:
 		st.Steady = false
 		st.Reason = fmt.Sprintf("%.0f%% of its deliveries came after the last message was sent", st.DrainShare*100)
+	case left > 0:
+		// Work still held after the drain (results.Component.Backlog):
+		// the path had not caught up with what it was sent.
+		st.Steady = false
+		st.Reason = fmt.Sprintf("%d jobs were still held by %s after the drain", left, strings.Join(holders, ", "))
 	}
 	if !st.Steady && st.QueueWaitP50 > 0 {
 		st.Reason += fmt.Sprintf("; jobs waited %s in the queue (median, p99 %s)", us(st.QueueWaitP50), us(st.QueueWaitP99))
