@@ -658,6 +658,9 @@ func stepVerdict(s *results.SweepSeries, i int) string {
 		out = "error: " + st.Error
 	case !st.Trusted:
 		out = fmt.Sprintf("not trusted: the driver's lag p99 %s ms exceeds %s ms", ms(st.LagP99), ms(st.LagLimit))
+		if !st.Retry {
+			out += "; run again"
+		}
 	case st.Pass:
 		out = "held"
 	default:
@@ -668,6 +671,9 @@ func stepVerdict(s *results.SweepSeries, i int) string {
 			}
 		}
 		out = "broke " + strings.Join(broke, ", ")
+	}
+	if st.Retry {
+		out = "retry: " + out
 	}
 	if i == s.Knee {
 		out += " (knee)"

@@ -175,6 +175,10 @@ type Step struct {
 	WallSeconds float64 `json:"wall_seconds"`
 	// Error is why the step failed to run, if it did.
 	Error string `json:"error,omitempty"`
+	// Retry says the step ran the previous step's load again because the
+	// driver had not kept to its schedule there (Trusted false): the
+	// series goes on from this step's outcome.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Held says the step held the SLO on a trustworthy measurement.

@@ -333,6 +333,19 @@ func (e *engine) loop(ctx context.Context, all []*series) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if !st.Trusted && st.Error == "" {
+				// On a shared machine one stall can push a thin step's
+				// lag p99 (its few messages' worst) past the limit at any
+				// load: run it once more, on fresh processes, before
+				// taking the driver for the limit. Both steps are kept.
+				e.log(s, st)
+				st = e.step(ctx, s, x)
+				st.Retry = true
+				s.out.Steps = append(s.out.Steps, st)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
 			s.plan.record(x, st)
 			if s.plan.stop != "" {
 				s.out.StopStep = len(s.out.Steps) - 1
