@@ -656,7 +656,7 @@ func stepVerdict(s *results.SweepSeries, i int) string {
 	switch {
 	case st.Error != "":
 		out = "error: " + st.Error
-	case !st.Trusted:
+	case !st.Trusted && !st.Broke():
 		out = fmt.Sprintf("not trusted: the driver's lag p99 %s ms exceeds %s ms", ms(st.LagP99), ms(st.LagLimit))
 		if !st.Retry {
 			out += "; run again"
@@ -671,6 +671,9 @@ func stepVerdict(s *results.SweepSeries, i int) string {
 			}
 		}
 		out = "broke " + strings.Join(broke, ", ")
+		if !st.Trusted {
+			out += fmt.Sprintf(" (by more than the driver's lag p99 %s ms, above its limit)", ms(st.LagP99))
+		}
 	}
 	if st.Retry {
 		out = "retry: " + out

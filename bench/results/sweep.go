@@ -168,6 +168,10 @@ type Step struct {
 	Trusted  bool  `json:"trusted"`
 	LagP99   int64 `json:"lag_p99_us"`
 	LagLimit int64 `json:"lag_limit_us"`
+	// Decisive says a latency rule broke by more than LagP99: above its
+	// bound even with the driver's lag taken off, so the SLO broke on the
+	// server's account whether or not the step is Trusted.
+	Decisive bool `json:"decisive,omitempty"`
 	// SQS counts the step's SQS requests by action and queue kind, as
 	// they crossed the wire (empty for paths without SQS).
 	SQS []SQSCount `json:"sqs,omitempty"`
@@ -183,6 +187,11 @@ type Step struct {
 
 // Held says the step held the SLO on a trustworthy measurement.
 func (s *Step) Held() bool { return s.Pass && s.Trusted && s.Error == "" }
+
+// Broke says the step broke the SLO on a measurement that shows it: a
+// trusted step, or one whose break the driver's lag cannot explain
+// (Decisive).
+func (s *Step) Broke() bool { return !s.Pass && (s.Trusted || s.Decisive) && s.Error == "" }
 
 // StepCheck is one SLO rule's verdict on a step.
 type StepCheck struct {

@@ -66,7 +66,7 @@ func (p *planner) record(x float64, st *results.Step) {
 	case st.Error != "":
 		p.done(results.StopError, st.Error)
 		return
-	case !st.Trusted:
+	case !st.Trusted && !st.Broke():
 		p.done(results.StopLag, fmt.Sprintf("the driver's schedule lag p99 %s exceeded the limit %s at %s msgs/s, on the step and on its retry: the driver, not the server, may be what is measured from here on",
 			dur(st.LagP99), dur(st.LagLimit), rate(st.Offered)))
 		return

@@ -34,6 +34,10 @@ func TestPlanner(t *testing.T) {
 		// the loads above it measure the driver.
 		{name: "lag", p: planner{from: 1, factor: 10, refine: 3}, knee: 1e9, lag: 500,
 			want: []float64{1, 10, 100, 1000}, stop: results.StopLag},
+		// A break far beyond what the lag explains is the server's: the
+		// series bisects as after a trusted break (see decisive below).
+		{name: "decisive break", p: planner{from: 1, factor: 10, refine: 1}, knee: 50, lag: 100,
+			want: []float64{1, 10, 100, 31.6}, stop: results.StopSLO},
 		// Broken at the first step: nothing to bisect.
 		{name: "broken at once", p: planner{from: 5, factor: 10, refine: 3}, knee: 1,
 			want: []float64{5}, stop: results.StopSLO},
@@ -51,6 +55,9 @@ func TestPlanner(t *testing.T) {
 				}
 				got = append(got, x)
 				st := &results.Step{Offered: x, Pass: x <= tc.knee, Trusted: tc.lag == 0 || x < tc.lag}
+				// In "decisive break" the steps that break do so by more
+				// than the lag; in "lag" the SLO holds where the lag breaks.
+				st.Decisive = !st.Pass && tc.name == "decisive break"
 				p.record(x, st)
 			}
 			if len(got) != len(tc.want) {

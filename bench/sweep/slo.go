@@ -98,6 +98,9 @@ func judge(step *results.Step, rules []gate.Rule, fraction float64) {
 			mine = append(mine, r)
 		}
 	}
+	if p.ScheduleLag != nil {
+		step.LagP99 = p.ScheduleLag.P99
+	}
 	step.Pass = true
 	if len(mine) > 0 {
 		for _, v := range gate.Check(&results.Run{Paths: []*results.Path{p}}, nil, mine) {
@@ -106,13 +109,16 @@ func judge(step *results.Step, rules []gate.Rule, fraction float64) {
 			// in a thin step) cannot fail the step.
 			if v.Measured && !v.Pass {
 				step.Pass = false
+				// A latency from the scheduled send above its bound by
+				// more than the driver's lag p99 is the server's: a late
+				// send adds at most its lag.
+				if stats.IsLatency(v.Rule.Metric) && strings.HasPrefix(v.Rule.Op, "<") && v.Value-float64(step.LagP99) > v.Rule.Value {
+					step.Decisive = true
+				}
 			}
 		}
 	}
 	step.LagLimit = lagLimit(rules, p.Name, fraction).Microseconds()
-	if p.ScheduleLag != nil {
-		step.LagP99 = p.ScheduleLag.P99
-	}
 	step.Trusted = step.LagP99 <= step.LagLimit
 }
 

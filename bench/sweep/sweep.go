@@ -333,7 +333,7 @@ func (e *engine) loop(ctx context.Context, all []*series) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !st.Trusted && st.Error == "" {
+			if !st.Trusted && !st.Broke() && st.Error == "" {
 				// On a shared machine one stall can push a thin step's
 				// lag p99 (its few messages' worst) past the limit at any
 				// load: run it once more, on fresh processes, before

@@ -123,4 +123,3 @@ func mustLookup(t *testing.T, name string) stack.Variant {
 	}
 	return v
 }
-
