@@ -772,7 +772,7 @@ func (v *sweepView) scope() string {
 		quick = " (--quick: shorter steps, fewer bisections)"
 	}
 	return fmt.Sprintf("Reference: %s, %s messages a day (%s msgs/s on average, %s in its busiest hour) in visits of %.0f messages and %.0f participants over %.1f minutes; "+
-		"each step resamples its visits at the step's rate, on fresh processes, %s of warm-up then %s measured%s; steps ×%g until the SLO breaks, then %d bisections.",
+		"each step resamples its visits at the step's rate, on fresh processes, %s of warm-up then %s measured%s; steps ×%g until the SLO breaks, then %d bisection(s).",
 		r.TraceName, perDayText(r.PerDay()), rateText(r.MeanRate), rateText(r.PeakRate), r.MsgsPerVisit, r.UsersPerVisit, r.VisitSeconds/60,
 		durText(sw.WarmupUS), durText(sw.WindowUS), quick, sw.Factor, sw.Refine)
 }

@@ -14,14 +14,14 @@ import (
 
 // DefaultSLO is the service level a step must meet, in the gate's rule
 // syntax (docs/methodology.md, "The knee"): a sync job's event within
-// 100 ms and an ML job's within 3 s for 99 % of deliveries, from the
+// 200 ms and an ML job's within 3 s for 99 % of deliveries, from the
 // scheduled send; nothing lost, every message answered, and at most 2 %
 // of deliveries errored (the default ML profile fails up to 1.5 % of one
 // model's calls by design); and for the echo floor, its own round trip
 // within 100 ms with nothing lost. As in the gate, a rule without path
 // applies to every path except the echo floor.
 var DefaultSLO = []string{
-	"p99{class=sync} < 100ms",
+	"p99{class=sync} < 200ms",
 	"p99{class=ml} < 3s",
 	"lost == 0",
 	"unanswered == 0",
@@ -31,14 +31,14 @@ var DefaultSLO = []string{
 }
 
 // DefaultLagFraction bounds the driver's schedule lag p99 at a tenth of
-// the tightest latency threshold of the SLO (10 ms for a 100 ms sync
+// the tightest latency threshold of the SLO (20 ms for a 200 ms sync
 // p99): above it the driver, not the server, could be what broke or
 // barely held the SLO.
 const DefaultLagFraction = 0.1
 
 // noLatencyLimit is the lag limit of a path whose SLO has no latency
-// threshold: the default's, a tenth of 100 ms.
-const noLatencyLimit = 10 * time.Millisecond
+// threshold: the default's, a tenth of 200 ms.
+const noLatencyLimit = 20 * time.Millisecond
 
 // ParseSLO parses SLO rules. Regression rules and knee rules are refused:
 // a step is judged on its own figures.

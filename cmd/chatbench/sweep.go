@@ -78,7 +78,7 @@ factor of 5.5). docs/methodology.md explains how load is raised and why.`,
 			if err != nil {
 				return err
 			}
-			if err := positive(cmd, "factor", "workers", "lag-fraction"); err != nil {
+			if err := positive(cmd, "factor", "workers", "lag-fraction", "max-conns"); err != nil {
 				return err
 			}
 			cfg.TraceName, cfg.TraceBytes = "day (shipped)", trace.Day()
@@ -112,6 +112,9 @@ factor of 5.5). docs/methodology.md explains how load is raised and why.`,
 			}
 			if cfg.Quick && !cmd.Flags().Changed("factor") {
 				cfg.Factor = 0
+			}
+			if cfg.Quick && !cmd.Flags().Changed("max-conns") {
+				cfg.MaxConns = 0
 			}
 			if outDir, err = prepareStack(cmd, &cfg.Stack, nil, outDir, "sweep", log); err != nil {
 				return err
@@ -152,7 +155,7 @@ factor of 5.5). docs/methodology.md explains how load is raised and why.`,
 	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
 	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 	f.Float64Var(&cfg.Stack.NoiseThreshold, "noise-threshold", stack.DefaultNoiseThreshold, "flag a step noisy when other processes and steal took more than this share of the machine's CPU while it ran")
-	f.IntVar(&cfg.MaxConns, "max-conns", 0, "most connections a step may open (0 = this process's file limit less a reserve)")
+	f.IntVar(&cfg.MaxConns, "max-conns", sweep.DefaultMaxConns, "most connections a step may open, at most this process's file limit less a reserve (--quick: 3000): the highest load a series reaches")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the steps' traces")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/sweep-<time>)")
