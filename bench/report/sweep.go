@@ -496,8 +496,10 @@ func (v *sweepView) cpuTable() sweepTable {
 		}
 	}
 	slices.Sort(comps)
-	t := sweepTable{Title: "CPU per message at the knee, ms", Header: append([]string{"path", "pace"}, append(comps, "driver", "step")...),
-		Note: "CPU time (user + system, from each process's rusage) over the whole knee step, start-up and connecting included, ÷ the messages sent."}
+	t := sweepTable{Title: "CPU per message at the knee, ms", Header: append([]string{"path", "pace"}, append(comps, "driver", "steps")...),
+		Note: "CPU time (user + system, from each process's rusage) per message sent: marginal between the step that sent the fewest messages and the knee step " +
+			"when the knee sent 4× as many or more — (CPU − its CPU) ÷ (messages − its messages), leaving out each step's start-up and connecting — " +
+			"otherwise over the whole knee step, start-up included (marked *). The driver's is over the knee step; the cost below uses these figures."}
 	for _, s := range v.sw.Series {
 		if s.Cost == nil || s.Capacity == nil {
 			continue
@@ -510,7 +512,13 @@ func (v *sweepView) cpuTable() sweepTable {
 				row = append(row, cell{Text: dash})
 			}
 		}
-		row = append(row, cell{Text: num3(s.Capacity.CPUMillisPerMessage["driver"])}, v.ref(s, s.Knee))
+		from := v.ref(s, s.Knee)
+		if s.Cost.CPUMarginal {
+			from.Ref = v.ref(s, s.Cost.CPUBaseStep).Ref + " → " + from.Ref
+		} else {
+			from.Ref += " *"
+		}
+		row = append(row, cell{Text: num3(s.Capacity.CPUMillisPerMessage["driver"])}, from)
 		t.Rows = append(t.Rows, row)
 	}
 	return t

@@ -297,8 +297,14 @@ type Cost struct {
 	Periodic  float64 `json:"sqs_periodic_per_month"`
 	// CPUMillisPerMessage is CPU time per message by component ("server",
 	// "gateway", "worker", "ml", "sqs": the process name without the
-	// variant), ms; the driver is left out.
+	// variant), ms; the driver is left out. With CPUMarginal it is the
+	// marginal cost between step CPUBaseStep (the one that sent the fewest
+	// messages) and the knee step — (CPU − base CPU) ÷ (messages − base
+	// messages) — which leaves out each step's start-up and connecting;
+	// otherwise the knee step's CPU ÷ its messages.
 	CPUMillisPerMessage map[string]float64 `json:"cpu_ms_per_message"`
+	CPUMarginal         bool               `json:"cpu_marginal,omitempty"`
+	CPUBaseStep         int                `json:"cpu_base_step,omitempty"`
 
 	// Requests is billed SQS requests a month at Volume, and SQSDollars
 	// their price after the free requests.

@@ -82,6 +82,56 @@ func capacity(ref results.Reference, s *results.SweepSeries) *results.Capacity {
 	return c
 }
 
+// marginalRatio is how many times the messages of the step with the
+// fewest the knee step must have sent for the marginal CPU per message
+// between them to be read (cost).
+const marginalRatio = 4
+
+// fewest is the index of s's measured step that sent the fewest messages
+// (-1 when none did).
+func fewest(s *results.SweepSeries) int {
+	best := -1
+	for i, st := range s.Steps {
+		if st.Path == nil || st.Error != "" || st.Path.Messages.Sent == 0 {
+			continue
+		}
+		if best < 0 || st.Path.Messages.Sent < s.Steps[best].Path.Messages.Sent {
+			best = i
+		}
+	}
+	return best
+}
+
+// cpuPerMessage is the CPU-ms per message of each component (the driver
+// left out) of step k: its CPU ÷ its messages, or with base the marginal
+// cost, (k's CPU − base's) ÷ (k's messages − base's), not below 0.
+func cpuPerMessage(variant string, k, base *results.Step) map[string]float64 {
+	cpu := func(st *results.Step) map[string]float64 {
+		out := map[string]float64{}
+		for _, comp := range st.Path.Components {
+			if comp.Name != "driver" {
+				out[component(variant, comp.Name)] += comp.CPUSeconds
+			}
+		}
+		return out
+	}
+	out := map[string]float64{}
+	sent := float64(k.Path.Messages.Sent)
+	kc := cpu(k)
+	var bc map[string]float64
+	if base != nil {
+		sent -= float64(base.Path.Messages.Sent)
+		bc = cpu(base)
+	}
+	if sent <= 0 {
+		return out
+	}
+	for name, sec := range kc {
+		out[name] = max(sec-bc[name], 0) * 1000 / sent
+	}
+	return out
+}
+
 // perMessage reports whether an SQS action's requests grow with messages
 // (the rest recur with time, or happen once at start-up).
 func perMessage(action string) bool {
@@ -103,12 +153,14 @@ func recurring(action string) bool { return action == "GetQueueAttributes" }
 func cost(sw *results.Sweep, s *results.SweepSeries) results.Cost {
 	c := results.Cost{SQSStep: s.Knee, CPUStep: s.Knee, CPUMillisPerMessage: map[string]float64{}}
 	k := s.KneeStep()
-	if sent := float64(k.Path.Messages.Sent); sent > 0 {
-		for _, comp := range k.Path.Components {
-			if comp.Name != "driver" {
-				c.CPUMillisPerMessage[component(s.Path, comp.Name)] += comp.CPUSeconds * 1000 / sent
-			}
-		}
+	c.CPUMillisPerMessage = cpuPerMessage(s.Path, k, nil)
+	// Marginal CPU per message, from the knee step and the step that sent
+	// the fewest messages: each step pays start-up and connecting, which
+	// over a thin step's few messages swamp what a message costs, and
+	// which a deployment pays once, not per message.
+	if base := fewest(s); base >= 0 && base != s.Knee && k.Path.Messages.Sent >= marginalRatio*s.Steps[base].Path.Messages.Sent {
+		c.CPUMillisPerMessage = cpuPerMessage(s.Path, k, s.Steps[base])
+		c.CPUMarginal, c.CPUBaseStep = true, base
 	}
 	// The SQS figures: the step that held nearest the volume's peak rate,
 	// with enough messages to count.
