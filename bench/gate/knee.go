@@ -75,23 +75,12 @@ func kneeVerdict(s *results.SweepSeries, r Rule) Verdict {
 	what := "no step held the SLO"
 	if k != nil {
 		v.Value = k.Offered
-		what = fmt.Sprintf("knee = %s msgs/s at step %d", fmtRate(k.Offered), k.N)
+		what = fmt.Sprintf("knee = %s msgs/s at step %d", results.FormatRate(k.Offered), k.N)
 		if !s.KneeExact() {
-			what = fmt.Sprintf("knee ≥ %s msgs/s at step %d (a lower bound: %s)", fmtRate(k.Offered), k.N, s.Stop)
+			what = fmt.Sprintf("knee ≥ %s msgs/s at step %d (a lower bound: %s)", results.FormatRate(k.Offered), k.N, s.Stop)
 		}
 	}
 	v.Pass = compare(v.Value, r.Op, r.Value)
-	v.Message = fmt.Sprintf("%s (threshold %s %s), series %s", what, r.Op, fmtRate(r.Value), s.ID())
+	v.Message = fmt.Sprintf("%s (threshold %s %s), series %s", what, r.Op, results.FormatRate(r.Value), s.ID())
 	return v
-}
-
-// fmtRate formats msgs/s with three significant digits.
-func fmtRate(f float64) string {
-	switch {
-	case f >= 100:
-		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
-	case f >= 1:
-		return strconv.FormatFloat(f, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(f, 'g', 3, 64)
 }

@@ -50,6 +50,15 @@ type sweepTable struct {
 	Note string
 }
 
+// section is the table as plain text, for the text and Markdown renderers.
+func (t sweepTable) section() section {
+	s := section{title: t.Title, header: t.Header}
+	for _, r := range t.Rows {
+		s.rows = append(s.rows, cellTexts(r))
+	}
+	return s
+}
+
 // sweepView is what the renderers of a sweep draw from.
 type sweepView struct {
 	run     *results.Run
@@ -617,14 +626,7 @@ func (v *sweepView) stepsTable() sweepTable {
 			}
 			cores := dash
 			if span := stepSpan(st); span > 0 {
-				var own, drv float64
-				for _, c := range p.Components {
-					if c.Name == "driver" {
-						drv += c.CPUSeconds
-					} else {
-						own += c.CPUSeconds
-					}
-				}
+				own, drv := p.CPUSplit()
 				cores = fmt.Sprintf("%.2f / %.2f", own/span, drv/span)
 			}
 			steady := dash
@@ -703,11 +705,7 @@ func sweepText(w io.Writer, run *results.Run) error {
 	}
 	fmt.Fprintf(ew, "\nVerdict\n%s\n", wrap(joinCells(v.verdict), 100))
 	for _, t := range v.tables {
-		s := section{title: t.Title, header: t.Header}
-		for _, r := range t.Rows {
-			s.rows = append(s.rows, cellTexts(r))
-		}
-		if err := s.writeText(ew); err != nil {
+		if err := t.section().writeText(ew); err != nil {
 			return err
 		}
 		if t.Note != "" {
@@ -736,26 +734,7 @@ func sweepMarkdown(w io.Writer, run *results.Run) error {
 	}
 	fmt.Fprintf(ew, "\n**Verdict.** %s\n", joinCells(v.verdict))
 	for _, t := range v.tables {
-		fold := t.Title == "Steps"
-		if fold {
-			fmt.Fprintf(ew, "\n<details><summary>%s</summary>\n\n", t.Title)
-		} else {
-			fmt.Fprintf(ew, "\n**%s**\n\n", t.Title)
-		}
-		fmt.Fprintf(ew, "| %s |\n|%s\n", strings.Join(t.Header, " | "), strings.Repeat(" --- |", len(t.Header)))
-		for _, r := range t.Rows {
-			cells := cellTexts(r)
-			for i, c := range cells {
-				cells[i] = strings.ReplaceAll(c, "|", `\|`)
-			}
-			fmt.Fprintf(ew, "| %s |\n", strings.Join(cells, " | "))
-		}
-		if t.Note != "" {
-			fmt.Fprintf(ew, "\n%s\n", t.Note)
-		}
-		if fold {
-			fmt.Fprintln(ew, "\n</details>")
-		}
+		t.section().writeMarkdown(ew, t.Title == "Steps", t.Note)
 	}
 	return ew.err
 }

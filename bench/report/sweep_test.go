@@ -2,7 +2,6 @@ package report_test
 
 import (
 	"bytes"
-	"encoding/xml"
 	"strings"
 	"testing"
 
@@ -95,15 +94,5 @@ func TestSweepReport(t *testing.T) {
 	if !strings.Contains(html, "latency against offered load, class sync") || !strings.Contains(html, "direct knee 100") {
 		t.Error("HTML lacks the log-log chart of the sync class with the knees marked")
 	}
-	for rest := html; ; {
-		i := strings.Index(rest, "<svg")
-		if i < 0 {
-			break
-		}
-		j := strings.Index(rest[i:], "</svg>") + i + len("</svg>")
-		if err := xml.Unmarshal([]byte(rest[i:j]), new(struct{})); err != nil {
-			t.Errorf("SVG is not well-formed XML: %v", err)
-		}
-		rest = rest[j:]
-	}
+	checkSVGs(t, html)
 }

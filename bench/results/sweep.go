@@ -383,6 +383,31 @@ type Steady struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// CPUSplit returns the CPU seconds of p's own processes and of the
+// driver ("driver" in Components).
+func (p *Path) CPUSplit() (own, driver float64) {
+	for _, c := range p.Components {
+		if c.Name == "driver" {
+			driver += c.CPUSeconds
+		} else {
+			own += c.CPUSeconds
+		}
+	}
+	return own, driver
+}
+
+// FormatRate formats msgs/s with three significant digits, for messages
+// about steps and knees.
+func FormatRate(f float64) string {
+	switch {
+	case f >= 100:
+		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
+	case f >= 1:
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64)
+}
+
 // Lookup returns the series of path at pace (0: the first series' pace),
 // or nil.
 func (s *Sweep) Lookup(path string, pace float64) *SweepSeries {

@@ -44,13 +44,8 @@ func capacity(ref results.Reference, s *results.SweepSeries) *results.Capacity {
 	p := k.Path
 	c := &results.Capacity{Step: s.Knee, Rate: k.Offered, CPUMillisPerMessage: map[string]float64{}}
 	sent := float64(p.Messages.Sent)
-	var server, drv float64
+	server, drv := p.CPUSplit()
 	for _, comp := range p.Components {
-		if comp.Name == "driver" {
-			drv += comp.CPUSeconds
-		} else {
-			server += comp.CPUSeconds
-		}
 		if sent > 0 {
 			c.CPUMillisPerMessage[comp.Name] += comp.CPUSeconds * 1000 / sent
 		}

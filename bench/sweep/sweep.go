@@ -496,15 +496,7 @@ func meta(cfg Config, sc stack.Config, w *Workload) results.Meta {
 }
 
 // rate formats msgs/s with three significant digits.
-func rate(f float64) string {
-	switch {
-	case f >= 100:
-		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
-	case f >= 1:
-		return strconv.FormatFloat(f, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(f, 'g', 3, 64)
-}
+func rate(f float64) string { return results.FormatRate(f) }
 
 // dur formats µs as a duration.
 func dur(us int64) string { return (time.Duration(us) * time.Microsecond).String() }
