@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return nil
 	}()
 	perr := assemble(run, reps, n > 1, s.Stack.DriftThreshold)
+	judgeSteady(run)
 	if err == nil {
 		err = perr
 	}

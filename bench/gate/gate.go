@@ -45,7 +45,7 @@ import (
 // Ledger metrics (latency metrics are stats.LatencyMetrics: µs, from the
 // scheduled send) and operators.
 var (
-	ledgerMetrics = []string{"lost", "duplicates", "reordered", "errored", "unexpected", "delivered_ratio"}
+	ledgerMetrics = []string{"lost", "duplicates", "reordered", "errored", "unexpected", "delivered_ratio", "errored_ratio", "unanswered"}
 	ops           = []string{"<=", ">=", "==", "!=", "<", ">"}
 )
 
@@ -71,6 +71,9 @@ type Rule struct {
 	// statistically significant across the runs' repeats; when it cannot
 	// be judged (too few repeats) the rule is checked on the medians.
 	Significant bool
+	// Pace selects a sweep's series by pace, for the knee (0: the
+	// sweep's first pace).
+	Pace float64
 }
 
 // String returns the rule as written.
@@ -95,8 +98,8 @@ func Parse(text string) (Rule, error) {
 	if r.Metric == "p99.9" {
 		r.Metric = "p999"
 	}
-	if !stats.IsLatency(r.Metric) && !slices.Contains(ledgerMetrics, r.Metric) {
-		return fail("unknown metric %q; use one of %s", r.Metric, strings.Join(append(stats.LatencyMetrics(), ledgerMetrics...), ", "))
+	if !stats.IsLatency(r.Metric) && !slices.Contains(ledgerMetrics, r.Metric) && r.Metric != kneeMetric {
+		return fail("unknown metric %q; use one of %s", r.Metric, strings.Join(append(append(stats.LatencyMetrics(), ledgerMetrics...), kneeMetric), ", "))
 	}
 	// Selector.
 	if strings.HasPrefix(s, "{") {
@@ -113,13 +116,22 @@ func Parse(text string) (Rule, error) {
 			switch k {
 			case "path":
 				r.Path = v
+			case "pace":
+				f, err := strconv.ParseFloat(v, 64)
+				if r.Metric != kneeMetric || err != nil || !(f > 0) {
+					return fail("selector pace=%s: pace selects a sweep's series by its pace (a number > 0), for the knee only; write e.g. knee{path=queue,pace=5} >= 50", v)
+				}
+				r.Pace = f
 			case "class", "job":
+				if r.Metric == kneeMetric || r.Metric == "unanswered" {
+					return fail("%s counts messages, not deliveries: it has no class or job; select a path only", r.Metric)
+				}
 				if r.Group != "all" {
 					return fail("both class and job selected; a rule applies to one group, split it into two rules")
 				}
 				r.Group = k + ":" + v
 			default:
-				return fail("unknown selector key %q; use path, class or job", k)
+				return fail("unknown selector key %q; use path, class or job (or pace, for the knee)", k)
 			}
 		}
 		s = s[end+1:]
@@ -163,7 +175,12 @@ func Parse(text string) (Rule, error) {
 		if err != nil {
 			return fail("latency threshold %q: %v; write a duration such as 2s, 300ms or 850us", v, err)
 		}
-	case r.Metric == "delivered_ratio":
+	case r.Metric == kneeMetric:
+		r.Value, err = parseRate(v)
+		if err != nil {
+			return fail("knee %q: %v; write messages per second, e.g. 100 or 100/s", v, err)
+		}
+	case r.Metric == "delivered_ratio" || r.Metric == "errored_ratio":
 		r.Value, err = parsePercent(v, true)
 		if err == nil && (r.Value < 0 || r.Value > 1) {
 			err = errors.New("out of range")
@@ -388,6 +405,10 @@ func Check(current, baseline *results.Run, rules []Rule, opts ...Option) []Verdi
 		}
 	}
 	for _, r := range rules {
+		if r.Metric == kneeMetric {
+			out = append(out, checkKnees(current, r)...)
+			continue
+		}
 		var paths []string
 		if r.Path != "" {
 			paths = []string{r.Path}
@@ -507,6 +528,22 @@ func ledgerValue(run *results.Run, name string, r Rule) (float64, int, error) {
 		return float64(c.Errored), n, nil
 	case "unexpected":
 		return float64(c.Unexpected), n, nil
+	case "unanswered":
+		if r.Group != "all" {
+			return 0, 0, fmt.Errorf("unanswered has no group %s", r.Group)
+		}
+		m := p.Messages
+		n := m.Unacked
+		for _, k := range m.Rejected {
+			n += k
+		}
+		return float64(n), max(len(p.Repeats), 1), nil
+	case "errored_ratio":
+		due := c.Expected - c.Excused
+		if due <= 0 {
+			return 0, n, nil
+		}
+		return float64(c.Errored) / float64(due), n, nil
 	default: // delivered_ratio
 		due := c.Expected - c.Excused
 		if due <= 0 {
@@ -560,7 +597,7 @@ func format(r Rule, v float64) string {
 	switch {
 	case stats.IsLatency(r.Metric):
 		return fmtDur(v)
-	case r.Metric == "delivered_ratio":
+	case r.Metric == "delivered_ratio" || r.Metric == "errored_ratio":
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	default:
 		return strconv.FormatFloat(v, 'f', 0, 64)

@@ -181,6 +181,7 @@ type htmlData struct {
 	Summary  string
 	ChartCSS template.CSS
 	Notes    []string
+	Sweep    template.HTML // a sweep's verdict, charts and tables (sweep.go)
 	CDF      template.HTML
 	Series   template.HTML
 	Hops     template.HTML
@@ -250,8 +251,12 @@ table.meta td:first-child{white-space:nowrap}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="scope">Replayed {{.Scope}}.</p>
-<p class="summary">{{.Summary}}</p>{{template "notes" .Notes}}
+{{if .Sweep}}<p class="summary">{{.Summary}}</p>{{template "notes" .Notes}}
+{{.Sweep}}
+<h2>At each path's knee</h2>
+<p>The charts and tables below are each path's knee step (its lowest step when none held), as compare reports a path.</p>
+{{else}}<p class="scope">Replayed {{.Scope}}.</p>
+<p class="summary">{{.Summary}}</p>{{template "notes" .Notes}}{{end}}
 {{if .CDF}}<h2>Latency CDF per path</h2>
 <p>Share of deliveries (all groups) at or below each latency, from the scheduled send, from the decoded HdrHistograms.</p>
 {{.CDF}}{{end}}
@@ -294,13 +299,20 @@ func HTML(w io.Writer, run *results.Run) error {
 		Scope:    scope(run),
 		Summary:  summary(run),
 		ChartCSS: chart.CSS,
-		Notes:    notes(run),
+		Notes:    allNotes(run),
 		CDF:      cdf,
 		Series:   seriesChart(paths),
 		Hops:     hopCharts(paths),
 		Jobs:     jobChart(paths),
 		Sections: sections(run),
 		Meta:     meta(run),
+	}
+	if run.Sweep != nil {
+		if d.Sweep, err = sweepHTML(run); err != nil {
+			return err
+		}
+		d.Title = "chatbench sweep: " + strings.Join(pathNames(paths), ", ")
+		d.Summary = sweepSummary(run)
 	}
 	return page.Execute(w, d)
 }

@@ -57,6 +57,9 @@ func colName(p *results.Path) string {
 	if noisy(p) {
 		name += " (noisy)"
 	}
+	if backingUp(p) {
+		name += " (backing up)"
+	}
 	return name
 }
 
@@ -343,9 +346,12 @@ func short(rev string) string {
 // scheduled send, the ledger, throughput, CPU and memory (summed over the
 // path's components), and the hop breakdown.
 func Table(w io.Writer, run *results.Run) error {
+	if run.Sweep != nil {
+		return sweepText(w, run)
+	}
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "chatbench results: %s\nreplayed: %s\n", summary(run), scope(run))
-	for _, n := range notes(run) {
+	for _, n := range allNotes(run) {
 		fmt.Fprintln(ew, n)
 	}
 	for _, s := range sections(run) {
@@ -371,31 +377,42 @@ func (s section) writeText(w io.Writer) error {
 // for a pull-request comment: the latency, ledger and resource tables, and
 // the hop breakdown folded in a details element.
 func Markdown(w io.Writer, run *results.Run) error {
+	if run.Sweep != nil {
+		return sweepMarkdown(w, run)
+	}
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "### chatbench results\n\n%s\n\n**Replayed:** %s\n", summary(run), scope(run))
-	for _, n := range notes(run) {
+	for _, n := range allNotes(run) {
 		fmt.Fprintf(ew, "\n> %s\n", n)
 	}
 	for _, s := range sections(run) {
-		fold := strings.HasPrefix(s.title, "Hop")
-		if fold {
-			fmt.Fprintf(ew, "\n<details><summary>%s</summary>\n\n", s.title)
-		} else {
-			fmt.Fprintf(ew, "\n**%s**\n\n", s.title)
-		}
-		fmt.Fprintf(ew, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat(" --- |", len(s.header)))
-		for _, r := range s.rows {
-			cells := make([]string, len(r))
-			for i, c := range r {
-				cells[i] = strings.ReplaceAll(strings.TrimSpace(c), "|", `\|`)
-			}
-			fmt.Fprintf(ew, "| %s |\n", strings.Join(cells, " | "))
-		}
-		if fold {
-			fmt.Fprintln(ew, "\n</details>")
-		}
+		s.writeMarkdown(ew, strings.HasPrefix(s.title, "Hop"), "")
 	}
 	return ew.err
+}
+
+// writeMarkdown writes the section as a Markdown table, folded in a
+// details element when fold, followed by note when not empty.
+func (s section) writeMarkdown(w io.Writer, fold bool, note string) {
+	if fold {
+		fmt.Fprintf(w, "\n<details><summary>%s</summary>\n\n", s.title)
+	} else {
+		fmt.Fprintf(w, "\n**%s**\n\n", s.title)
+	}
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat(" --- |", len(s.header)))
+	for _, r := range s.rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = strings.ReplaceAll(strings.TrimSpace(c), "|", `\|`)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	if note != "" {
+		fmt.Fprintf(w, "\n%s\n", note)
+	}
+	if fold {
+		fmt.Fprintln(w, "\n</details>")
+	}
 }
 
 // errWriter remembers the first write error.

@@ -55,7 +55,13 @@ func TestGolden(t *testing.T) {
 	if n, want := strings.Count(s, `<figure class="cb-chart`), 2+len(run.Paths[0].Hops)+1; n != want {
 		t.Errorf("%d charts, want %d", n, want)
 	}
-	for rest := s; ; {
+	checkSVGs(t, s)
+}
+
+// checkSVGs checks that every SVG in html is well-formed XML.
+func checkSVGs(t *testing.T, html string) {
+	t.Helper()
+	for rest := html; ; {
 		i := strings.Index(rest, "<svg")
 		if i < 0 {
 			break

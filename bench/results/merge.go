@@ -55,6 +55,9 @@ func MergeRuns(runs ...*Run) (*Run, error) {
 				i+1, r.Meta.TraceName, r.Meta.TraceDigest, runs[0].Meta.TraceName, runs[0].Meta.TraceDigest)
 		}
 	}
+	if slices.ContainsFunc(runs, func(r *Run) bool { return r.Sweep != nil }) {
+		return MergeSweeps(runs...)
+	}
 	srcs, from := sources(runs)
 	if err := checkSplit(srcs, from); err != nil {
 		return nil, fmt.Errorf("results: merge: %w", err)
@@ -317,6 +320,7 @@ func (r *Run) Validate() error {
 		errs = append(errs, p.problems(where)...)
 		errs = append(errs, p.repeatProblems(where)...)
 	}
+	errs = append(errs, r.Sweep.problems()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("results: invalid document: %w", errors.Join(errs...))
 	}

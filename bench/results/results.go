@@ -23,6 +23,8 @@ type Run struct {
 	Schema int     `json:"schema"`
 	Meta   Meta    `json:"meta"`
 	Paths  []*Path `json:"paths"`
+	// Sweep is what `chatbench sweep` measured; nil for other runs.
+	Sweep *Sweep `json:"sweep,omitempty"`
 }
 
 // Meta describes how and where a run was made.
@@ -141,6 +143,9 @@ type Path struct {
 	// repeats pooled (PoolRepeats), which is what readers that do not know
 	// repeats see. Empty for a single run.
 	Repeats []*Path `json:"repeats,omitempty"`
+	// Steady says whether the path reached a steady state or was still
+	// backing up (compare; each step of a sweep); nil when not judged.
+	Steady *Steady `json:"steady,omitempty"`
 }
 
 // FaultWindow bounds the time a fault was in effect.

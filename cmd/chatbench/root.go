@@ -71,6 +71,7 @@ A flag given on the command line wins over the environment.`,
 	addChoiceTo(root, pf, &g.logLevel, "log-level", "info", obs.LogLevels(), "log level: "+orList(obs.LogLevels()))
 	root.AddCommand(
 		newCompareCmd(g),
+		newSweepCmd(g),
 		newChaosCmd(g),
 		newServeCmd(g),
 		newMLCmd(g),
