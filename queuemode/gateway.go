@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/socket"
@@ -118,6 +119,9 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Callback.Logger == nil {
 		cfg.Callback.Logger = cfg.Logger.With("component", "callback")
 	}
+	if cfg.Callback.Catalog == nil {
+		cfg.Callback.Catalog = cfg.Dispatcher.Catalog
+	}
 	// The callback's port is taken first: a bad address fails before
 	// anything runs, and a worker that posts as soon as /ws accepts
 	// messages waits in the listen backlog instead of being refused.
@@ -154,7 +158,7 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 			}
 			return nil, err
 		}
-		return drainingDispatcher{d, g}, nil
+		return drainingDispatcher{d, g, cb}, nil
 	})
 	if err != nil {
 		_ = cbLn.Close()
@@ -166,7 +170,13 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	}
 	cbMux := http.NewServeMux()
 	cbMux.Handle(CallbackPath, cb)
-	g.cb = serve.Serve(cbLn, cbMux)
+	// The whole request within ReadTimeout, however slowly it is sent;
+	// idle connections closed after a while (a worker keeps its own open
+	// while it posts).
+	rt := cb.cfg.ReadTimeout
+	g.cb = serve.ServeWith(cbLn, &http.Server{Handler: cbMux, ReadHeaderTimeout: rt, ReadTimeout: rt,
+		WriteTimeout: 2*rt + 2*recordTimeout, IdleTimeout: 60 * time.Second,
+		ErrorLog: slog.NewLogLogger(cfg.Callback.Logger.Handler(), slog.LevelDebug)})
 	return g, nil
 }
 
@@ -201,10 +211,22 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // connections close.
 type drainingDispatcher struct {
 	*Dispatcher
-	g *Gateway
+	g  *Gateway
+	cb *Callback
 }
 
 var _ serve.Dispatcher = drainingDispatcher{}
+
+// Dispatch records msg's queued jobs with the callback before they are
+// sent — a worker may post their events as soon as they are queued — and
+// sends them. A record of a message whose send then fails costs memory
+// until it expires, nothing else: a resend of it is recorded again.
+func (d drainingDispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
+	if jobs := d.queued(msg); len(jobs) > 0 {
+		d.cb.Accept(ctx, msg, jobs)
+	}
+	return d.Dispatcher.Dispatch(ctx, msg)
+}
 
 func (d drainingDispatcher) Shutdown(ctx context.Context) error {
 	err := d.Dispatcher.Shutdown(ctx)

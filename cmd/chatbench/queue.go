@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,9 +26,10 @@ import (
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
-// devCallbackSecret signs worker → gateway callbacks when none is
-// configured. Development only: anyone who can reach the callback listener
-// and knows it can inject events.
+// devCallbackSecret signs worker → gateway callbacks with
+// --insecure-dev-secret. Development only: anyone who can reach the
+// callback listener knows it and can sign requests with it (the gateway
+// still emits only events of messages it accepted).
 const devCallbackSecret = "chatbench-dev-callback-secret-change-me"
 
 // queueFlags name the SQS endpoint and the job queue.
@@ -148,23 +151,52 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}, nil
 }
 
-func callbackSecret(s string, log *slog.Logger) []byte {
-	if s == devCallbackSecret {
-		log.Warn("using the built-in development callback secret; set --callback-secret or CHATBENCH_CALLBACK_SECRET for anything shared")
+// secretFlags choose the callback secret of a gateway or worker.
+type secretFlags struct {
+	secret   string
+	insecure bool
+}
+
+func (f *secretFlags) register(cmd *cobra.Command, help string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.secret, "callback-secret", "", help)
+	fl.BoolVar(&f.insecure, "insecure-dev-secret", false, "use the built-in development callback secret, which anyone can sign events with: only where nothing else can reach the callback")
+}
+
+// callbackSecret returns the secret callbacks are signed with. A random one
+// when none is given and only this process's embedded workers post
+// (embeddedOnly); the built-in development secret only with
+// --insecure-dev-secret, since any local process knows it; otherwise the
+// one given, which must not be the development secret.
+func (f *secretFlags) callbackSecret(embeddedOnly bool, log *slog.Logger) ([]byte, error) {
+	switch {
+	case f.insecure && (f.secret == "" || f.secret == devCallbackSecret):
+		log.Warn("--insecure-dev-secret: callbacks are signed with the built-in development secret; anyone who can reach the callback listener can inject events")
+		return []byte(devCallbackSecret), nil
+	case f.secret == devCallbackSecret:
+		return nil, errors.New("--callback-secret is the built-in development secret, which anyone can sign events with: choose another (e.g. openssl rand -hex 32), or add --insecure-dev-secret where nothing else can reach the callback")
+	case f.secret != "":
+		return []byte(f.secret), nil
+	case embeddedOnly:
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		log.Info("callback secret: random for this run, known to the embedded workers only; set --callback-secret to share one with separate workers")
+		return []byte(hex.EncodeToString(b)), nil
 	}
-	return []byte(s)
+	return nil, errors.New("--callback-secret: required, the secret the gateway and its workers share (at least 16 bytes; or CHATBENCH_CALLBACK_SECRET); --insecure-dev-secret uses the built-in development one, only where nothing else can reach the callback")
 }
 
 func newServeQueueCmd(g *globals) *cobra.Command {
 	var (
-		addr, cbAddr, cbSecret string
-		groupBy                string
-		inlineSync, noDedup    bool
-		drain                  time.Duration
-		embedded               int
-		qf                     queueFlags
-		wf                     workerFlags
-		front                  frontFlags
+		addr, cbAddr        string
+		cbSecret            secretFlags
+		groupBy             string
+		inlineSync, noDedup bool
+		drain               time.Duration
+		embedded            int
+		qf                  queueFlags
+		wf                  workerFlags
+		front               frontFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -208,6 +240,10 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 			if err != nil {
 				return err
 			}
+			secret, err := cbSecret.callbackSecret(embedded > 0, log)
+			if err != nil {
+				return err
+			}
 			rec, closeRec, err := front.recorder(log)
 			if err != nil {
 				return err
@@ -237,7 +273,6 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 			// One set of job metrics for the jobs run here: the inline sync
 			// jobs' and the embedded workers'.
 			jm := obs.NewJobMetrics(reg)
-			secret := callbackSecret(cbSecret, log)
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
 			gc := queuemode.GatewayConfig{
@@ -283,7 +318,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 	fl := cmd.Flags()
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (WebSocket on /ws, /metrics, /healthz)")
 	fl.StringVar(&cbAddr, "callback-addr", "127.0.0.1:8081", "listen address of the workers' callback POST /internal/events (keep it on loopback or a private network)")
-	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret workers sign callbacks with (at least 16 bytes; the default is for development only)")
+	cbSecret.register(cmd, "HMAC secret workers sign callbacks with (at least 16 bytes; default: a random one for this run, known to the embedded workers only)")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for queued jobs (0 = not at all)")
 	fl.IntVar(&embedded, "embedded-worker", 2, "worker pollers to run in this process (0 = none; run chatbench worker separately)")
 	fl.StringVar(&groupBy, "group-by", string(queuemode.GroupConversation), "FIFO message groups: conversation (legacy: a conversation's jobs one at a time), job (per conversation and job), message (per message and job: no order across messages)")
@@ -298,11 +333,12 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	var (
-		cbURL, cbSecret, metricsAddr string
-		drain                        time.Duration
-		pollers                      int
-		qf                           queueFlags
-		wf                           workerFlags
+		cbURL, metricsAddr string
+		cbSecret           secretFlags
+		drain              time.Duration
+		pollers            int
+		qf                 queueFlags
+		wf                 workerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -325,13 +361,17 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
+			secret, err := cbSecret.callbackSecret(false, log)
+			if err != nil {
+				return err
+			}
 			reg := obs.NewRegistry()
 			cl, q, err := qf.connect(cmd.Context(), qf.endpoint)
 			if err != nil {
 				return err
 			}
 			m := queuemode.NewMetrics(reg)
-			stop, err := wf.start(pollers, cl, q, qf.visibility, cbURL, callbackSecret(cbSecret, log), m, nil, reg, log)
+			stop, err := wf.start(pollers, cl, q, qf.visibility, cbURL, secret, m, nil, reg, log)
 			if err != nil {
 				return err
 			}
@@ -354,7 +394,7 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&cbURL, "callback-url", "http://127.0.0.1:8081", "gateway callback URL (path defaults to /internal/events); several, comma-separated, are tried in order — any gateway of instances sharing a --broker can take a job's events")
-	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret shared with the gateway (at least 16 bytes; the default is for development only)")
+	cbSecret.register(cmd, "HMAC secret shared with the gateway (at least 16 bytes; required)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8082", "listen address of /metrics and /healthz")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (the rest are redelivered; 0 = not at all)")
 	fl.IntVar(&pollers, "workers", 4, "concurrent ReceiveMessage pollers (0 = 2)")

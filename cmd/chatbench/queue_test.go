@@ -95,6 +95,35 @@ func TestQueueFlagsRefused(t *testing.T) {
 	}
 }
 
+// TestCallbackSecretRefused: a separate worker, or a gateway without
+// embedded workers, refuses to start without a callback secret or with
+// the built-in development one, which any local process can sign events
+// with, unless --insecure-dev-secret says so; nothing starts before.
+func TestCallbackSecretRefused(t *testing.T) {
+	closed := "http://127.0.0.1:9" // nothing listens: a start would fail differently
+	for _, tc := range []struct {
+		args []string
+		want string // "" = not refused for its secret
+	}{
+		{[]string{"worker", "--sqs-endpoint", closed}, "--callback-secret: required"},
+		{[]string{"worker", "--sqs-endpoint", closed, "--callback-secret", devCallbackSecret}, "is the built-in development secret"},
+		{[]string{"serve", "queue", "--sqs-endpoint", closed, "--embedded-worker", "0"}, "--callback-secret: required"},
+		{[]string{"serve", "queue", "--sqs-endpoint", closed, "--callback-secret", devCallbackSecret}, "is the built-in development secret"},
+		{[]string{"worker", "--sqs-endpoint", closed, "--insecure-dev-secret"}, ""},
+		{[]string{"worker", "--sqs-endpoint", closed, "--callback-secret", "a-secret-of-this-deployment"}, ""},
+	} {
+		_, err := run(t, append(tc.args, "--log-level", "error")...)
+		switch {
+		case err == nil:
+			t.Errorf("chatbench %s: started against a closed port", strings.Join(tc.args, " "))
+		case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
+		case tc.want == "" && strings.Contains(err.Error(), "secret"):
+			t.Errorf("chatbench %s: refused for its secret: %v", strings.Join(tc.args, " "), err)
+		}
+	}
+}
+
 // TestDrainedTimeoutIsNotAFailure: a drain that ran out of its timeout
 // exits 0 (the work left is logged); any other shutdown error stands.
 func TestDrainedTimeoutIsNotAFailure(t *testing.T) {
