@@ -48,6 +48,13 @@ type GatewayConfig struct {
 	// CallbackAddr serves POST CallbackPath. Empty means "127.0.0.1:8081".
 	// Keep it on loopback or a private network.
 	CallbackAddr string
+	// Recreate, when set, is how the queues were set up: when SQS says the
+	// job queue does not exist (an endpoint that restarted empty), the
+	// gateway creates it again (with the DLQ and redrive policy; backoff
+	// between failed attempts), logs it and sends the message again —
+	// from Dispatch, and from the drain's and the scrape's depth reads.
+	// Nil: the message is refused as unavailable until the queue exists.
+	Recreate *QueueSpec
 	// DrainPoll is how often Shutdown checks whether the queue is empty.
 	// Zero means 50ms.
 	DrainPoll time.Duration
@@ -86,6 +93,7 @@ type Gateway struct {
 	*serve.FrontDoor
 	cfg GatewayConfig
 	cb  *serve.Server
+	rec *recreator // nil without cfg.Recreate
 }
 
 // StartGateway checks cfg, builds the hub, the queue dispatcher, the front
@@ -129,7 +137,8 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queuemode: callback listener: %w", err)
 	}
-	g := &Gateway{cfg: cfg}
+	g := &Gateway{cfg: cfg,
+		rec: newRecreator(cfg.Dispatcher.Client, cfg.Recreate, cfg.Dispatcher.QueueURL, "gateway", cfg.Logger, cfg.Metrics)}
 	var cb *Callback
 	door, err := serve.StartFrontDoor(serve.FrontDoorConfig{
 		Addr: cfg.Addr, Catalog: cfg.Dispatcher.Catalog, Front: cfg.Front, Gatherer: cfg.Gatherer, TLS: cfg.TLS,
@@ -225,7 +234,13 @@ func (d drainingDispatcher) Dispatch(ctx context.Context, msg *chat.Message) err
 	if jobs := d.queued(msg); len(jobs) > 0 {
 		d.cb.Accept(ctx, msg, jobs)
 	}
-	return d.Dispatcher.Dispatch(ctx, msg)
+	err := d.Dispatcher.Dispatch(ctx, msg)
+	if err != nil && d.g.rec.recover(ctx, err) {
+		// Sent again to the new queue: what the lost one held is gone
+		// (its sync jobs, in the hybrid design, are not run twice).
+		err = d.Dispatcher.Dispatch(ctx, msg)
+	}
+	return err
 }
 
 func (d drainingDispatcher) Shutdown(ctx context.Context) error {
@@ -277,6 +292,9 @@ func (g *Gateway) depth(ctx context.Context) (visible, inFlight int, err error) 
 		g.cfg.Metrics.observe("GetQueueAttributes", start, err)
 	}
 	if err != nil {
+		if g.rec.recover(ctx, err) {
+			return 0, 0, nil // a new queue holds nothing
+		}
 		return 0, 0, err
 	}
 	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])

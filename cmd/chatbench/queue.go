@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -77,12 +78,19 @@ func (f *queueFlags) connect(ctx context.Context, endpoint string) (*sqs.Client,
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	q, err := queuemode.Setup(sctx, cl, f.name, queuemode.SetupOptions{VisibilityTimeout: f.visibility, MaxReceiveCount: f.maxReceive,
-		Standard: f.queueType == queueStandard})
+	spec := f.spec()
+	q, err := queuemode.Setup(sctx, cl, spec.Name, spec.Options)
 	if err != nil {
 		return nil, queuemode.Queues{}, fmt.Errorf("queue set-up at %s: %w", endpointName(endpoint), err)
 	}
 	return cl, q, nil
+}
+
+// spec is how connect sets the queues up: what a worker or gateway
+// creates them again with when the endpoint has lost them.
+func (f *queueFlags) spec() *queuemode.QueueSpec {
+	return &queuemode.QueueSpec{Name: f.name, Options: queuemode.SetupOptions{VisibilityTimeout: f.visibility,
+		MaxReceiveCount: f.maxReceive, Standard: f.queueType == queueStandard}}
 }
 
 func endpointName(endpoint string) string {
@@ -121,7 +129,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 
 // start runs pollers workers posting to callbackURL; stop shuts them down
 // and the embedded ML service if one was started.
-func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, visibility time.Duration, callbackURL string, secret []byte,
+func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, qf *queueFlags, callbackURL string, secret []byte,
 	m *queuemode.Metrics, jm *obs.JobMetrics, reg *prometheus.Registry, log *slog.Logger) (stop func(context.Context) error, err error) {
 	client, stopML, err := mlClient(f.mlURL, f.mlTimeout, &f.ml, reg, log)
 	if err != nil {
@@ -134,7 +142,8 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}
 	w, err := queuemode.StartWorker(queuemode.WorkerConfig{
 		Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Client: cl, QueueURL: q.URL, DLQURL: q.DLQURL,
-		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: visibility,
+		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: qf.visibility,
+		Recreate:     qf.spec(),
 		BatchDeletes: f.batchDel, Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
 	})
 	if err != nil {
@@ -280,6 +289,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 				Dispatcher: queuemode.DispatcherConfig{Catalog: jobs.Catalog(), Client: cl, QueueURL: q.URL,
 					Standard: !q.FIFO, GroupBy: group, MaxMessageBytes: min(q.MaxMessageSize, queuemode.DefaultMaxMessageBytes)},
 				Callback:     queuemode.CallbackConfig{Secret: secret, NoDedup: noDedup},
+				Recreate:     qf.spec(),
 				CallbackAddr: cbAddr, Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			}
 			if inlineSync {
@@ -294,7 +304,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 			}
 			stopWorker := func(context.Context) error { return nil }
 			if embedded > 0 {
-				if stopWorker, err = wf.start(embedded, cl, q, qf.visibility, gw.CallbackURL(), secret, m, jm, reg, log); err != nil {
+				if stopWorker, err = wf.start(embedded, cl, q, &qf, gw.CallbackURL(), secret, m, jm, reg, log); err != nil {
 					_ = gw.Shutdown(context.Background())
 					return err
 				}
@@ -371,7 +381,7 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 				return err
 			}
 			m := queuemode.NewMetrics(reg)
-			stop, err := wf.start(pollers, cl, q, qf.visibility, cbURL, secret, m, nil, reg, log)
+			stop, err := wf.start(pollers, cl, q, &qf, cbURL, secret, m, nil, reg, log)
 			if err != nil {
 				return err
 			}
@@ -439,7 +449,10 @@ func newSQSCmd(g *globals) *cobra.Command {
 at it with --sqs-endpoint or AWS_ENDPOINT_URL_SQS. --latency adds a cloud-like
 round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".
 --duplicates makes standard queues deliver that share of messages twice
-(SQS's at-least-once delivery; SQS states no rate); FIFO queues never do.`,
+(SQS's at-least-once delivery; SQS states no rate); FIFO queues never do.
+GET /metrics (chatbench_sqsd_*, Go and process metrics) and GET /healthz
+are served on the same address. Queues are held in memory: a restart loses
+them, and workers and gateways create them again when they find them gone.`,
 		Example: `  chatbench sqs
   chatbench sqs --latency region
   chatbench sqs --duplicates 0.1%`,
@@ -457,14 +470,29 @@ round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".
 			if err != nil {
 				return fmt.Errorf("--duplicates: %w", err)
 			}
-			s := sqsd.New(sqsd.Config{Logger: log.With("component", "sqsd"), Latency: lp, Duplicates: rate, Seed: seed})
-			url, err := s.Start(addr)
+			reg := obs.NewRegistry()
+			s := sqsd.New(sqsd.Config{Logger: log.With("component", "sqsd"), Latency: lp, Duplicates: rate, Seed: seed, Registerer: reg})
+			// GET /metrics and /healthz beside the SQS protocol, which
+			// is POSTed (no queue URL is /metrics or /healthz).
+			om := obs.Mux(reg)
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", om)
+			mux.Handle("GET /healthz", om)
+			mux.Handle("/", s.Handler())
+			srv, err := serve.Listen(addr, mux)
 			if err != nil {
-				return err
+				_ = s.Close()
+				return fmt.Errorf("--addr %s: %w", addr, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "chatbench sqs: %s  (latency: %s; Ctrl-C to stop)\n", url, lp)
+			url := "http://" + srv.Addr()
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench sqs: %s  (latency: %s; metrics: %s/metrics; Ctrl-C to stop)\n", url, lp, url)
 			<-cmd.Context().Done()
-			return s.Close()
+			// The endpoint first: it ends its long polls, which the HTTP
+			// server's shutdown would otherwise wait for.
+			err = s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return errors.Join(err, srv.Shutdown(ctx))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9324", "listen address")

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +96,55 @@ func TestQueueFlagsRefused(t *testing.T) {
 		if _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
 		}
+	}
+}
+
+// TestSQSServesMetrics runs `chatbench sqs` alone: besides the SQS
+// protocol it serves GET /metrics, with the calls it answered, and
+// /healthz on the same address (it served neither).
+func TestSQSServesMetrics(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCmd()
+	root.SetArgs([]string{"sqs", "--addr", "127.0.0.1:0", "--log-level", "error"})
+	root.SetOut(pw)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sqs exited with %v", err)
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	endpoint := regexp.MustCompile(`http://\S+`).FindString(line)
+	if out, err := run(t, "queue", "setup", "--sqs-endpoint", endpoint, "--queue-name", "m1"); err != nil {
+		t.Fatalf("queue setup: %v\n%s", err, out)
+	}
+	get := func(path string) string {
+		resp, err := http.Get(endpoint + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	m := get("/metrics")
+	for _, want := range []string{`chatbench_sqsd_requests_total{action="CreateQueue",outcome="ok"}`, "chatbench_build_info", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if h := get("/healthz"); h != "ok\n" {
+		t.Errorf("/healthz: %q", h)
 	}
 }
 
