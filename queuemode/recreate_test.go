@@ -1,11 +1,9 @@
 package queuemode_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/obs/termtest"
 	"github.com/chatbench/chatbench/internal/wstest"
 	"github.com/chatbench/chatbench/queuemode"
 	"github.com/chatbench/chatbench/queuemode/sqsd"
@@ -46,7 +45,7 @@ func TestRecoversFromAnEndpointThatLostItsQueues(t *testing.T) {
 		t.Fatal("the catalog has no ML job a patient's message triggers")
 	}
 	wm := queuemode.NewMetrics(nil)
-	logs := &syncBuffer{}
+	logs := &termtest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("worker log:\n%s", logs.String())
@@ -127,24 +126,6 @@ func TestRecoversFromAnEndpointThatLostItsQueues(t *testing.T) {
 	for f := p.C.Next(); !(f.Op == chat.OpEvent && f.ReplyTo == "w3" && f.Event.Job == "wait_time"); f = p.C.Next() {
 	}
 	e.shutdown(10 * time.Second)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // awaitValue waits until the counter or gauge c reaches at least want.
