@@ -234,7 +234,14 @@ deduplication; --inline-sync runs sync jobs here, as the direct path does, and
 queues only ML jobs (the hybrid design). A message whose body the queue cannot
 carry is refused with the permanent message_too_large before it is relayed.
 --no-event-dedup lets jobs that ran twice reach clients twice (for
-measurements: the gateway's dedup is what otherwise keeps them away).`,
+measurements: the gateway's dedup is what otherwise keeps them away).
+
+Callbacks are signed with --callback-secret; without one the gateway draws a
+random secret its embedded workers share, and with --embedded-worker 0 it
+refuses to start (separate workers need the secret). The built-in
+development secret is refused unless --insecure-dev-secret is given. The
+gateway emits only events of jobs it queued, with its own record of the
+message's conversation and members (docs/protocol.md).`,
 		Example: `  chatbench serve queue
   chatbench serve queue --embedded-worker 0 --sqs-endpoint http://127.0.0.1:9324
   chatbench serve queue --inline-sync --group-by message --visibility-timeout 5s`,
@@ -361,7 +368,11 @@ that keeps failing moves to the DLQ after --max-receive-count receives.
 
 SQS endpoint: --sqs-endpoint, else the standard AWS configuration
 (AWS_ENDPOINT_URL_SQS, region, credentials). The queues are created if
-missing. /metrics and /healthz are served on --metrics-addr.`,
+missing. /metrics and /healthz are served on --metrics-addr.
+
+--callback-secret (or CHATBENCH_CALLBACK_SECRET) is required: the gateway's.
+The built-in development secret, which anyone can sign events with, is
+refused unless --insecure-dev-secret is given.`,
 		Example: `  chatbench worker --sqs-endpoint http://127.0.0.1:9324 --ml-url http://127.0.0.1:8090
   AWS_ENDPOINT_URL_SQS=http://localhost:4566 chatbench worker --workers 4`,
 		Args:    cobra.NoArgs,
