@@ -79,16 +79,16 @@ func TestLiveDeployment(t *testing.T) {
 	for _, role := range []string{"ml", "direct", "gateway", "callback", "sqs", "worker", "prometheus"} {
 		addr[role] = freeAddr(t)
 	}
-	const secret = "live-test-secret-0123456789"
+	const secret, cbSecret = "live-test-secret-0123456789", "live-test-callback-secret-0123456789"
 	start("sqs", exe, "sqs", "--addr", addr["sqs"])
 	start("ml", exe, "ml", "--addr", addr["ml"], "--profile", "fast")
 	mlURL, sqsURL := "http://"+addr["ml"], "http://"+addr["sqs"]
 	start("direct", exe, "serve", "direct", "--addr", addr["direct"], "--ml-url", mlURL, "--secret", secret)
 	waitHealthy(t, "http://"+addr["sqs"]+"/", 0) // the SQS endpoint answers on any path
 	start("gateway", exe, "serve", "queue", "--addr", addr["gateway"], "--callback-addr", addr["callback"],
-		"--embedded-worker", "0", "--sqs-endpoint", sqsURL, "--secret", secret)
+		"--embedded-worker", "0", "--sqs-endpoint", sqsURL, "--secret", secret, "--callback-secret", cbSecret)
 	start("worker", exe, "worker", "--sqs-endpoint", sqsURL, "--callback-url", "http://"+addr["callback"],
-		"--ml-url", mlURL, "--metrics-addr", addr["worker"])
+		"--ml-url", mlURL, "--metrics-addr", addr["worker"], "--callback-secret", cbSecret)
 	// The scrape jobs of deploy/prometheus.yml, each pointed at its process.
 	scraped := map[string]string{"ml": addr["ml"], "direct": addr["direct"], "gateway": addr["gateway"], "worker": addr["worker"]}
 	for job, a := range scraped {

@@ -30,7 +30,10 @@ const (
 
 // WireEvent is one event as the worker posts it: everything Hub.Emit needs,
 // including the fields chat.Event keeps off the client wire. Members is
-// never omitted: null means "no limit", [] means "nobody".
+// never omitted: null means "no limit", [] means "nobody". The gateway
+// uses only the job's result from it (status, error code, data, hops) and
+// the key that names the job — from, reply_to, job; the rest it takes from
+// its own record of the message (gateway_callback.go).
 type WireEvent struct {
 	Name     string          `json:"name"`
 	Job      string          `json:"job"`
@@ -55,12 +58,6 @@ func toWire(ev *chat.Event) WireEvent {
 	return WireEvent{Name: ev.Name, Job: ev.Job, Conv: ev.Conv, From: ev.From, Type: ev.Type,
 		Status: ev.Status, ErrCode: ev.ErrCode, Data: ev.Data, Hops: ev.Hops, ReplyTo: ev.ReplyTo,
 		Audience: ev.Audience, Members: ev.Members}
-}
-
-func (w *WireEvent) event() *chat.Event {
-	return &chat.Event{Name: w.Name, Job: w.Job, Conv: w.Conv, From: w.From, Type: w.Type,
-		Status: w.Status, ErrCode: w.ErrCode, Data: w.Data, Hops: w.Hops, ReplyTo: w.ReplyTo,
-		Audience: w.Audience, Members: w.Members}
 }
 
 // Sign returns the hex signature of body signed at ts (Unix milliseconds).

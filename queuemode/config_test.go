@@ -44,7 +44,7 @@ func TestConfigsRefuseBadValues(t *testing.T) {
 	}
 	callback := func(tweak func(*queuemode.CallbackConfig)) func() error {
 		return func() error {
-			c := queuemode.CallbackConfig{Secret: cbSecret, Emitter: &recorder{}}
+			c := queuemode.CallbackConfig{Secret: cbSecret, Emitter: &recorder{}, Catalog: jobs.Catalog()}
 			tweak(&c)
 			_, err := queuemode.NewCallback(c)
 			return err
@@ -95,7 +95,7 @@ func TestConfigsRefuseBadValues(t *testing.T) {
 		{"callback: short secret", callback(func(c *queuemode.CallbackConfig) { c.Secret = []byte("short") }),
 			"callback secret is 5 bytes"},
 		{"callback: no emitter", callback(func(c *queuemode.CallbackConfig) { c.Emitter = nil }),
-			"Emitter is required"},
+			"Emitter and Catalog are required"},
 		{"callback: negative window, ttl and size", callback(func(c *queuemode.CallbackConfig) { c.Window, c.DedupTTL, c.MaxKeys = -1, -1, -1 }),
 			"CallbackConfig.Window is -1ns: must be ≥ 0 (0 means 30s)\nqueuemode: CallbackConfig.DedupTTL is -1ns: must be ≥ 0 (0 means 10m)\nqueuemode: CallbackConfig.MaxKeys is -1"},
 		{"worker: required fields", worker(func(c *queuemode.WorkerConfig) { *c = queuemode.WorkerConfig{} }),

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatbench/chatbench/chat"
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/serve"
 	"github.com/chatbench/chatbench/socket"
@@ -47,6 +48,13 @@ type GatewayConfig struct {
 	// CallbackAddr serves POST CallbackPath. Empty means "127.0.0.1:8081".
 	// Keep it on loopback or a private network.
 	CallbackAddr string
+	// Recreate, when set, is how the queues were set up: when SQS says the
+	// job queue does not exist (an endpoint that restarted empty), the
+	// gateway creates it again (with the DLQ and redrive policy; backoff
+	// between failed attempts), logs it and sends the message again —
+	// from Dispatch, and from the drain's and the scrape's depth reads.
+	// Nil: the message is refused as unavailable until the queue exists.
+	Recreate *QueueSpec
 	// DrainPoll is how often Shutdown checks whether the queue is empty.
 	// Zero means 50ms.
 	DrainPoll time.Duration
@@ -85,6 +93,7 @@ type Gateway struct {
 	*serve.FrontDoor
 	cfg GatewayConfig
 	cb  *serve.Server
+	rec *recreator // nil without cfg.Recreate
 }
 
 // StartGateway checks cfg, builds the hub, the queue dispatcher, the front
@@ -118,6 +127,9 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Callback.Logger == nil {
 		cfg.Callback.Logger = cfg.Logger.With("component", "callback")
 	}
+	if cfg.Callback.Catalog == nil {
+		cfg.Callback.Catalog = cfg.Dispatcher.Catalog
+	}
 	// The callback's port is taken first: a bad address fails before
 	// anything runs, and a worker that posts as soon as /ws accepts
 	// messages waits in the listen backlog instead of being refused.
@@ -125,7 +137,8 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queuemode: callback listener: %w", err)
 	}
-	g := &Gateway{cfg: cfg}
+	g := &Gateway{cfg: cfg,
+		rec: newRecreator(cfg.Dispatcher.Client, cfg.Recreate, cfg.Dispatcher.QueueURL, "gateway", cfg.Logger, cfg.Metrics)}
 	var cb *Callback
 	door, err := serve.StartFrontDoor(serve.FrontDoorConfig{
 		Addr: cfg.Addr, Catalog: cfg.Dispatcher.Catalog, Front: cfg.Front, Gatherer: cfg.Gatherer, TLS: cfg.TLS,
@@ -154,7 +167,7 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 			}
 			return nil, err
 		}
-		return drainingDispatcher{d, g}, nil
+		return drainingDispatcher{d, g, cb}, nil
 	})
 	if err != nil {
 		_ = cbLn.Close()
@@ -166,7 +179,13 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	}
 	cbMux := http.NewServeMux()
 	cbMux.Handle(CallbackPath, cb)
-	g.cb = serve.Serve(cbLn, cbMux)
+	// The whole request within ReadTimeout, however slowly it is sent;
+	// idle connections closed after a while (a worker keeps its own open
+	// while it posts).
+	rt := cb.cfg.ReadTimeout
+	g.cb = serve.ServeWith(cbLn, &http.Server{Handler: cbMux, ReadHeaderTimeout: rt, ReadTimeout: rt,
+		WriteTimeout: 2*rt + 2*recordTimeout, IdleTimeout: 60 * time.Second,
+		ErrorLog: slog.NewLogLogger(cfg.Callback.Logger.Handler(), slog.LevelDebug)})
 	return g, nil
 }
 
@@ -201,10 +220,28 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // connections close.
 type drainingDispatcher struct {
 	*Dispatcher
-	g *Gateway
+	g  *Gateway
+	cb *Callback
 }
 
 var _ serve.Dispatcher = drainingDispatcher{}
+
+// Dispatch records msg's queued jobs with the callback before they are
+// sent — a worker may post their events as soon as they are queued — and
+// sends them. A record of a message whose send then fails costs memory
+// until it expires, nothing else: a resend of it is recorded again.
+func (d drainingDispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
+	if jobs := d.queued(msg); len(jobs) > 0 {
+		d.cb.Accept(ctx, msg, jobs)
+	}
+	err := d.Dispatcher.Dispatch(ctx, msg)
+	if err != nil && d.g.rec.recover(ctx, err) {
+		// Sent again to the new queue: what the lost one held is gone
+		// (its sync jobs, in the hybrid design, are not run twice).
+		err = d.Dispatcher.Dispatch(ctx, msg)
+	}
+	return err
+}
 
 func (d drainingDispatcher) Shutdown(ctx context.Context) error {
 	err := d.Dispatcher.Shutdown(ctx)
@@ -255,6 +292,9 @@ func (g *Gateway) depth(ctx context.Context) (visible, inFlight int, err error) 
 		g.cfg.Metrics.observe("GetQueueAttributes", start, err)
 	}
 	if err != nil {
+		if g.rec.recover(ctx, err) {
+			return 0, 0, nil // a new queue holds nothing
+		}
 		return 0, 0, err
 	}
 	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,23 +39,54 @@ type CallbackConfig struct {
 	// the story's duplicate sends reach them. For measurements; repeats
 	// are still counted in chatbench_callback_duplicates_total.
 	NoDedup bool
-	Metrics *Metrics         // nil = unregistered metrics
-	Logger  *slog.Logger     // nil = discard
-	Now     func() time.Time // nil = time.Now
+	// Catalog names each job's event and audience: an event is emitted
+	// with the catalog's, not the poster's. The gateway fills it in (the
+	// dispatcher's); required otherwise.
+	Catalog *chat.Catalog
+	// ReadTimeout bounds reading one request, headers and body: a client
+	// that sends slowly is cut off after it. Zero means 5s. (A worker's
+	// request is at most MaxCallbackBody on a private network.)
+	ReadTimeout time.Duration
+	// MaxConcurrent bounds the requests handled at once; one more is
+	// refused with 503 and Retry-After (reason busy), which the worker's
+	// client waits out. Zero means 1024 (four workers' default
+	// --max-in-flight).
+	MaxConcurrent int
+	Metrics       *Metrics         // nil = unregistered metrics
+	Logger        *slog.Logger     // nil = discard
+	Now           func() time.Time // nil = time.Now
 }
 
 // Callback is the gateway's internal endpoint (POST CallbackPath): it
-// verifies the signature, timestamp and freshness of each request, drops
+// verifies the signature, timestamp and freshness of each request, checks
+// every event against the gateway's own record of the messages it accepted
+// (Accept) — an event for a message or job it did not queue is refused, and
+// an accepted one goes out with the conversation, sender, members, event
+// name and audience of that record, whatever the request says — drops
 // events it already emitted (a redelivered job reaches no client twice,
-// though the request is still answered 200 so the worker deletes the
+// though the request is still answered 2xx so the worker deletes the
 // message), stamps callback_in and emits through the hub. It is an
 // http.Handler, safe for concurrent use. Bodies are never logged.
 type Callback struct {
 	cfg     CallbackConfig
 	log     *slog.Logger
 	m       *Metrics
+	slots   chan struct{}                     // one per request being handled
 	sigs    *ttlset.Set[string, struct{}]     // signatures of requests accepted
 	emitted *ttlset.Set[emittedKey, struct{}] // events emitted
+	// accepted is this gateway's record of the messages it queued jobs
+	// for; shared, when the hub's broker can keep it, is every gateway's.
+	accepted *ttlset.Set[msgKey, *acceptedMsg]
+	shared   socket.Keeper // nil: this gateway's record alone
+}
+
+// acceptedMsg is what the gateway recorded about a message it accepted:
+// everything an event about it is emitted with, and the jobs it queued.
+type acceptedMsg struct {
+	Conv    string   `json:"conv"`
+	Type    string   `json:"type"`
+	Members []string `json:"members"` // nil = no limit, [] = nobody, as Message.Members
+	Jobs    []string `json:"jobs"`
 }
 
 // emittedKey names one job's event for one message: a redelivered job posts
@@ -68,6 +101,8 @@ func (c *CallbackConfig) validate() error {
 		notNegative("CallbackConfig.Window", c.Window, "30s"),
 		notNegative("CallbackConfig.DedupTTL", c.DedupTTL, "10m"),
 		notNegative("CallbackConfig.MaxKeys", c.MaxKeys, "200000"),
+		notNegative("CallbackConfig.ReadTimeout", c.ReadTimeout, "5s"),
+		notNegative("CallbackConfig.MaxConcurrent", c.MaxConcurrent, "1024"),
 	)
 }
 
@@ -76,8 +111,14 @@ func NewCallback(cfg CallbackConfig) (*Callback, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Emitter == nil {
-		return nil, errors.New("queuemode: CallbackConfig.Emitter is required")
+	if cfg.Emitter == nil || cfg.Catalog == nil {
+		return nil, errors.New("queuemode: CallbackConfig.Emitter and Catalog are required")
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.MaxConcurrent == 0 {
+		cfg.MaxConcurrent = 1024
 	}
 	if cfg.Window == 0 {
 		cfg.Window = 30 * time.Second
@@ -97,12 +138,78 @@ func NewCallback(cfg CallbackConfig) (*Callback, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Callback{cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
+	c := &Callback{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, slots: make(chan struct{}, cfg.MaxConcurrent),
 		// A signature stays valid while its timestamp is within Window of
 		// the clock, so it is remembered for twice that.
 		sigs:    ttlset.New[string, struct{}](ttlset.Config{TTL: 2 * cfg.Window, MaxKeys: cfg.MaxKeys}),
 		emitted: ttlset.New[emittedKey, struct{}](ttlset.Config{TTL: cfg.DedupTTL, MaxKeys: cfg.MaxKeys}),
-	}, nil
+		// A job's event may come back as long as it may be emitted once:
+		// the record lives as long as the record of emitted events.
+		accepted: ttlset.New[msgKey, *acceptedMsg](ttlset.Config{TTL: cfg.DedupTTL, MaxKeys: cfg.MaxKeys}),
+	}
+	if b, ok := cfg.Emitter.(interface{ Broker() socket.Broker }); ok {
+		c.shared, _ = b.Broker().(socket.Keeper)
+	}
+	return c, nil
+}
+
+// recordTimeout bounds one read or write of the shared record.
+const recordTimeout = 2 * time.Second
+
+// Accept records that the gateway accepted msg and queues jobs for it:
+// only events of these jobs about this message are emitted, once each. The
+// gateway calls it before it sends the jobs (a worker may post as soon as
+// they are queued). When the hub's broker is shared (socket.Keeper), the
+// record is kept there too, so any gateway on that broker takes the
+// events; when the broker cannot take it, this gateway's record still
+// serves the callbacks that reach it (logged). Safe for concurrent use.
+func (c *Callback) Accept(ctx context.Context, msg *chat.Message, jobs []*chat.Job) {
+	rec := &acceptedMsg{Conv: msg.Conv, Type: msg.Type, Members: msg.Members, Jobs: make([]string, len(jobs))}
+	for i, j := range jobs {
+		rec.Jobs[i] = j.Name
+	}
+	k := msgKey{msg.From, msg.ID}
+	c.accepted.Put(k, rec, c.cfg.Now())
+	if c.shared == nil {
+		return
+	}
+	v, _ := json.Marshal(rec)
+	cctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	if err := c.shared.Keep(cctx, recordKey(k), v, c.cfg.DedupTTL); err != nil {
+		c.log.Warn("callback: shared record unreachable; only this gateway will take the message's events", "msg", msg.ID, "err", err)
+	}
+}
+
+// recordKey is where the shared record of k lives.
+func recordKey(k msgKey) string { return "accepted\x00" + k.from + "\x00" + k.id }
+
+// errRecordUnreachable says the shared record could not be read: the
+// request is refused as retryable.
+var errRecordUnreachable = errors.New("shared record unreachable")
+
+// record returns what the gateway recorded about the message id from
+// sender, nil when it accepted no such message.
+func (c *Callback) record(ctx context.Context, k msgKey, now time.Time) (*acceptedMsg, error) {
+	if rec, ok := c.accepted.Get(k, now); ok {
+		return rec, nil
+	}
+	if c.shared == nil {
+		return nil, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	v, ok, err := c.shared.Kept(cctx, recordKey(k))
+	if err != nil {
+		c.log.Warn("callback: shared record unreachable", "msg", k.id, "err", err)
+		return nil, errRecordUnreachable
+	}
+	var rec acceptedMsg
+	if !ok || json.Unmarshal(v, &rec) != nil {
+		return nil, nil
+	}
+	c.accepted.Put(k, &rec, now)
+	return &rec, nil
 }
 
 func (c *Callback) reject(w http.ResponseWriter, status int, reason string) {
@@ -113,6 +220,19 @@ func (c *Callback) reject(w http.ResponseWriter, status int, reason string) {
 
 // ServeHTTP handles one callback request.
 func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	default:
+		// Refused before its body is read: the bound holds however slowly
+		// the requests in progress send theirs.
+		w.Header().Set("Retry-After", "1")
+		c.reject(w, http.StatusServiceUnavailable, "busy")
+		return
+	}
+	// The server's ReadTimeout bounds the request; this bounds it when the
+	// Callback is served by another server too.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -128,6 +248,12 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			c.reject(w, http.StatusRequestEntityTooLarge, "too_large")
+			return
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			w.Header().Set("Connection", "close")
+			c.reject(w, http.StatusRequestTimeout, "timeout")
 			return
 		}
 		c.reject(w, http.StatusBadRequest, "bad_body")
@@ -160,11 +286,32 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.reject(w, http.StatusBadRequest, "bad_body")
 		return
 	}
+	// Every event is checked before any is emitted: a request is taken
+	// whole or refused whole, so a retry repeats nothing.
+	evs := make([]*chat.Event, len(batch.Events))
+	for i := range batch.Events {
+		ev, err := c.resolve(r.Context(), &batch.Events[i], now)
+		switch {
+		case errors.Is(err, errRecordUnreachable):
+			w.Header().Set("Retry-After", "1")
+			c.reject(w, http.StatusServiceUnavailable, "record_unreachable")
+			return
+		case errors.Is(err, errUnknownMessage):
+			c.reject(w, http.StatusForbidden, "unknown_message")
+			return
+		case errors.Is(err, errUnknownJob):
+			c.reject(w, http.StatusForbidden, "unknown_job")
+			return
+		case err != nil:
+			c.reject(w, http.StatusBadRequest, "bad_body")
+			return
+		}
+		evs[i] = ev
+	}
 	in := chat.NowMicros()
 	dups := 0
-	for i := range batch.Events {
-		we := &batch.Events[i]
-		if !c.firstEmit(r.Context(), we, now) {
+	for _, ev := range evs {
+		if !c.firstEmit(r.Context(), ev, now) {
 			dups++
 			if !c.cfg.NoDedup {
 				c.m.CallbackDuplicates.WithLabelValues("dropped").Inc()
@@ -172,7 +319,6 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			c.m.CallbackDuplicates.WithLabelValues("emitted").Inc()
 		}
-		ev := we.event()
 		ev.Hops.CallbackIn = in
 		c.cfg.Emitter.Emit(ev)
 	}
@@ -180,6 +326,70 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Debug("callback got events already emitted", "count", dups, "dropped", !c.cfg.NoDedup)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Why resolve refuses an event.
+var (
+	errUnknownMessage = errors.New("no accepted message with this sender and id")
+	errUnknownJob     = errors.New("the message queued no such job")
+	errBadStatus      = errors.New("status is neither ok nor error")
+)
+
+// resolve returns the event to emit for we: the job's result (status,
+// error code, data, hops) as posted, everything else — conversation,
+// sender, type, members, event name, audience — from the gateway's record
+// of the message and the catalog. A posted value that differs is not used
+// (counted in chatbench_callback_overridden_total): it cannot send the
+// event anywhere the accepted message's own events would not go.
+func (c *Callback) resolve(ctx context.Context, we *WireEvent, now time.Time) (*chat.Event, error) {
+	if we.Status != chat.StatusOK && we.Status != chat.StatusError {
+		return nil, errBadStatus
+	}
+	k := msgKey{we.From, we.ReplyTo}
+	rec, err := c.record(ctx, k, now)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, errUnknownMessage
+	}
+	j := c.cfg.Catalog.Job(we.Job)
+	if j == nil || !slices.Contains(rec.Jobs, we.Job) {
+		return nil, errUnknownJob
+	}
+	ev := &chat.Event{Name: j.Event, Job: j.Name, Conv: rec.Conv, From: k.from, Type: rec.Type,
+		Status: we.Status, ErrCode: we.ErrCode, Data: we.Data, Hops: we.Hops, ReplyTo: k.id,
+		Audience: j.Audience, Members: rec.Members}
+	c.countOverrides(we, ev)
+	return ev, nil
+}
+
+// countOverrides counts the fields of the posted we that differ from ev,
+// the event emitted instead. Members posted as null for a record's []
+// are the same: the queue message's envelope omits empty members.
+func (c *Callback) countOverrides(we *WireEvent, ev *chat.Event) {
+	var fields []string
+	if we.Conv != ev.Conv {
+		fields = append(fields, "conv")
+	}
+	if we.Type != ev.Type {
+		fields = append(fields, "type")
+	}
+	if we.Name != ev.Name {
+		fields = append(fields, "name")
+	}
+	if we.Audience != ev.Audience {
+		fields = append(fields, "audience")
+	}
+	if !slices.Equal(we.Members, ev.Members) {
+		fields = append(fields, "members")
+	}
+	for _, f := range fields {
+		c.m.CallbackOverridden.WithLabelValues(f).Inc()
+	}
+	if len(fields) > 0 {
+		c.log.Warn("callback: event differs from the accepted message; the gateway's record used", "msg", ev.ReplyTo, "job", ev.Job, "fields", fields)
+	}
 }
 
 // sharedOnce is the ability of an Emitter (the hub, on a broker shared by
@@ -196,7 +406,7 @@ type sharedOnce interface {
 // event is emitted (the broker keeps it until it can deliver) rather than
 // left to the visibility timeout, at the risk of a duplicate when the job
 // was redelivered to another gateway meanwhile.
-func (c *Callback) firstEmit(ctx context.Context, ev *WireEvent, now time.Time) bool {
+func (c *Callback) firstEmit(ctx context.Context, ev *chat.Event, now time.Time) bool {
 	local := c.emitted.Add(emittedKey{ev.From, ev.ReplyTo, ev.Job}, struct{}{}, now)
 	o, ok := c.cfg.Emitter.(sharedOnce)
 	if !ok || !local {

@@ -33,6 +33,9 @@ type env struct {
 	gw     *queuemode.Gateway
 	reg    *prometheus.Registry
 	sqs    *sqsd.Server // nil with envOpts.endpoint
+	// spec is how the queues were set up (nil with envOpts.queueURL); the
+	// gateway recreates them with it.
+	spec *queuemode.QueueSpec
 	// endpoint is the SQS endpoint's URL.
 	endpoint string
 }
@@ -84,13 +87,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 		if e.queues, err = queuemode.Setup(ctx, cl, "jobs", so); err != nil {
 			t.Fatal(err)
 		}
+		e.spec = &queuemode.QueueSpec{Name: "jobs", Options: so}
 	}
 	gc := queuemode.GatewayConfig{
 		Addr: "127.0.0.1:0", Front: socket.Config{Secret: secret, Registerer: e.reg, Broker: o.broker},
 		Dispatcher: queuemode.DispatcherConfig{Catalog: o.catalog, Client: cl, QueueURL: e.queues.URL, CallTimeout: 2 * time.Second,
 			Standard: o.setup.Standard, MaxMessageBytes: e.queues.MaxMessageSize},
 		Callback:     queuemode.CallbackConfig{Secret: cbSecret},
-		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg,
+		CallbackAddr: "127.0.0.1:0", Registerer: e.reg, Gatherer: e.reg, Recreate: e.spec,
 	}
 	if o.variant != nil {
 		o.variant(&gc)

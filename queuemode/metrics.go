@@ -26,9 +26,18 @@ type Metrics struct {
 	// POST to the gateway, request to response.
 	CallbackDuration prometheus.Histogram
 	// CallbackRejects is chatbench_callback_rejects_total{reason}: requests
-	// the gateway's callback refused (unsigned, bad_signature, expired,
-	// replay, bad_body, too_large).
+	// the gateway's callback refused (callbackRejectReasons: unsigned,
+	// bad_signature, expired, replay, bad_body, too_large, timeout, busy,
+	// unknown_message, unknown_job, record_unreachable).
 	CallbackRejects *prometheus.CounterVec
+	// CallbackOverridden is chatbench_callback_overridden_total{field}:
+	// events whose posted conv, type, name, audience or members differed
+	// from the gateway's record of the message; the record's were used.
+	CallbackOverridden *prometheus.CounterVec
+	// QueueRecreated is chatbench_queue_recreated_total{by}: times a
+	// worker or gateway created the queues again after SQS said they did
+	// not exist (an endpoint that lost them).
+	QueueRecreated *prometheus.CounterVec
 	// CallbackDuplicates is chatbench_callback_duplicates_total{action}:
 	// events posted again after the gateway had emitted them (a job run
 	// twice), "dropped" by its dedup or, with CallbackConfig.NoDedup,
@@ -74,6 +83,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbench_callback_rejects_total",
 			Help: "Callback requests the gateway refused, by reason.",
 		}, []string{"reason"}),
+		CallbackOverridden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_callback_overridden_total",
+			Help: "Callback events whose posted field differed from the gateway's record of the message (the record's was used), by field.",
+		}, []string{"field"}),
+		QueueRecreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_queue_recreated_total",
+			Help: "Times the queues were created again after SQS reported them missing, by the component that did (worker, gateway).",
+		}, []string{"by"}),
 		CallbackDuplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatbench_callback_duplicates_total",
 			Help: "Events posted to the gateway after it had emitted them, dropped (dedup) or emitted again (--no-event-dedup).",
@@ -91,9 +108,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range callbackRejectReasons {
 		m.CallbackRejects.WithLabelValues(r)
 	}
+	for _, f := range overriddenFields {
+		m.CallbackOverridden.WithLabelValues(f)
+	}
+	for _, by := range recreatedBy {
+		m.QueueRecreated.WithLabelValues(by)
+	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
-			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates)
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates, m.CallbackOverridden, m.QueueRecreated)
 	}
 	return m
 }
@@ -109,7 +132,16 @@ var sqsActions = []string{
 // callbackRejectReasons are the reasons the gateway's callback refuses a
 // request for (chatbench_callback_rejects_total); metrics_test.go checks
 // every reject call names one of them.
-var callbackRejectReasons = []string{"unsigned", "bad_signature", "expired", "replay", "bad_body", "too_large"}
+var callbackRejectReasons = []string{"unsigned", "bad_signature", "expired", "replay", "bad_body", "too_large",
+	"timeout", "busy", "unknown_message", "unknown_job", "record_unreachable"}
+
+// overriddenFields are the fields of a posted event the gateway takes from
+// its record instead (chatbench_callback_overridden_total).
+var overriddenFields = []string{"conv", "type", "name", "audience", "members"}
+
+// recreatedBy are the components that recreate lost queues
+// (chatbench_queue_recreated_total).
+var recreatedBy = []string{"worker", "gateway"}
 
 // observe records one SQS call.
 func (m *Metrics) observe(action string, start time.Time, err error) {

@@ -20,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -251,6 +253,102 @@ func ensureQueue(ctx context.Context, client *sqs.Client, name string, attrs map
 		return "", fmt.Errorf("queuemode: update attributes of queue %s: %w", name, err)
 	}
 	return url, nil
+}
+
+// QueueSpec is what the queues were set up with (Setup's name and
+// options): enough to create them again when the endpoint has lost them.
+type QueueSpec struct {
+	Name    string
+	Options SetupOptions
+}
+
+// queueMissing reports whether err says the queue does not exist: SQS's
+// QueueDoesNotExist, by its type, its current name or its legacy code
+// (AWS.SimpleQueueService.NonExistentQueue).
+func queueMissing(err error) bool {
+	var qdne *types.QueueDoesNotExist
+	if errors.As(err, &qdne) {
+		return true
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch strings.TrimPrefix(ae.ErrorCode(), "AWS.SimpleQueueService.") {
+	case "NonExistentQueue", "QueueDoesNotExist":
+		return true
+	}
+	return false
+}
+
+// Backoff of recreating lost queues after a failed attempt.
+const (
+	recreateFirstBackoff = 200 * time.Millisecond
+	recreateMaxBackoff   = 10 * time.Second
+	// recreateFresh is how long a recreation answers for every caller
+	// whose call failed before it: they retry rather than create again.
+	recreateFresh = 2 * time.Second
+)
+
+// recreator creates the queues again (Setup, so the DLQ and the redrive
+// policy too) when a call says they do not exist — an SQS endpoint that
+// restarted empty, as the embedded one does — at most once per failure,
+// with backoff between failed attempts. Nil recreates nothing. Safe for
+// concurrent use: callers that fail together wait for one recreation.
+type recreator struct {
+	client *sqs.Client
+	spec   QueueSpec
+	url    string // the job queue's URL, which callers keep using
+	by     string // "worker" or "gateway", for the metric
+	log    *slog.Logger
+	m      *Metrics
+
+	mu      sync.Mutex
+	done    time.Time // of the last recreation
+	next    time.Time // no attempt before, after a failure
+	backoff time.Duration
+}
+
+// newRecreator returns the recreator of spec's queues, or nil when spec is
+// nil.
+func newRecreator(client *sqs.Client, spec *QueueSpec, url, by string, log *slog.Logger, m *Metrics) *recreator {
+	if spec == nil {
+		return nil
+	}
+	return &recreator{client: client, spec: *spec, url: url, by: by, log: log, m: m}
+}
+
+// recover recreates the queues when err says they are missing, and
+// reports whether they exist again: the failed call may be retried now.
+func (r *recreator) recover(ctx context.Context, err error) bool {
+	if r == nil || !queueMissing(err) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.done) < recreateFresh {
+		return true
+	}
+	if now.Before(r.next) {
+		return false
+	}
+	start := now
+	q, serr := Setup(ctx, r.client, r.spec.Name, r.spec.Options)
+	if serr != nil {
+		r.backoff = min(max(2*r.backoff, recreateFirstBackoff), recreateMaxBackoff)
+		r.next = time.Now().Add(r.backoff)
+		r.log.Warn("queues missing; creating them again failed", "queue", r.url, "retry_in", r.backoff, "err", serr)
+		return false
+	}
+	r.backoff, r.done = 0, time.Now()
+	r.m.QueueRecreated.WithLabelValues(r.by).Inc()
+	r.log.Warn("queues were missing (the SQS endpoint lost them); created them again with the DLQ and redrive policy",
+		"queue", q.URL, "dlq", q.DLQURL, "took", time.Since(start))
+	if q.URL != r.url {
+		r.log.Error("the queue was created again at another URL; restart to use it", "was", r.url, "now", q.URL)
+	}
+	return true
 }
 
 // notNegative refuses a negative size, count or duration of a config (field

@@ -53,6 +53,12 @@ type WorkerConfig struct {
 	CallTimeout time.Duration
 	// DLQPoll is how often the DLQ depth is read. Zero means 5s.
 	DLQPoll time.Duration
+	// Recreate, when set, is how the queues were set up: when SQS says the
+	// job queue or the DLQ does not exist (an endpoint that restarted
+	// empty), the worker creates them again, with backoff between failed
+	// attempts, logs it and carries on. Nil: it keeps retrying its
+	// receives until someone else creates them.
+	Recreate *QueueSpec
 	// BatchDeletes deletes processed messages in DeleteMessageBatch calls
 	// of those ready together (worker_delete.go) instead of one
 	// DeleteMessage each.
@@ -104,6 +110,7 @@ type Worker struct {
 	log  *slog.Logger
 	m    *Metrics
 	jobs *obs.JobMetrics
+	rec  *recreator // nil without cfg.Recreate
 
 	pollCtx    context.Context // ends when Shutdown begins: stop receiving
 	stopPoll   context.CancelFunc
@@ -160,7 +167,8 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Jobs = obs.NewJobMetrics(cfg.Registerer)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: cfg.Jobs,
-		slots: make(chan struct{}, cfg.MaxInFlight)}
+		slots: make(chan struct{}, cfg.MaxInFlight),
+		rec:   newRecreator(cfg.Client, cfg.Recreate, cfg.QueueURL, "worker", cfg.Logger, cfg.Metrics)}
 	w.pollCtx, w.stopPoll = context.WithCancel(context.Background())
 	w.workCtx, w.cancelWork = context.WithCancel(context.Background())
 	if cfg.BatchDeletes {
@@ -239,6 +247,12 @@ func (w *Worker) poll() {
 			return
 		}
 		w.m.observe("ReceiveMessage", start, err)
+		if err != nil && w.rec.recover(w.pollCtx, err) {
+			// The endpoint lost the queue, and with it the messages
+			// this worker held; receive from the new one at once.
+			backoff = 100 * time.Millisecond
+			continue
+		}
 		if err != nil {
 			w.log.Warn("receive failed", "err", err, "retry_in", backoff)
 			select {
@@ -506,6 +520,7 @@ func (w *Worker) watchDLQ() {
 			return
 		}
 		w.m.observe("GetQueueAttributes", start, err)
+		w.rec.recover(w.pollCtx, err)
 		if err == nil {
 			if n, perr := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)]); perr == nil {
 				w.m.DLQDepth.Set(float64(n))

@@ -57,7 +57,10 @@ func NewCallbackClient(url string, secret []byte, m *Metrics) (*CallbackClient, 
 	return &CallbackClient{url: url, secret: secret, m: m, hc: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
-// Post signs and posts events; it returns nil only on a 2xx answer.
+// Post signs and posts events; it returns nil only on a 2xx answer. A
+// gateway that answers 503 with Retry-After (busy, or its shared record
+// unreachable for a moment) is asked again after it, signed anew, while
+// ctx lasts.
 func (c *CallbackClient) Post(ctx context.Context, events []*chat.Event) error {
 	batch := EventBatch{Events: make([]WireEvent, len(events))}
 	for i, ev := range events {
@@ -67,10 +70,31 @@ func (c *CallbackClient) Post(ctx context.Context, events []*chat.Event) error {
 	if err != nil {
 		return fmt.Errorf("queuemode: encode events: %w", err)
 	}
+	for {
+		wait, err := c.post(ctx, body)
+		if wait <= 0 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// maxRetryAfter caps the wait a gateway's Retry-After asks for.
+const maxRetryAfter = 5 * time.Second
+
+// post makes one signed attempt; wait > 0 says the gateway asked to be
+// asked again after wait.
+func (c *CallbackClient) post(ctx context.Context, body []byte) (wait time.Duration, _ error) {
 	ts := time.Now().UnixMilli()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
@@ -79,14 +103,21 @@ func (c *CallbackClient) Post(ctx context.Context, events []*chat.Event) error {
 	resp, err := c.hc.Do(req)
 	c.m.CallbackDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return fmt.Errorf("queuemode: post events: %w", err)
+		return 0, fmt.Errorf("queuemode: post events: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("queuemode: post events: gateway answered %s", resp.Status)
+	if resp.StatusCode/100 == 2 {
+		return 0, nil
 	}
-	return nil
+	err = fmt.Errorf("queuemode: post events: gateway answered %s", resp.Status)
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+			// A second at least: a new signature needs a new timestamp.
+			wait = min(time.Duration(s)*time.Second, maxRetryAfter)
+		}
+	}
+	return wait, err
 }
 
 // CloseIdle closes the client's idle connections.

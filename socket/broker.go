@@ -23,7 +23,7 @@ import (
 // implementations sit beside this file: broker_memory.go (one process,
 // the default) and broker_redis.go (several instances sharing a Redis).
 // Optional abilities are discovered by type assertion: ConnLimiter, Flusher,
-// Deduper and Closer.
+// Deduper, Keeper and Closer.
 
 // Publication is an emitted event as a broker carries it: encoded once,
 // with what decides which connections may have it. Brokers hand it to the
@@ -156,6 +156,19 @@ type Flusher interface {
 type Deduper interface {
 	// FirstTime records key for ttl and reports whether it was new.
 	FirstTime(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Keeper is the optional ability of a broker to keep small values for a
+// while, shared between instances: the queue gateway's record of the
+// messages it accepted lives there too (queuemode), so a worker's callback
+// that reaches another gateway than the one that accepted the message is
+// still checked against it. A broker without it leaves such records to
+// each process.
+type Keeper interface {
+	// Keep stores value under key for ttl, replacing what was there.
+	Keep(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Kept returns the value under key and whether there is one.
+	Kept(ctx context.Context, key string) ([]byte, bool, error)
 }
 
 // Closer is the optional ability of a broker to release what it holds (its

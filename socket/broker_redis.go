@@ -125,6 +125,7 @@ var (
 	_ ConnLimiter = (*RedisBroker)(nil)
 	_ Flusher     = (*RedisBroker)(nil)
 	_ Deduper     = (*RedisBroker)(nil)
+	_ Keeper      = (*RedisBroker)(nil)
 	_ Closer      = (*RedisBroker)(nil)
 )
 
@@ -733,6 +734,28 @@ func (b *RedisBroker) FirstTime(ctx context.Context, key string, ttl time.Durati
 		return false, fmt.Errorf("broker: %w", err)
 	}
 	return ok, nil
+}
+
+// Keep implements Keeper.
+func (b *RedisBroker) Keep(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := b.client.Set(ctx, b.cfg.Prefix+"k:"+key, value, ttl).Err(); err != nil {
+		b.m.errors.WithLabelValues("keep").Inc()
+		return fmt.Errorf("broker keep: %w", err)
+	}
+	return nil
+}
+
+// Kept implements Keeper.
+func (b *RedisBroker) Kept(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := b.client.Get(ctx, b.cfg.Prefix+"k:"+key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		b.m.errors.WithLabelValues("kept").Inc()
+		return nil, false, fmt.Errorf("broker kept: %w", err)
+	}
+	return v, true, nil
 }
 
 // beat refreshes this process's members and connection slots every third

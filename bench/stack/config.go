@@ -2,6 +2,8 @@ package stack
 
 import (
 	"cmp"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,9 +45,12 @@ type Config struct {
 	Exe string
 	// LogDir receives each process's log, <process>.log. Required.
 	LogDir string
-	// Secret signs the driver's tokens and is given to the servers; the
-	// queue worker's callback secret is derived from it.
+	// Secret signs the driver's tokens and is given to the servers.
 	Secret string
+	// CallbackSecret signs the queue workers' callbacks to the gateways.
+	// Empty means a random one, drawn by WithDefaults: each run its own,
+	// so no other process can sign an event with a secret it knows.
+	CallbackSecret string
 	// MLProfile and MLSeed configure the ML service (the same for every
 	// path). Empty MLProfile means DefaultMLProfile.
 	MLProfile string
@@ -128,6 +133,11 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	if err != nil {
 		return c, err
+	}
+	if c.CallbackSecret == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		c.CallbackSecret = hex.EncodeToString(b)
 	}
 	c.Scale = cmp.Or(c.Scale, 1)
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)

@@ -121,9 +121,11 @@ type Variant struct {
 // secretArgs are the front door's token secret.
 func secretArgs(e Env) []string { return []string{"--secret", e.Config.Secret} }
 
-// callbackSecret is the secret the queue path's worker signs callbacks
-// with, derived from the driver's so one Secret configures a stack.
-func callbackSecret(e Env) string { return e.Config.Secret + "-callback" }
+// callbackSecret is the secret the queue path's workers sign callbacks
+// with: the stack's own, random per run (Config.CallbackSecret). It is
+// passed on the command line, so a process of the same user can read it
+// (ps); the gateway still emits only events of messages it accepted.
+func callbackSecret(e Env) string { return e.Config.CallbackSecret }
 
 // brokerArgs are a front door's --broker: the Redis component's, when the
 // stack runs one.

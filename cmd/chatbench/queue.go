@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -24,9 +27,10 @@ import (
 	"github.com/chatbench/chatbench/queuemode/sqsd"
 )
 
-// devCallbackSecret signs worker → gateway callbacks when none is
-// configured. Development only: anyone who can reach the callback listener
-// and knows it can inject events.
+// devCallbackSecret signs worker → gateway callbacks with
+// --insecure-dev-secret. Development only: anyone who can reach the
+// callback listener knows it and can sign requests with it (the gateway
+// still emits only events of messages it accepted).
 const devCallbackSecret = "chatbench-dev-callback-secret-change-me"
 
 // queueFlags name the SQS endpoint and the job queue.
@@ -74,12 +78,19 @@ func (f *queueFlags) connect(ctx context.Context, endpoint string) (*sqs.Client,
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	q, err := queuemode.Setup(sctx, cl, f.name, queuemode.SetupOptions{VisibilityTimeout: f.visibility, MaxReceiveCount: f.maxReceive,
-		Standard: f.queueType == queueStandard})
+	spec := f.spec()
+	q, err := queuemode.Setup(sctx, cl, spec.Name, spec.Options)
 	if err != nil {
 		return nil, queuemode.Queues{}, fmt.Errorf("queue set-up at %s: %w", endpointName(endpoint), err)
 	}
 	return cl, q, nil
+}
+
+// spec is how connect sets the queues up: what a worker or gateway
+// creates them again with when the endpoint has lost them.
+func (f *queueFlags) spec() *queuemode.QueueSpec {
+	return &queuemode.QueueSpec{Name: f.name, Options: queuemode.SetupOptions{VisibilityTimeout: f.visibility,
+		MaxReceiveCount: f.maxReceive, Standard: f.queueType == queueStandard}}
 }
 
 func endpointName(endpoint string) string {
@@ -118,7 +129,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 
 // start runs pollers workers posting to callbackURL; stop shuts them down
 // and the embedded ML service if one was started.
-func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, visibility time.Duration, callbackURL string, secret []byte,
+func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, qf *queueFlags, callbackURL string, secret []byte,
 	m *queuemode.Metrics, jm *obs.JobMetrics, reg *prometheus.Registry, log *slog.Logger) (stop func(context.Context) error, err error) {
 	client, stopML, err := mlClient(f.mlURL, f.mlTimeout, &f.ml, reg, log)
 	if err != nil {
@@ -131,7 +142,8 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}
 	w, err := queuemode.StartWorker(queuemode.WorkerConfig{
 		Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Client: cl, QueueURL: q.URL, DLQURL: q.DLQURL,
-		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: visibility,
+		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: qf.visibility,
+		Recreate:     qf.spec(),
 		BatchDeletes: f.batchDel, Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
 	})
 	if err != nil {
@@ -148,23 +160,52 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, vis
 	}, nil
 }
 
-func callbackSecret(s string, log *slog.Logger) []byte {
-	if s == devCallbackSecret {
-		log.Warn("using the built-in development callback secret; set --callback-secret or CHATBENCH_CALLBACK_SECRET for anything shared")
+// secretFlags choose the callback secret of a gateway or worker.
+type secretFlags struct {
+	secret   string
+	insecure bool
+}
+
+func (f *secretFlags) register(cmd *cobra.Command, help string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.secret, "callback-secret", "", help)
+	fl.BoolVar(&f.insecure, "insecure-dev-secret", false, "use the built-in development callback secret, which anyone can sign events with: only where nothing else can reach the callback")
+}
+
+// callbackSecret returns the secret callbacks are signed with. A random one
+// when none is given and only this process's embedded workers post
+// (embeddedOnly); the built-in development secret only with
+// --insecure-dev-secret, since any local process knows it; otherwise the
+// one given, which must not be the development secret.
+func (f *secretFlags) callbackSecret(embeddedOnly bool, log *slog.Logger) ([]byte, error) {
+	switch {
+	case f.insecure && (f.secret == "" || f.secret == devCallbackSecret):
+		log.Warn("--insecure-dev-secret: callbacks are signed with the built-in development secret; anyone who can reach the callback listener can inject events")
+		return []byte(devCallbackSecret), nil
+	case f.secret == devCallbackSecret:
+		return nil, errors.New("--callback-secret is the built-in development secret, which anyone can sign events with: choose another (e.g. openssl rand -hex 32), or add --insecure-dev-secret where nothing else can reach the callback")
+	case f.secret != "":
+		return []byte(f.secret), nil
+	case embeddedOnly:
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		log.Info("callback secret: random for this run, known to the embedded workers only; set --callback-secret to share one with separate workers")
+		return []byte(hex.EncodeToString(b)), nil
 	}
-	return []byte(s)
+	return nil, errors.New("--callback-secret: required, the secret the gateway and its workers share (at least 16 bytes; or CHATBENCH_CALLBACK_SECRET); --insecure-dev-secret uses the built-in development one, only where nothing else can reach the callback")
 }
 
 func newServeQueueCmd(g *globals) *cobra.Command {
 	var (
-		addr, cbAddr, cbSecret string
-		groupBy                string
-		inlineSync, noDedup    bool
-		drain                  time.Duration
-		embedded               int
-		qf                     queueFlags
-		wf                     workerFlags
-		front                  frontFlags
+		addr, cbAddr        string
+		cbSecret            secretFlags
+		groupBy             string
+		inlineSync, noDedup bool
+		drain               time.Duration
+		embedded            int
+		qf                  queueFlags
+		wf                  workerFlags
+		front               frontFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -193,7 +234,14 @@ deduplication; --inline-sync runs sync jobs here, as the direct path does, and
 queues only ML jobs (the hybrid design). A message whose body the queue cannot
 carry is refused with the permanent message_too_large before it is relayed.
 --no-event-dedup lets jobs that ran twice reach clients twice (for
-measurements: the gateway's dedup is what otherwise keeps them away).`,
+measurements: the gateway's dedup is what otherwise keeps them away).
+
+Callbacks are signed with --callback-secret; without one the gateway draws a
+random secret its embedded workers share, and with --embedded-worker 0 it
+refuses to start (separate workers need the secret). The built-in
+development secret is refused unless --insecure-dev-secret is given. The
+gateway emits only events of jobs it queued, with its own record of the
+message's conversation and members (docs/protocol.md).`,
 		Example: `  chatbench serve queue
   chatbench serve queue --embedded-worker 0 --sqs-endpoint http://127.0.0.1:9324
   chatbench serve queue --inline-sync --group-by message --visibility-timeout 5s`,
@@ -205,6 +253,10 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 				return err
 			}
 			tlsCfg, err := front.tls.config()
+			if err != nil {
+				return err
+			}
+			secret, err := cbSecret.callbackSecret(embedded > 0, log)
 			if err != nil {
 				return err
 			}
@@ -237,7 +289,6 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 			// One set of job metrics for the jobs run here: the inline sync
 			// jobs' and the embedded workers'.
 			jm := obs.NewJobMetrics(reg)
-			secret := callbackSecret(cbSecret, log)
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
 			gc := queuemode.GatewayConfig{
@@ -245,6 +296,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 				Dispatcher: queuemode.DispatcherConfig{Catalog: jobs.Catalog(), Client: cl, QueueURL: q.URL,
 					Standard: !q.FIFO, GroupBy: group, MaxMessageBytes: min(q.MaxMessageSize, queuemode.DefaultMaxMessageBytes)},
 				Callback:     queuemode.CallbackConfig{Secret: secret, NoDedup: noDedup},
+				Recreate:     qf.spec(),
 				CallbackAddr: cbAddr, Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			}
 			if inlineSync {
@@ -259,7 +311,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 			}
 			stopWorker := func(context.Context) error { return nil }
 			if embedded > 0 {
-				if stopWorker, err = wf.start(embedded, cl, q, qf.visibility, gw.CallbackURL(), secret, m, jm, reg, log); err != nil {
+				if stopWorker, err = wf.start(embedded, cl, q, &qf, gw.CallbackURL(), secret, m, jm, reg, log); err != nil {
 					_ = gw.Shutdown(context.Background())
 					return err
 				}
@@ -283,7 +335,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 	fl := cmd.Flags()
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (WebSocket on /ws, /metrics, /healthz)")
 	fl.StringVar(&cbAddr, "callback-addr", "127.0.0.1:8081", "listen address of the workers' callback POST /internal/events (keep it on loopback or a private network)")
-	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret workers sign callbacks with (at least 16 bytes; the default is for development only)")
+	cbSecret.register(cmd, "HMAC secret workers sign callbacks with (at least 16 bytes; default: a random one for this run, known to the embedded workers only)")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for queued jobs (0 = not at all)")
 	fl.IntVar(&embedded, "embedded-worker", 2, "worker pollers to run in this process (0 = none; run chatbench worker separately)")
 	fl.StringVar(&groupBy, "group-by", string(queuemode.GroupConversation), "FIFO message groups: conversation (legacy: a conversation's jobs one at a time), job (per conversation and job), message (per message and job: no order across messages)")
@@ -298,11 +350,12 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	var (
-		cbURL, cbSecret, metricsAddr string
-		drain                        time.Duration
-		pollers                      int
-		qf                           queueFlags
-		wf                           workerFlags
+		cbURL, metricsAddr string
+		cbSecret           secretFlags
+		drain              time.Duration
+		pollers            int
+		qf                 queueFlags
+		wf                 workerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -315,7 +368,11 @@ that keeps failing moves to the DLQ after --max-receive-count receives.
 
 SQS endpoint: --sqs-endpoint, else the standard AWS configuration
 (AWS_ENDPOINT_URL_SQS, region, credentials). The queues are created if
-missing. /metrics and /healthz are served on --metrics-addr.`,
+missing. /metrics and /healthz are served on --metrics-addr.
+
+--callback-secret (or CHATBENCH_CALLBACK_SECRET) is required: the gateway's.
+The built-in development secret, which anyone can sign events with, is
+refused unless --insecure-dev-secret is given.`,
 		Example: `  chatbench worker --sqs-endpoint http://127.0.0.1:9324 --ml-url http://127.0.0.1:8090
   AWS_ENDPOINT_URL_SQS=http://localhost:4566 chatbench worker --workers 4`,
 		Args:    cobra.NoArgs,
@@ -325,13 +382,17 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
+			secret, err := cbSecret.callbackSecret(false, log)
+			if err != nil {
+				return err
+			}
 			reg := obs.NewRegistry()
 			cl, q, err := qf.connect(cmd.Context(), qf.endpoint)
 			if err != nil {
 				return err
 			}
 			m := queuemode.NewMetrics(reg)
-			stop, err := wf.start(pollers, cl, q, qf.visibility, cbURL, callbackSecret(cbSecret, log), m, nil, reg, log)
+			stop, err := wf.start(pollers, cl, q, &qf, cbURL, secret, m, nil, reg, log)
 			if err != nil {
 				return err
 			}
@@ -354,7 +415,7 @@ missing. /metrics and /healthz are served on --metrics-addr.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&cbURL, "callback-url", "http://127.0.0.1:8081", "gateway callback URL (path defaults to /internal/events); several, comma-separated, are tried in order — any gateway of instances sharing a --broker can take a job's events")
-	fl.StringVar(&cbSecret, "callback-secret", devCallbackSecret, "HMAC secret shared with the gateway (at least 16 bytes; the default is for development only)")
+	cbSecret.register(cmd, "HMAC secret shared with the gateway (at least 16 bytes; required)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8082", "listen address of /metrics and /healthz")
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (the rest are redelivered; 0 = not at all)")
 	fl.IntVar(&pollers, "workers", 4, "concurrent ReceiveMessage pollers (0 = 2)")
@@ -399,7 +460,10 @@ func newSQSCmd(g *globals) *cobra.Command {
 at it with --sqs-endpoint or AWS_ENDPOINT_URL_SQS. --latency adds a cloud-like
 round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".
 --duplicates makes standard queues deliver that share of messages twice
-(SQS's at-least-once delivery; SQS states no rate); FIFO queues never do.`,
+(SQS's at-least-once delivery; SQS states no rate); FIFO queues never do.
+GET /metrics (chatbench_sqsd_*, Go and process metrics) and GET /healthz
+are served on the same address. Queues are held in memory: a restart loses
+them, and workers and gateways create them again when they find them gone.`,
 		Example: `  chatbench sqs
   chatbench sqs --latency region
   chatbench sqs --duplicates 0.1%`,
@@ -417,14 +481,29 @@ round trip per call: "none", "region", or pairs like "median:15ms,p99:60ms".
 			if err != nil {
 				return fmt.Errorf("--duplicates: %w", err)
 			}
-			s := sqsd.New(sqsd.Config{Logger: log.With("component", "sqsd"), Latency: lp, Duplicates: rate, Seed: seed})
-			url, err := s.Start(addr)
+			reg := obs.NewRegistry()
+			s := sqsd.New(sqsd.Config{Logger: log.With("component", "sqsd"), Latency: lp, Duplicates: rate, Seed: seed, Registerer: reg})
+			// GET /metrics and /healthz beside the SQS protocol, which
+			// is POSTed (no queue URL is /metrics or /healthz).
+			om := obs.Mux(reg)
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", om)
+			mux.Handle("GET /healthz", om)
+			mux.Handle("/", s.Handler())
+			srv, err := serve.Listen(addr, mux)
 			if err != nil {
-				return err
+				_ = s.Close()
+				return fmt.Errorf("--addr %s: %w", addr, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "chatbench sqs: %s  (latency: %s; Ctrl-C to stop)\n", url, lp)
+			url := "http://" + srv.Addr()
+			fmt.Fprintf(cmd.OutOrStdout(), "chatbench sqs: %s  (latency: %s; metrics: %s/metrics; Ctrl-C to stop)\n", url, lp, url)
 			<-cmd.Context().Done()
-			return s.Close()
+			// The endpoint first: it ends its long polls, which the HTTP
+			// server's shutdown would otherwise wait for.
+			err = s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return errors.Join(err, srv.Shutdown(ctx))
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9324", "listen address")

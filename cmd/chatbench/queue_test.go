@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +95,84 @@ func TestQueueFlagsRefused(t *testing.T) {
 	} {
 		if _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestSQSServesMetrics runs `chatbench sqs` alone: besides the SQS
+// protocol it serves GET /metrics, with the calls it answered, and
+// /healthz on the same address (it served neither).
+func TestSQSServesMetrics(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCmd()
+	root.SetArgs([]string{"sqs", "--addr", "127.0.0.1:0", "--log-level", "error"})
+	root.SetOut(pw)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sqs exited with %v", err)
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	endpoint := regexp.MustCompile(`http://\S+`).FindString(line)
+	if out, err := run(t, "queue", "setup", "--sqs-endpoint", endpoint, "--queue-name", "m1"); err != nil {
+		t.Fatalf("queue setup: %v\n%s", err, out)
+	}
+	get := func(path string) string {
+		resp, err := http.Get(endpoint + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	m := get("/metrics")
+	for _, want := range []string{`chatbench_sqsd_requests_total{action="CreateQueue",outcome="ok"}`, "chatbench_build_info", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if h := get("/healthz"); h != "ok\n" {
+		t.Errorf("/healthz: %q", h)
+	}
+}
+
+// TestCallbackSecretRefused: a separate worker, or a gateway without
+// embedded workers, refuses to start without a callback secret or with
+// the built-in development one, which any local process can sign events
+// with, unless --insecure-dev-secret says so; nothing starts before.
+func TestCallbackSecretRefused(t *testing.T) {
+	closed := "http://127.0.0.1:9" // nothing listens: a start would fail differently
+	for _, tc := range []struct {
+		args []string
+		want string // "" = not refused for its secret
+	}{
+		{[]string{"worker", "--sqs-endpoint", closed}, "--callback-secret: required"},
+		{[]string{"worker", "--sqs-endpoint", closed, "--callback-secret", devCallbackSecret}, "is the built-in development secret"},
+		{[]string{"serve", "queue", "--sqs-endpoint", closed, "--embedded-worker", "0"}, "--callback-secret: required"},
+		{[]string{"serve", "queue", "--sqs-endpoint", closed, "--callback-secret", devCallbackSecret}, "is the built-in development secret"},
+		{[]string{"worker", "--sqs-endpoint", closed, "--insecure-dev-secret"}, ""},
+		{[]string{"worker", "--sqs-endpoint", closed, "--callback-secret", "a-secret-of-this-deployment"}, ""},
+	} {
+		_, err := run(t, append(tc.args, "--log-level", "error")...)
+		switch {
+		case err == nil:
+			t.Errorf("chatbench %s: started against a closed port", strings.Join(tc.args, " "))
+		case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+			t.Errorf("chatbench %s: %v; want an error with %q", strings.Join(tc.args, " "), err, tc.want)
+		case tc.want == "" && strings.Contains(err.Error(), "secret"):
+			t.Errorf("chatbench %s: refused for its secret: %v", strings.Join(tc.args, " "), err)
 		}
 	}
 }

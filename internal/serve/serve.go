@@ -52,9 +52,14 @@ func ListenTLS(addr string, h http.Handler, cfg *tls.Config) (*Server, error) {
 
 // Serve serves h on ln until Shutdown.
 func Serve(ln net.Listener, h http.Handler) *Server {
+	return ServeWith(ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// ServeWith serves srv — its handler and timeouts — on ln until Shutdown.
+func ServeWith(ln net.Listener, srv *http.Server) *Server {
 	s := &Server{
 		ln:   ln,
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		srv:  srv,
 		done: make(chan struct{}),
 	}
 	go func() {
