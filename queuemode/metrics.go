@@ -38,6 +38,18 @@ type Metrics struct {
 	// and in-flight messages, read from SQS when the gateway is scraped
 	// (GatewayConfig.Registerer); what is still queued when a stop begins.
 	QueueDepth *prometheus.GaugeVec
+	// Outstanding is chatbench_queue_outstanding_messages: messages the
+	// gateway accepted whose queued jobs are not all answered yet (the
+	// backpressure's count, DispatcherConfig.MaxConvOutstanding).
+	Outstanding prometheus.Gauge
+	// Overloaded is chatbench_queue_overloaded_total{bound}: sends the
+	// gateway refused with overloaded because their conversation or their
+	// sender had as many messages outstanding as allowed.
+	Overloaded *prometheus.CounterVec
+	// OutstandingExpired is chatbench_queue_outstanding_expired_total:
+	// messages that stopped counting after DispatcherConfig.OutstandingTTL
+	// without all their events back.
+	OutstandingExpired prometheus.Counter
 }
 
 // NewMetrics returns the queue metrics, registered on reg (nil = not
@@ -82,6 +94,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbench_queue_depth",
 			Help: "Messages in the job queue (visible, in_flight), read from SQS when the gateway is scraped.",
 		}, []string{"state"}),
+		Outstanding: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chatbench_queue_outstanding_messages",
+			Help: "Messages the gateway accepted whose queued jobs are not all answered yet.",
+		}),
+		Overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_queue_overloaded_total",
+			Help: "Sends the gateway refused as overloaded, by the bound met (conversation, user).",
+		}, []string{"bound"}),
+		OutstandingExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatbench_queue_outstanding_expired_total",
+			Help: "Accepted messages that stopped counting as outstanding after their TTL, not all their events back.",
+		}),
 	}
 	// Every known action and reason starts at 0, so their rates read 0 on
 	// a healthy system instead of being absent ("No data").
@@ -91,9 +115,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range callbackRejectReasons {
 		m.CallbackRejects.WithLabelValues(r)
 	}
+	for _, b := range overloadBounds {
+		m.Overloaded.WithLabelValues(b)
+	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
-			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates)
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates,
+			m.Outstanding, m.Overloaded, m.OutstandingExpired)
 	}
 	return m
 }
@@ -110,6 +138,16 @@ var sqsActions = []string{
 // request for (chatbench_callback_rejects_total); metrics_test.go checks
 // every reject call names one of them.
 var callbackRejectReasons = []string{"unsigned", "bad_signature", "expired", "replay", "bad_body", "too_large"}
+
+// The bounds a send is refused as overloaded for
+// (chatbench_queue_overloaded_total).
+const (
+	boundConversation = "conversation"
+	boundUser         = "user"
+)
+
+// overloadBounds are the bound label's values.
+var overloadBounds = []string{boundConversation, boundUser}
 
 // observe records one SQS call.
 func (m *Metrics) observe(action string, start time.Time, err error) {

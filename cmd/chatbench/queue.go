@@ -165,6 +165,7 @@ func newServeQueueCmd(g *globals) *cobra.Command {
 		qf                     queueFlags
 		wf                     workerFlags
 		front                  frontFlags
+		backlog                backlogFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -247,6 +248,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 				Callback:     queuemode.CallbackConfig{Secret: secret, NoDedup: noDedup},
 				CallbackAddr: cbAddr, Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			}
+			backlog.apply(&gc.Dispatcher)
 			if inlineSync {
 				gc.InlineSync = &directmode.SyncConfig{JobTimeout: wf.jobTime, Jobs: jm}
 			}
@@ -292,6 +294,7 @@ measurements: the gateway's dedup is what otherwise keeps them away).`,
 	qf.register(cmd, "SQS endpoint URL, or aws for real Amazon SQS (default: AWS_ENDPOINT_URL_SQS if set, else an embedded endpoint in this process)")
 	wf.register(cmd)
 	front.register(cmd)
+	backlog.register(cmd)
 	refuseNegative(cmd, map[string]string{"drain-timeout": "do not wait", "embedded-worker": "none"})
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/tlsconf"
+	"github.com/chatbench/chatbench/queuemode"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -125,6 +126,27 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	f.tls.register(cmd, "the client-facing listener")
 	completeFiles(cmd, "record", traceExts...)
 	refuseNegative(cmd, map[string]string{"send-queue": "", "max-frame": "", "rate-burst": "", "resume-window": ""})
+}
+
+// backlogFlags are the queue gateway's backpressure: how many messages a
+// conversation and a sender may have outstanding (accepted, their jobs not
+// all answered) before sends are refused with the retryable overloaded.
+type backlogFlags struct {
+	conv, user int
+	ttl        time.Duration
+}
+
+func (f *backlogFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.conv, "max-conv-outstanding", queuemode.DefaultMaxConvOutstanding, "messages of one conversation accepted and not yet answered (all their queued jobs' events back) before its sends are refused as overloaded, retryable (negative = no bound)")
+	fl.IntVar(&f.user, "max-user-outstanding", queuemode.DefaultMaxUserOutstanding, "the same bound per sender, over all its conversations (negative = no bound)")
+	fl.DurationVar(&f.ttl, "outstanding-ttl", queuemode.DefaultOutstandingTTL, "how long a message counts as outstanding when not all its events come back (a job left for the DLQ)")
+	refuseNegative(cmd, map[string]string{"outstanding-ttl": ""})
+}
+
+// apply sets the bounds on dc.
+func (f *backlogFlags) apply(dc *queuemode.DispatcherConfig) {
+	dc.MaxConvOutstanding, dc.MaxUserOutstanding, dc.OutstandingTTL = f.conv, f.user, f.ttl
 }
 
 // recorder opens the --record trace, or returns nil when recording is off.
