@@ -192,6 +192,7 @@ func newServeDirectCmd(g *globals) *cobra.Command {
 		addr, mlURL               string
 		mlTimeout, drain, jobTime time.Duration
 		maxTasks, maxPending      int
+		maxUserTasks              int
 		lanes                     int
 		front                     frontFlags
 		ml                        mlFlags
@@ -239,7 +240,7 @@ are closed with 1001.`,
 				Addr: addr, Front: fc,
 				Dispatcher: directmode.Config{
 					Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
-					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
+					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, MaxUserTasks: maxUserTasks, JobTimeout: jobTime,
 					Logger: log.With("component", "direct"), Registerer: reg,
 				},
 				Gatherer: reg, TLS: tlsCfg,
@@ -267,6 +268,7 @@ are closed with 1001.`,
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (0 = not at all)")
 	fl.IntVar(&maxTasks, "max-tasks", 256, "ML background tasks running at once")
 	fl.IntVar(&maxPending, "max-pending", 0, "ML tasks running or waiting before messages are refused as overloaded (0 = 16 × --max-tasks)")
+	fl.IntVar(&maxUserTasks, "max-user-tasks", 0, "one user's share of --max-tasks when every slot is taken: beyond it a user's ML messages are refused as overloaded, retryable, unless free slots take them at once (0 = --max-tasks / 8, at least 1; negative = no share)")
 	fl.IntVar(&lanes, "sync-lanes", 16, "sync-job lanes (each conversation is served by one lane, in order; at most 4096)")
 	front.register(cmd)
 	ml.register(cmd, "ml-")
