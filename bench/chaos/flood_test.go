@@ -2,12 +2,14 @@ package chaos_test
 
 import (
 	"bytes"
+	"flag"
 	"testing"
 	"time"
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/chat/jobs"
+	"github.com/chatbench/chatbench/internal/golden"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -66,4 +68,22 @@ func TestFloodTrace(t *testing.T) {
 			}
 		}
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the flood fixtures in testdata from FloodTrace")
+
+// TestFloodFixture keeps testdata/flood-conversation.jsonl, the flood of
+// one conversation sending a text every 100 ms for two minutes (the
+// memory measurement of docs/reliability.md replays it with chatbench
+// bench), equal to what FloodTrace generates: rewrite it with -update.
+func TestFloodFixture(t *testing.T) {
+	h, recs, err := chaos.FloodTrace(chaos.Flood{Users: 1, Conns: 1, Rate: 10}, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := trace.Write(&b, h, recs, false); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "flood-conversation.jsonl", b.Bytes(), *update)
 }
