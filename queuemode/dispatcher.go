@@ -1,6 +1,7 @@
 package queuemode
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -192,15 +193,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.MaxConvOutstanding == 0 {
-		cfg.MaxConvOutstanding = DefaultMaxConvOutstanding
-	}
-	if cfg.MaxUserOutstanding == 0 {
-		cfg.MaxUserOutstanding = DefaultMaxUserOutstanding
-	}
-	if cfg.OutstandingTTL == 0 {
-		cfg.OutstandingTTL = DefaultOutstandingTTL
-	}
+	cfg.MaxConvOutstanding = cmp.Or(cfg.MaxConvOutstanding, DefaultMaxConvOutstanding)
+	cfg.MaxUserOutstanding = cmp.Or(cfg.MaxUserOutstanding, DefaultMaxUserOutstanding)
+	cfg.OutstandingTTL = cmp.Or(cfg.OutstandingTTL, DefaultOutstandingTTL)
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
 		backlog: newOutstanding(cfg.MaxConvOutstanding, cfg.MaxUserOutstanding, cfg.OutstandingTTL, cfg.Metrics)}
 	if cfg.Inline != nil {

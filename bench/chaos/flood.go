@@ -6,6 +6,7 @@ package chaos
 // are what the scenario measures.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,15 +57,7 @@ func (f Flood) withDefaults() (Flood, error) {
 		return f, fmt.Errorf("--flood-users %d, --flood-conns %d, --flood-rate %v: must be ≥ 0 (0 = %d, %d, %d)",
 			f.Users, f.Conns, f.Rate, DefaultFloodUsers, DefaultFloodConns, DefaultFloodRate)
 	}
-	if f.Users == 0 {
-		f.Users = DefaultFloodUsers
-	}
-	if f.Conns == 0 {
-		f.Conns = DefaultFloodConns
-	}
-	if f.Rate == 0 {
-		f.Rate = DefaultFloodRate
-	}
+	f.Users, f.Conns, f.Rate = cmp.Or(f.Users, DefaultFloodUsers), cmp.Or(f.Conns, DefaultFloodConns), cmp.Or(f.Rate, DefaultFloodRate)
 	return f, nil
 }
 

@@ -46,17 +46,5 @@ func pair(h *results.Histogram) string {
 	if h == nil || h.Count == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%s / %s", millis(h.P50), millis(h.P99))
-}
-
-// millis formats µs as ms with a precision that suits the size.
-func millis(us int64) string {
-	v := float64(us) / 1000
-	switch {
-	case v < 10:
-		return fmt.Sprintf("%.2f", v)
-	case v < 100:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.0f", v)
+	return fmt.Sprintf("%.1f / %.1f", float64(h.P50)/1000, float64(h.P99)/1000)
 }

@@ -3,14 +3,11 @@ package chaos_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbench/chatbench/bench/chaos"
-	"github.com/chatbench/chatbench/bench/stack"
-	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/wstest"
 )
 
@@ -24,18 +21,11 @@ func TestNoisyNeighbour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds chatbench and starts 6 processes")
 	}
-	dir := t.TempDir()
-	exe := wstest.BuildChatbench(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run, err := chaos.Run(ctx, chaos.Config{
-		Stack: stack.Config{Exe: exe, MLProfile: "fast", MaxTasks: 4, Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
-		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: halfHour(t), Speed: 900, Pace: 60,
-			Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
-		Paths:     []string{"direct", "queue"},
-		Scenarios: []string{chaos.NoisyNeighbour},
-		Flood:     chaos.Flood{Users: 2, Conns: 4, Rate: 40},
-	})
+	cfg := testConfig(t, wstest.BuildChatbench(t), chaos.NoisyNeighbour)
+	cfg.Stack.MaxTasks, cfg.Flood = 4, chaos.Flood{Users: 2, Conns: 4, Rate: 40}
+	run, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
