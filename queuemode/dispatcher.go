@@ -1,6 +1,7 @@
 package queuemode
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -101,8 +102,22 @@ type DispatcherConfig struct {
 	// BatchRetries is how often entries a batch send refused are sent again
 	// before Dispatch fails. Zero means 2.
 	BatchRetries int
-	Metrics      *Metrics     // nil = unregistered metrics
-	Logger       *slog.Logger // nil = discard
+	// MaxConvOutstanding bounds a conversation's outstanding messages:
+	// accepted, with queued jobs not all answered yet (their events back
+	// through the callback, Dispatcher.Answered). Beyond it a send is
+	// refused with the retryable overloaded, before it is relayed. Zero
+	// means DefaultMaxConvOutstanding; negative, no bound.
+	MaxConvOutstanding int
+	// MaxUserOutstanding bounds a sender's outstanding messages over all
+	// its conversations, as MaxConvOutstanding. Zero means
+	// DefaultMaxUserOutstanding; negative, no bound.
+	MaxUserOutstanding int
+	// OutstandingTTL is how long a message counts as outstanding when not
+	// all its events come back (a job left for the DLQ). Zero means
+	// DefaultOutstandingTTL.
+	OutstandingTTL time.Duration
+	Metrics        *Metrics     // nil = unregistered metrics
+	Logger         *slog.Logger // nil = discard
 }
 
 // Dispatcher sends the jobs a message triggers to the job queue, one queue
@@ -111,8 +126,9 @@ type DispatcherConfig struct {
 // survives SQS's character rules (envelope.go). On a FIFO queue the
 // MessageDeduplicationId is derived from sender, message id and jobs (a
 // resent frame is not queued twice within SQS's 5-minute window). It
-// implements socket.Dispatcher and socket.Admitter and is safe for
-// concurrent use.
+// bounds the messages outstanding per conversation and per sender
+// (DispatcherConfig.MaxConvOutstanding; outstanding.go). It implements
+// socket.Dispatcher and socket.Admitter and is safe for concurrent use.
 type Dispatcher struct {
 	cfg DispatcherConfig
 	log *slog.Logger
@@ -122,6 +138,8 @@ type Dispatcher struct {
 	// were handed to Inline, so that a resend after a refused queue send
 	// does not run them twice.
 	syncRan *ttlset.Set[msgKey, bool]
+	// backlog counts the messages whose jobs are not answered yet.
+	backlog *outstanding
 
 	mu       sync.RWMutex // guards closed against concurrent Dispatch
 	closed   bool
@@ -149,6 +167,7 @@ func (c *DispatcherConfig) validate() error {
 		notNegative("DispatcherConfig.CallTimeout", c.CallTimeout, "5s"),
 		notNegative("DispatcherConfig.BatchRetries", c.BatchRetries, "2"),
 		notNegative("DispatcherConfig.MaxMessageBytes", c.MaxMessageBytes, "1 MiB"),
+		notNegative("DispatcherConfig.OutstandingTTL", c.OutstandingTTL, DefaultOutstandingTTL.String()),
 		atMost("DispatcherConfig.MaxMessageBytes", c.MaxMessageBytes, DefaultMaxMessageBytes, "SQS's limit"),
 	)...)
 }
@@ -174,7 +193,11 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d := &Dispatcher{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	cfg.MaxConvOutstanding = cmp.Or(cfg.MaxConvOutstanding, DefaultMaxConvOutstanding)
+	cfg.MaxUserOutstanding = cmp.Or(cfg.MaxUserOutstanding, DefaultMaxUserOutstanding)
+	cfg.OutstandingTTL = cmp.Or(cfg.OutstandingTTL, DefaultOutstandingTTL)
+	d := &Dispatcher{cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
+		backlog: newOutstanding(cfg.MaxConvOutstanding, cfg.MaxUserOutstanding, cfg.OutstandingTTL, cfg.Metrics)}
 	if cfg.Inline != nil {
 		d.syncRan = ttlset.New[msgKey, bool](ttlset.Config{TTL: socket.RelayWindow, MaxKeys: 200000})
 	}
@@ -229,11 +252,7 @@ func (d *Dispatcher) bundled() bool { return !d.cfg.Standard && d.cfg.GroupBy ==
 // and each one's MessageGroupId ("" on a standard queue).
 func (d *Dispatcher) split(msg *chat.Message, jobs []*chat.Job) (names [][]string, groups []string) {
 	if d.bundled() {
-		all := make([]string, len(jobs))
-		for i, j := range jobs {
-			all[i] = j.Name
-		}
-		return [][]string{all}, []string{groupID(msg.Conv)}
+		return [][]string{jobNames(jobs)}, []string{groupID(msg.Conv)}
 	}
 	for _, j := range jobs {
 		names = append(names, []string{j.Name})
@@ -283,11 +302,17 @@ func (d *Dispatcher) tooLarge(m *chat.Message, size int) error {
 // Admit refuses, before the front door relays it, a message whose jobs
 // cannot be queued: it returns a *chat.ProtocolError with code
 // message_too_large when the largest queue message msg needs exceeds the
-// queue's limit (MaxMessageBytes), nil otherwise. It sends nothing.
+// queue's limit (MaxMessageBytes), or with the retryable overloaded when
+// its conversation or sender has as many messages outstanding as allowed
+// (MaxConvOutstanding, MaxUserOutstanding); nil otherwise. It sends
+// nothing.
 func (d *Dispatcher) Admit(msg *chat.Message) error {
 	jobs := d.queued(msg)
 	if len(jobs) == 0 {
 		return nil
+	}
+	if err := d.backlog.check(msg, time.Now()); err != nil {
+		return err
 	}
 	m := *msg
 	m.Hops.Enqueued = chat.NowMicros() // as long as the stamp Dispatch sets
@@ -311,7 +336,9 @@ func (d *Dispatcher) Admit(msg *chat.Message) error {
 // Dispatch stamps msg's enqueued hop and sends the queue messages of the
 // jobs it triggers (with Inline: hands its sync jobs to the lanes first,
 // then queues its ML jobs); it returns nil only when SQS accepted every
-// one. A message too large for the queue, or one SQS refuses as invalid,
+// one. A message with queued jobs counts as outstanding until their events
+// are back (Answered); beyond the bounds a send is refused with
+// overloaded, as Admit does (joins and leaves are counted, never refused). A message too large for the queue, or one SQS refuses as invalid,
 // gets a permanent *chat.ProtocolError (message_too_large,
 // queue_rejected); when SQS stays unreachable the error wraps
 // chat.ErrUnavailable. A message that triggers no queued job is accepted
@@ -326,6 +353,40 @@ func (d *Dispatcher) Dispatch(ctx context.Context, msg *chat.Message) error {
 	d.inflight.Add(1)
 	d.mu.RUnlock()
 	defer d.inflight.Done()
+	if len(jobs) > 0 {
+		// Counted before anything runs or is sent: a refusal leaves nothing
+		// done, and an event that comes back at once finds its record.
+		force := msg.Type == chat.OpJoin || msg.Type == chat.OpLeave
+		if err := d.backlog.take(msg, jobNames(jobs), force, time.Now()); err != nil {
+			return err
+		}
+	}
+	err := d.dispatch(ctx, msg, jobs)
+	if err != nil && len(jobs) > 0 {
+		d.backlog.drop(msg.From, msg.ID)
+	}
+	return err
+}
+
+// Answered tells the dispatcher that the event of job for the message id
+// from sender from came back (the callback emitted it, with status ok or
+// error): the message stops counting as outstanding once all its queued
+// jobs are answered. Events it does not know of are ignored. The gateway's
+// callback calls it (CallbackConfig.Answered).
+func (d *Dispatcher) Answered(from, id, job string) { d.backlog.answered(from, id, job) }
+
+// jobNames returns the names of jobs.
+func jobNames(jobs []*chat.Job) []string {
+	out := make([]string, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.Name
+	}
+	return out
+}
+
+// dispatch is Dispatch once msg is counted: the inline sync jobs, then the
+// queue messages of jobs.
+func (d *Dispatcher) dispatch(ctx context.Context, msg *chat.Message, jobs []*chat.Job) error {
 	if d.cfg.Inline != nil {
 		// Sync jobs first, as on the direct path: they do not wait for the
 		// queue's round trip.

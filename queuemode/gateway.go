@@ -34,7 +34,8 @@ type GatewayConfig struct {
 	// Dispatcher configures the queue dispatcher: Catalog (the hub uses it
 	// too), Client and QueueURL (the job queue, see NewClient and Setup) are
 	// required. Nil Metrics and Logger are the gateway's. Its Inline is
-	// built from InlineSync.
+	// built from InlineSync. Its MaxConvOutstanding and MaxUserOutstanding
+	// are the gateway's backpressure.
 	Dispatcher DispatcherConfig
 	// InlineSync, when set, makes the gateway hybrid: sync jobs run here,
 	// in the direct path's lanes (directmode.SyncRunner; its Catalog,
@@ -42,8 +43,8 @@ type GatewayConfig struct {
 	// the queue. Nil queues every job.
 	InlineSync *directmode.SyncConfig
 	// Callback configures the endpoint workers post events to: Secret is
-	// required, Emitter is filled in (the hub). Nil Metrics and Logger are
-	// the gateway's.
+	// required, Emitter (the hub) and Answered (the dispatcher's) are
+	// filled in. Nil Metrics and Logger are the gateway's.
 	Callback CallbackConfig
 	// CallbackAddr serves POST CallbackPath. Empty means "127.0.0.1:8081".
 	// Keep it on loopback or a private network.
@@ -143,13 +144,8 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 	door, err := serve.StartFrontDoor(serve.FrontDoorConfig{
 		Addr: cfg.Addr, Catalog: cfg.Dispatcher.Catalog, Front: cfg.Front, Gatherer: cfg.Gatherer, TLS: cfg.TLS,
 	}, func(hub socket.Emitter) (serve.Dispatcher, error) {
-		cc := cfg.Callback
-		cc.Emitter = hub
-		var err error
-		if cb, err = NewCallback(cc); err != nil {
-			return nil, err
-		}
 		dc := cfg.Dispatcher
+		var err error
 		if cfg.InlineSync != nil {
 			sc := *cfg.InlineSync
 			sc.Catalog, sc.Emitter = dc.Catalog, hub
@@ -165,6 +161,14 @@ func StartGateway(cfg GatewayConfig) (*Gateway, error) {
 			if dc.Inline != nil {
 				_ = dc.Inline.Shutdown(context.Background())
 			}
+			return nil, err
+		}
+		// The callback tells the dispatcher which messages are answered:
+		// its backpressure's count goes down as events come back.
+		cc := cfg.Callback
+		cc.Emitter, cc.Answered = hub, d.Answered
+		if cb, err = NewCallback(cc); err != nil {
+			_ = d.Shutdown(context.Background())
 			return nil, err
 		}
 		return drainingDispatcher{d, g, cb}, nil

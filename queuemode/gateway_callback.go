@@ -55,6 +55,12 @@ type CallbackConfig struct {
 	Metrics       *Metrics         // nil = unregistered metrics
 	Logger        *slog.Logger     // nil = discard
 	Now           func() time.Time // nil = time.Now
+
+	// Answered, when set, is told of every event about to be emitted
+	// (from, reply_to, job): the gateway's backpressure stops counting a
+	// message once all its jobs are answered (Dispatcher.Answered). The
+	// gateway fills it in.
+	Answered func(from, replyTo, job string)
 }
 
 // Callback is the gateway's internal endpoint (POST CallbackPath): it
@@ -318,6 +324,9 @@ func (c *Callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			c.m.CallbackDuplicates.WithLabelValues("emitted").Inc()
+		}
+		if c.cfg.Answered != nil {
+			c.cfg.Answered(ev.From, ev.ReplyTo, ev.Job)
 		}
 		ev.Hops.CallbackIn = in
 		c.cfg.Emitter.Emit(ev)

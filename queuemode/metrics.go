@@ -47,6 +47,18 @@ type Metrics struct {
 	// and in-flight messages, read from SQS when the gateway is scraped
 	// (GatewayConfig.Registerer); what is still queued when a stop begins.
 	QueueDepth *prometheus.GaugeVec
+	// Outstanding is chatbench_queue_outstanding_messages: messages the
+	// gateway accepted whose queued jobs are not all answered yet (the
+	// backpressure's count, DispatcherConfig.MaxConvOutstanding).
+	Outstanding prometheus.Gauge
+	// Overloaded is chatbench_queue_overloaded_total{bound}: sends the
+	// gateway refused with overloaded because their conversation or their
+	// sender had as many messages outstanding as allowed.
+	Overloaded *prometheus.CounterVec
+	// OutstandingExpired is chatbench_queue_outstanding_expired_total:
+	// messages that stopped counting after DispatcherConfig.OutstandingTTL
+	// without all their events back.
+	OutstandingExpired prometheus.Counter
 }
 
 // NewMetrics returns the queue metrics, registered on reg (nil = not
@@ -99,6 +111,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbench_queue_depth",
 			Help: "Messages in the job queue (visible, in_flight), read from SQS when the gateway is scraped.",
 		}, []string{"state"}),
+		Outstanding: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chatbench_queue_outstanding_messages",
+			Help: "Messages the gateway accepted whose queued jobs are not all answered yet.",
+		}),
+		Overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbench_queue_overloaded_total",
+			Help: "Sends the gateway refused as overloaded, by the bound met (conversation, user).",
+		}, []string{"bound"}),
+		OutstandingExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatbench_queue_outstanding_expired_total",
+			Help: "Accepted messages that stopped counting as outstanding after their TTL, not all their events back.",
+		}),
 	}
 	// Every known action and reason starts at 0, so their rates read 0 on
 	// a healthy system instead of being absent ("No data").
@@ -114,9 +138,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, by := range recreatedBy {
 		m.QueueRecreated.WithLabelValues(by)
 	}
+	for _, b := range overloadBounds {
+		m.Overloaded.WithLabelValues(b)
+	}
 	if reg != nil {
 		reg.MustRegister(m.SQSCallDuration, m.SQSCallErrors, m.JobsInFlight, m.Redeliveries,
-			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates, m.CallbackOverridden, m.QueueRecreated)
+			m.DLQDepth, m.CallbackDuration, m.CallbackRejects, m.CallbackDuplicates, m.CallbackOverridden, m.QueueRecreated,
+			m.Outstanding, m.Overloaded, m.OutstandingExpired)
 	}
 	return m
 }
@@ -142,6 +170,16 @@ var overriddenFields = []string{"conv", "type", "name", "audience", "members"}
 // recreatedBy are the components that recreate lost queues
 // (chatbench_queue_recreated_total).
 var recreatedBy = []string{"worker", "gateway"}
+
+// The bounds a send is refused as overloaded for
+// (chatbench_queue_overloaded_total).
+const (
+	boundConversation = "conversation"
+	boundUser         = "user"
+)
+
+// overloadBounds are the bound label's values.
+var overloadBounds = []string{boundConversation, boundUser}
 
 // observe records one SQS call.
 func (m *Metrics) observe(action string, start time.Time, err error) {

@@ -66,7 +66,9 @@ func checkEvent(t *testing.T, cat *chat.Catalog, user string, f *chat.ServerFram
 // TestConversationOrderWithSeveralWorkers sends many read receipts; with
 // several worker pollers the others still see read_state in send order.
 func TestConversationOrderWithSeveralWorkers(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	// 100 receipts at once: more than a conversation may have outstanding
+	// by default. The order is under test here, not the bound.
+	e := newEnv(t, envOpts{variant: func(gc *queuemode.GatewayConfig) { gc.Dispatcher.MaxConvOutstanding = -1 }})
 	ml := startML(t)
 	e.worker(ml, func(c *queuemode.WorkerConfig) { c.Pollers = 3 })
 	e.worker(ml, func(c *queuemode.WorkerConfig) { c.Pollers = 3 })

@@ -42,10 +42,11 @@ type Dispatcher interface {
 }
 
 // Admitter is a Dispatcher that can tell before the relay that it will
-// refuse a message for good (the queue path: a body its queue cannot
-// carry). The front door calls Admit for every send, on the connection's
-// reader goroutine, before relaying it; an error refuses the message as a
-// Dispatch error would, with no relay and no jobs.
+// refuse a message: for good (the queue path: a body its queue cannot
+// carry) or for now (overloaded: a conversation's or a user's work
+// outstanding, both paths). The front door calls Admit for every send, on
+// the connection's reader goroutine, before relaying it; an error refuses
+// the message as a Dispatch error would, with no relay and no jobs.
 type Admitter interface {
 	Admit(msg *chat.Message) error
 }

@@ -51,6 +51,11 @@ type Scenario struct {
 	mlFail    string   // appended to the ML profile
 	inject    func(ctx context.Context, e *env) error
 	recover   func(ctx context.Context, e *env) error
+	// beside, when set, runs beside the whole replay (the noisy
+	// neighbour's flood): started before it, stopped by the returned
+	// function after it, whose text describes what it did for the
+	// results (Meta.Config "<scenario>/<path>").
+	beside func(ctx context.Context, e *env) (stop func() string, err error)
 }
 
 // AppliesTo reports whether the scenario can be run on variant v: v has
@@ -100,6 +105,11 @@ type env struct {
 	stack     *stack.Stack
 	px        *faultproxy.Set
 	toxic     string
+	// secret signs the flood's tokens; flood and span are its shape and
+	// how long it lasts (the replay's schedule).
+	secret []byte
+	flood  Flood
+	span   time.Duration
 }
 
 const killGrace = 10 * time.Second
@@ -155,8 +165,36 @@ var scenarios = []Scenario{
 		recover: func(_ context.Context, e *env) error { return e.px.Up(stack.HopRedis) }},
 	{Name: "redis-restart", Desc: "SIGKILL the Redis broker and start it again, empty (no persistence): histories, members and ids lost",
 		on: "redis", inject: kill(syscall.SIGKILL), recover: restart},
+	{Name: NoisyNeighbour, Desc: "beside the trace, two users flood from 16 connections each (10 texts/s on each, under its rate limit; --flood-*): the trace's users' latency and refusals, the neighbours', are what is measured",
+		hop: stack.HopServer, Whole: true, beside: flood},
 	{Name: "instance-kill", Desc: "SIGKILL the last of N direct servers / queue gateways, start it again 10 s later; its clients reconnect to another",
 		hop: stack.HopServer, instances: 2, Window: 10 * time.Second, inject: kill(syscall.SIGKILL), recover: restart},
+}
+
+// NoisyNeighbour is the scenario of a flood beside the trace
+// (docs/reliability.md, "A noisy neighbour").
+const NoisyNeighbour = "noisy-neighbour"
+
+// floodMargin lengthens the flood beyond the replay's schedule by about
+// the driver's time to connect before it (the flood starts first), so the
+// last neighbours' sends still meet it. The flood stops when the replay
+// ends, whichever comes first.
+const floodMargin = 5 * time.Second
+
+// flood starts e's flood on e's targets for the replay's span.
+func flood(ctx context.Context, e *env) (func() string, error) {
+	_, recs, err := FloodTrace(e.flood, e.span)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := startFlood(ctx, e.stack.Targets(), e.secret, recs)
+	if err != nil {
+		return nil, err
+	}
+	return func() string {
+		st := fl.finish()
+		return st.String()
+	}, nil
 }
 
 // Scenarios returns the known scenarios, in priority order.
@@ -194,6 +232,9 @@ type Config struct {
 	FaultAt float64
 	// Windows overrides scenarios' windows by name (tests use it).
 	Windows map[string]time.Duration
+	// Flood is the noisy-neighbour scenario's flood (zero values: its
+	// defaults).
+	Flood Flood
 }
 
 // Run runs every selected scenario on every selected path it applies to
@@ -226,16 +267,21 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if len(paths) == 0 {
 		paths = DefaultPaths()
 	}
+	var err error
+	if cfg.Flood, err = cfg.Flood.withDefaults(); err != nil {
+		return nil, err
+	}
 	ss, err := stack.NewSession(cfg.Stack, cfg.Replay, paths)
 	if err != nil {
 		return nil, err
 	}
-	run := &results.Run{
-		Schema: results.SchemaVersion,
-		Meta: ss.Meta(map[string]string{
-			"mode": "chaos", "scenarios": strings.Join(names, ","), "fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64),
-		}),
+	extra := map[string]string{
+		"mode": "chaos", "scenarios": strings.Join(names, ","), "fault_at": strconv.FormatFloat(cfg.FaultAt, 'g', -1, 64),
 	}
+	if slices.Contains(names, NoisyNeighbour) {
+		extra["flood"] = cfg.Flood.String()
+	}
+	run := &results.Run{Schema: results.SchemaVersion, Meta: ss.Meta(extra)}
 	faultAt := time.Duration(cfg.FaultAt * float64(ss.Replay.Span(ss.Records)))
 	runs, k := 0, 0 // scenario-path pairs to run, and the one running
 	for _, s := range scens {
@@ -252,9 +298,12 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 			}
 			k++
 			ss.Replay.Label = fmt.Sprintf("%s on %s (%d of %d)", s.Name, v.Name, k, runs)
-			p, err := runOne(ctx, ss, s, v, faultAt)
+			p, note, err := runOne(ctx, ss, s, v, faultAt, cfg.Flood)
 			if p != nil {
 				run.Paths = append(run.Paths, p)
+			}
+			if note != "" {
+				run.Meta.Config[s.Name+"/"+v.Name] = note
 			}
 			if err != nil {
 				return run, fmt.Errorf("%s on %s: %w", s.Name, v.Name, err)
@@ -267,8 +316,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	return run, nil
 }
 
-// runOne runs scenario s on variant v and returns the path's results.
-func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant, faultAt time.Duration) (*results.Path, error) {
+// runOne runs scenario s on variant v and returns the path's results, and
+// what s ran beside the replay did (its beside's note; "" without one).
+func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant, faultAt time.Duration, fl Flood) (*results.Path, string, error) {
 	ss.Replay.Logger.Info("chaos: starting", "scenario", s.Name, "path", v.Name)
 	sc := ss.Stack
 	sc.MLProfile += s.mlFail
@@ -282,15 +332,25 @@ func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant,
 		return px.Add(hop, upstream)
 	}
 	target, _ := s.target(v)
-	var window *results.FaultWindow
+	var (
+		window *results.FaultWindow
+		note   string
+	)
 	p, err := stack.Run(ctx, sc, v.Name, func(ctx context.Context, st *stack.Stack) (*results.Path, error) {
-		e := &env{component: target.Name, instance: instancesOf(target, sc) - 1, stack: st, px: px}
+		e := &env{component: target.Name, instance: instancesOf(target, sc) - 1, stack: st, px: px,
+			secret: []byte(sc.Secret), flood: fl, span: ss.Replay.Span(ss.Records) + floodMargin}
 		if s.instances <= 1 {
 			e.instance = 0
 		}
 		var faultErr error
 		if s.Whole && s.inject != nil {
 			faultErr = s.inject(ctx, e)
+		}
+		if s.beside != nil && faultErr == nil {
+			var stop func() string
+			if stop, faultErr = s.beside(ctx, e); faultErr == nil {
+				defer func() { note = stop() }()
+			}
 		}
 		type out struct {
 			p   *results.Path
@@ -322,7 +382,7 @@ func runOne(ctx context.Context, ss *stack.Session, s Scenario, v stack.Variant,
 		p.FaultWindow = window
 		summarise(p, window)
 	}
-	return p, err
+	return p, note, err
 }
 
 // inject applies s's fault, waits its window, and ends it.

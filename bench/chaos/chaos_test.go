@@ -22,20 +22,12 @@ func TestWorkerKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds chatbench and starts 4 processes")
 	}
-	dir := t.TempDir()
-	exe := wstest.BuildChatbench(t)
-	tr := halfHour(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const window = 3 * time.Second
-	run, err := chaos.Run(ctx, chaos.Config{
-		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(dir, "logs")},
-		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr, Speed: 900, Pace: 60,
-			Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
-		Paths:     []string{"direct", "queue"},
-		Scenarios: []string{"worker-kill"},
-		Windows:   map[string]time.Duration{"worker-kill": window},
-	})
+	cfg := testConfig(t, wstest.BuildChatbench(t), "worker-kill")
+	cfg.Windows = map[string]time.Duration{"worker-kill": window}
+	run, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +68,19 @@ func TestWorkerKill(t *testing.T) {
 	}
 	all := p.Ledger["all"]
 	t.Logf("ledger %+v, recovery %.0f s, latency %+v", *all, p.RecoverySeconds, *p.FaultLatency)
+}
+
+// testConfig is the chaos tests' run of scenarios on both paths: the
+// components of exe with the fast ML profile, logging to a temporary
+// folder, replaying halfHour quickly.
+func testConfig(t *testing.T, exe string, scenarios ...string) chaos.Config {
+	return chaos.Config{
+		Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789", LogDir: filepath.Join(t.TempDir(), "logs")},
+		Replay: stack.Replay{TraceName: "half-hour", TraceBytes: halfHour(t), Speed: 900, Pace: 60,
+			Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
+		Paths:     []string{"direct", "queue"},
+		Scenarios: scenarios,
+	}
 }
 
 // halfHour is the chaos tests' trace: a generated half hour, 300 messages.

@@ -2,13 +2,11 @@ package chaos_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/stack"
-	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/redistest"
 	"github.com/chatbench/chatbench/internal/wstest"
 )
@@ -25,19 +23,13 @@ func TestInstanceFaults(t *testing.T) {
 	}
 	redistest.Binary(t)
 	exe := wstest.BuildChatbench(t)
-	tr := halfHour(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := func(scale int) chaos.Config {
-		return chaos.Config{
-			Stack: stack.Config{Exe: exe, MLProfile: "fast", Secret: "chaos-test-secret-0123456789",
-				LogDir: filepath.Join(t.TempDir(), "logs"), Scale: scale},
-			Replay: stack.Replay{TraceName: "half-hour", TraceBytes: tr, Speed: 900, Pace: 60,
-				Warmup: -1, Drain: 8 * time.Second, Catalog: jobs.Catalog()},
-			Paths:     []string{"direct"},
-			Scenarios: []string{"redis-restart", "instance-kill"},
-			Windows:   map[string]time.Duration{"instance-kill": 2 * time.Second},
-		}
+		c := testConfig(t, exe, "redis-restart", "instance-kill")
+		c.Stack.Scale, c.Paths = scale, []string{"direct"}
+		c.Windows = map[string]time.Duration{"instance-kill": 2 * time.Second}
+		return c
 	}
 	if run, err := chaos.Run(ctx, cfg(1)); err != nil || len(run.Paths) != 0 {
 		t.Fatalf("one instance, in-memory broker: %v, %d cells; want both n/a", err, len(run.Paths))

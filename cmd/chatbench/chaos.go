@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chatbench/chatbench/bench/chaos"
 	"github.com/chatbench/chatbench/bench/report"
+	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/stack"
 	"github.com/chatbench/chatbench/bench/trace"
 )
@@ -39,18 +41,25 @@ Scenarios: ` + strings.Join(chaos.ScenarioNames(), ", ") + `
 
 It prints the fault matrix (delivered / lost / dup / reordered, recovery time,
 p99 during / after the fault) and writes results.json, report.html and
-report.md, plus each component's log, to the output folder it names.`,
+report.md, plus each component's log, to the output folder it names.
+
+noisy-neighbour replays the trace beside a flood (--flood-users users, each
+on --flood-conns connections sending --flood-rate texts/s on each, every
+connection under the front door's rate limit) and prints, below the matrix,
+what the trace's users — the neighbours — saw: ML and sync p50 / p99 and
+their refusals, and what the flood was told.`,
 		Example: `  chatbench chaos
   chatbench chaos --paths queue --scenarios worker-kill,sqs-down
   chatbench chaos --instances 2 --scenarios redis-down,redis-restart,instance-kill
-  chatbench chaos --no-resend --out out/chaos-no-resend`,
+  chatbench chaos --no-resend --out out/chaos-no-resend
+  chatbench chaos --scenarios noisy-neighbour --limit 600`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
-			if err := positive(cmd, "speed", "pace", "workers", "fault-at"); err != nil {
+			if err := positive(cmd, "speed", "pace", "workers", "fault-at", "flood-users", "flood-conns", "flood-rate"); err != nil {
 				return err
 			}
 			for _, p := range cfg.Paths {
@@ -84,7 +93,10 @@ report.md, plus each component's log, to the output folder it names.`,
 			if run == nil {
 				return runErr
 			}
-			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.Stack.LogDir, run, report.FaultTable, "docs/reliability.md"))
+			tables := func(w io.Writer, run *results.Run) error {
+				return errors.Join(report.FaultTable(w, run), chaos.NeighbourTable(w, run))
+			}
+			return errors.Join(runErr, publish(cmd.OutOrStdout(), outDir, cfg.Stack.LogDir, run, tables, "docs/reliability.md"))
 		},
 	}
 	f := cmd.Flags()
@@ -103,6 +115,9 @@ report.md, plus each component's log, to the output folder it names.`,
 	f.BoolVar(&cfg.Replay.NoResend, "no-resend", false, "driver: do not reconnect, resend or resume (see docs/protocol.md, Resending and Resuming)")
 	f.StringVar(&cfg.Stack.Secret, "secret", devSecret, "token secret given to the servers and used by the driver")
 	f.StringVar(&outDir, "out", "", "output folder (default out/chaos-<time>)")
+	f.IntVar(&cfg.Flood.Users, "flood-users", chaos.DefaultFloodUsers, "noisy-neighbour: users flooding beside the trace")
+	f.IntVar(&cfg.Flood.Conns, "flood-conns", chaos.DefaultFloodConns, "noisy-neighbour: connections of each flooding user, each in a conversation of its own (at most the servers' --max-conns-per-user)")
+	f.Float64Var(&cfg.Flood.Rate, "flood-rate", chaos.DefaultFloodRate, "noisy-neighbour: texts per second on each flooding connection (under the servers' --rate-limit)")
 	topologyFlags(f, &cfg.Stack)
 	addProgress(cmd, new(string))
 	completeStackFlags(cmd)

@@ -206,6 +206,7 @@ func newServeQueueCmd(g *globals) *cobra.Command {
 		qf                  queueFlags
 		wf                  workerFlags
 		front               frontFlags
+		backlog             backlogFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -299,6 +300,7 @@ message's conversation and members (docs/protocol.md).`,
 				Recreate:     qf.spec(),
 				CallbackAddr: cbAddr, Metrics: m, Registerer: reg, Gatherer: reg, Logger: log.With("component", "gateway"), TLS: tlsCfg,
 			}
+			backlog.apply(&gc.Dispatcher)
 			if inlineSync {
 				gc.InlineSync = &directmode.SyncConfig{JobTimeout: wf.jobTime, Jobs: jm}
 			}
@@ -344,6 +346,7 @@ message's conversation and members (docs/protocol.md).`,
 	qf.register(cmd, "SQS endpoint URL, or aws for real Amazon SQS (default: AWS_ENDPOINT_URL_SQS if set, else an embedded endpoint in this process)")
 	wf.register(cmd)
 	front.register(cmd)
+	backlog.register(cmd)
 	refuseNegative(cmd, map[string]string{"drain-timeout": "do not wait", "embedded-worker": "none"})
 	return cmd
 }

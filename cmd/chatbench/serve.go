@@ -18,6 +18,7 @@ import (
 	"github.com/chatbench/chatbench/directmode"
 	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/tlsconf"
+	"github.com/chatbench/chatbench/queuemode"
 	"github.com/chatbench/chatbench/socket"
 )
 
@@ -127,6 +128,27 @@ func (f *frontFlags) register(cmd *cobra.Command) {
 	refuseNegative(cmd, map[string]string{"send-queue": "", "max-frame": "", "rate-burst": "", "resume-window": ""})
 }
 
+// backlogFlags are the queue gateway's backpressure: how many messages a
+// conversation and a sender may have outstanding (accepted, their jobs not
+// all answered) before sends are refused with the retryable overloaded.
+type backlogFlags struct {
+	conv, user int
+	ttl        time.Duration
+}
+
+func (f *backlogFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.conv, "max-conv-outstanding", queuemode.DefaultMaxConvOutstanding, "messages of one conversation accepted and not yet answered (all their queued jobs' events back) before its sends are refused as overloaded, retryable (negative = no bound)")
+	fl.IntVar(&f.user, "max-user-outstanding", queuemode.DefaultMaxUserOutstanding, "the same bound per sender, over all its conversations (negative = no bound)")
+	fl.DurationVar(&f.ttl, "outstanding-ttl", queuemode.DefaultOutstandingTTL, "how long a message counts as outstanding when not all its events come back (a job left for the DLQ)")
+	refuseNegative(cmd, map[string]string{"outstanding-ttl": ""})
+}
+
+// apply sets the bounds on dc.
+func (f *backlogFlags) apply(dc *queuemode.DispatcherConfig) {
+	dc.MaxConvOutstanding, dc.MaxUserOutstanding, dc.OutstandingTTL = f.conv, f.user, f.ttl
+}
+
 // recorder opens the --record trace, or returns nil when recording is off.
 // The returned close function flushes it and logs a failure; call it after
 // the server has shut down.
@@ -170,6 +192,7 @@ func newServeDirectCmd(g *globals) *cobra.Command {
 		addr, mlURL               string
 		mlTimeout, drain, jobTime time.Duration
 		maxTasks, maxPending      int
+		maxUserTasks              int
 		lanes                     int
 		front                     frontFlags
 		ml                        mlFlags
@@ -217,7 +240,7 @@ are closed with 1001.`,
 				Addr: addr, Front: fc,
 				Dispatcher: directmode.Config{
 					Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client},
-					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, JobTimeout: jobTime,
+					SyncLanes: lanes, MaxTasks: maxTasks, MaxPending: maxPending, MaxUserTasks: maxUserTasks, JobTimeout: jobTime,
 					Logger: log.With("component", "direct"), Registerer: reg,
 				},
 				Gatherer: reg, TLS: tlsCfg,
@@ -245,6 +268,7 @@ are closed with 1001.`,
 	fl.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight jobs (0 = not at all)")
 	fl.IntVar(&maxTasks, "max-tasks", 256, "ML background tasks running at once")
 	fl.IntVar(&maxPending, "max-pending", 0, "ML tasks running or waiting before messages are refused as overloaded (0 = 16 × --max-tasks)")
+	fl.IntVar(&maxUserTasks, "max-user-tasks", 0, "one user's share of --max-tasks when every slot is taken: beyond it a user's ML messages are refused as overloaded, retryable, unless free slots take them at once (0 = --max-tasks / 8, at least 1; negative = no share)")
 	fl.IntVar(&lanes, "sync-lanes", 16, "sync-job lanes (each conversation is served by one lane, in order; at most 4096)")
 	front.register(cmd)
 	ml.register(cmd, "ml-")
