@@ -25,6 +25,14 @@ func (s *scheduler) runAll(ctx context.Context, recs []trace.Record, n int) {
 func (s *scheduler) run(ctx context.Context, plan []planned) {
 	nice := pinThread() // never unlocked: the thread retires with this goroutine
 	s.niceOnce.Do(func() { s.nice = nice })
+	if cpu0, wait0, ok := threadTimes(); ok {
+		defer func() {
+			if cpu, wait, ok := threadTimes(); ok {
+				s.senderCPU.Add(int64(cpu - cpu0))
+				s.senderWait.Add(int64(wait - wait0))
+			}
+		}()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
