@@ -51,3 +51,42 @@ func BenchmarkBackgroundTaskStart(b *testing.B) {
 		b.Fatal("no task emitted")
 	}
 }
+
+// signalEmitter tells, through c, that an event was emitted; it stands in
+// for the hub so the benchmark measures the dispatcher alone.
+type signalEmitter struct{ c chan struct{} }
+
+func (e *signalEmitter) Emit(*chat.Event) int { e.c <- struct{}{}; return 1 }
+
+// BenchmarkSyncJobToEmit measures one sync job from Dispatch to its emit,
+// one message at a time (the lane idle each time, as it is at a chat's
+// pace): the direct path's overhead before a sync job's event can leave.
+func BenchmarkSyncJobToEmit(b *testing.B) {
+	cat, err := chat.NewCatalog(
+		[]chat.MessageType{{Name: "read"}},
+		[]chat.Job{{Name: "noop", Class: chat.ClassSync, Event: "noop", Audience: chat.AudienceSender,
+			Triggers: []chat.Trigger{{Type: "read"}},
+			Handler: chat.HandlerFunc(func(context.Context, *chat.Message, chat.Deps) (json.RawMessage, error) {
+				return json.RawMessage(`{}`), nil
+			})}},
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	em := &signalEmitter{c: make(chan struct{}, 1)}
+	d, err := directmode.New(directmode.Config{Catalog: cat, Emitter: em})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := &chat.Message{ID: "m1", Conv: "c1", From: "p1", Role: chat.RolePatient, Type: "read"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Dispatch(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+		<-em.c
+	}
+	if err := d.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}

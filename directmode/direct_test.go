@@ -2,11 +2,14 @@ package directmode_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -153,6 +156,52 @@ func TestSyncJobsKeepConversationOrder(t *testing.T) {
 	}
 	if !slices.Equal(got, ids) {
 		t.Fatalf("read_state order differs from send order:\n%v", got)
+	}
+}
+
+// TestSyncJobsKeepOrderUnderContention has two participants of one
+// conversation send read receipts at once into a single lane, so messages
+// find the lane busy (queued, then run by the lane's goroutine) as well as
+// idle (run inline by the sender's reader): each must see all of the
+// other's read_state events, in the order the other sent them.
+func TestSyncJobsKeepOrderUnderContention(t *testing.T) {
+	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = 1 })
+	s := newScript(t)
+	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	const n = 100 // an ack and an event each: within a connection's send queue
+	sent := map[string][]string{}
+	for _, from := range []string{"p1", "d1"} {
+		for i := range n {
+			sent[from] = append(sent[from], fmt.Sprintf("%s-r%03d", from, i))
+		}
+	}
+	var wg sync.WaitGroup
+	for from, c := range map[string]*wstest.Participant{"p1": p1, "d1": d1} {
+		wg.Go(func() {
+			for _, id := range sent[from] {
+				b, _ := json.Marshal(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
+				if err := c.C.WriteRaw(websocket.TextMessage, b); err != nil {
+					t.Errorf("%s: send %s: %v", from, id, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for to, from := range map[*wstest.Participant]string{d1: "p1", p1: "d1"} {
+		var got []string
+		for len(got) < n {
+			f := to.C.Next()
+			if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
+				got = append(got, f.ReplyTo)
+			}
+		}
+		if !slices.Equal(got, sent[from]) {
+			t.Fatalf("%s's read_state events out of order:\n%v", from, got)
+		}
 	}
 }
 
