@@ -217,10 +217,17 @@ func printSummary(w io.Writer, p *results.Path) {
 		if h == nil {
 			h = &results.Histogram{}
 		}
+		mark := ""
+		if !p.Trusted(g) {
+			mark = " †"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimPrefix(g, "class:"),
-			us(h.P50), us(h.P99), us(h.P999), us(h.Max), c.Expected, c.Delivered, c.Errored, c.Lost, c.Excused, c.Duplicates, c.Reordered, c.Unexpected)
+			us(h.P50), us(h.P99)+mark, us(h.P999), us(h.Max), c.Expected, c.Delivered, c.Errored, c.Lost, c.Excused, c.Duplicates, c.Reordered, c.Unexpected)
 	}
 	_ = tw.Flush()
+	if len(p.Untrusted()) > 0 {
+		fmt.Fprintf(w, "† p99 under %d× the schedule-lag p99: the driver's own lateness may account for it (docs/results.md, \"Trusting the driver\")\n", results.TrustFactor)
+	}
 }
 
 func sum(m map[string]int) int {
