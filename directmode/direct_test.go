@@ -132,29 +132,42 @@ func TestGracefulShutdownLosesNoAcceptedTask(t *testing.T) {
 	}
 }
 
+// joinedPair starts a direct server with lanes sync lanes and returns a
+// provider and a patient who have both joined conversation c1.
+func joinedPair(t *testing.T, lanes int) (d1, p1 *wstest.Participant) {
+	t.Helper()
+	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = lanes })
+	s := newScript(t)
+	d1 = dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	p1 = dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	return d1, p1
+}
+
+// readStates returns the reply_to of the next n read_state events to.
+func readStates(to *wstest.Participant, n int) []string {
+	var got []string
+	for len(got) < n {
+		f := to.C.Next()
+		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
+			got = append(got, f.ReplyTo)
+		}
+	}
+	return got
+}
+
 // TestSyncJobsKeepConversationOrder sends many read receipts at once; the
 // others must see the read_state events in the order sent.
 func TestSyncJobsKeepConversationOrder(t *testing.T) {
-	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = 2 })
-	s := newScript(t)
-	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
-	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
+	d1, p1 := joinedPair(t, 2)
 	var ids []string
 	for i := 0; i < 200; i++ {
 		id := fmt.Sprintf("r%03d", i)
 		ids = append(ids, id)
 		p1.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
 	}
-	var got []string
-	for len(got) < len(ids) {
-		f := d1.C.Next()
-		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
-			got = append(got, f.ReplyTo)
-		}
-	}
-	if !slices.Equal(got, ids) {
+	if got := readStates(d1, len(ids)); !slices.Equal(got, ids) {
 		t.Fatalf("read_state order differs from send order:\n%v", got)
 	}
 }
@@ -165,12 +178,7 @@ func TestSyncJobsKeepConversationOrder(t *testing.T) {
 // idle (run inline by the sender's reader): each must see all of the
 // other's read_state events, in the order the other sent them.
 func TestSyncJobsKeepOrderUnderContention(t *testing.T) {
-	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = 1 })
-	s := newScript(t)
-	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
-	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
+	d1, p1 := joinedPair(t, 1)
 	const n = 100 // an ack and an event each: within a connection's send queue
 	sent := map[string][]string{}
 	for _, from := range []string{"p1", "d1"} {
@@ -192,14 +200,7 @@ func TestSyncJobsKeepOrderUnderContention(t *testing.T) {
 	}
 	wg.Wait()
 	for to, from := range map[*wstest.Participant]string{d1: "p1", p1: "d1"} {
-		var got []string
-		for len(got) < n {
-			f := to.C.Next()
-			if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
-				got = append(got, f.ReplyTo)
-			}
-		}
-		if !slices.Equal(got, sent[from]) {
+		if got := readStates(to, n); !slices.Equal(got, sent[from]) {
 			t.Fatalf("%s's read_state events out of order:\n%v", from, got)
 		}
 	}
