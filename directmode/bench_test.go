@@ -66,7 +66,8 @@ func (e *signalEmitter) Emit(*chat.Event) int { e.c <- struct{}{}; return 1 }
 
 // BenchmarkSyncJobToEmit measures one sync job from Dispatch to its emit,
 // one message at a time (the lane idle each time, as it is at a chat's
-// pace): the direct path's overhead before a sync job's event can leave.
+// pace): the hand-off to the lane's goroutine and the job, before a sync
+// job's event can leave.
 func BenchmarkSyncJobToEmit(b *testing.B) {
 	cat := noopCatalog(b, "read", chat.Job{Class: chat.ClassSync})
 	em := &signalEmitter{c: make(chan struct{}, 1)}

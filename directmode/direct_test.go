@@ -173,10 +173,11 @@ func TestSyncJobsKeepConversationOrder(t *testing.T) {
 }
 
 // TestSyncJobsKeepOrderUnderContention has two participants of one
-// conversation send read receipts at once into a single lane, so messages
-// find the lane busy (queued, then run by the lane's goroutine) as well as
-// idle (run inline by the sender's reader): each must see all of the
-// other's read_state events, in the order the other sent them.
+// conversation send read receipts at once into a single lane, so each
+// one's messages queue behind the other's: each must see all of the
+// other's read_state events, in the order the other sent them. (It caught
+// a lane handed back too early in a version that ran jobs on the reader
+// when the lane was idle, docs/performance.md.)
 func TestSyncJobsKeepOrderUnderContention(t *testing.T) {
 	d1, p1 := joinedPair(t, 1)
 	const n = 100 // an ack and an event each: within a connection's send queue

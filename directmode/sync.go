@@ -48,44 +48,23 @@ func (c *SyncConfig) validate() error {
 
 // SyncRunner runs the sync jobs of accepted messages on the server, the
 // direct path's way: in lanes, one message at a time per lane, so the sync
-// jobs of one conversation run in arrival order. A message whose lane is
-// idle runs at once on the goroutine that hands it over (a connection's
-// reader), without a hand-off to another goroutine; one arriving while its
-// lane is busy is queued, and the lane's own goroutine runs the queue once
-// the job ahead of it is done. Sync jobs are quick by definition (the ML
-// ones run as background tasks), so the reader is held for about as long
-// as a hand-off would take; the hand-off cost 0.18 ms at the median
-// (docs/performance.md, "The direct path's own overhead"). The direct
-// Dispatcher runs its sync jobs with one; the queue path's hybrid gateway
-// runs its sync jobs with one too, so both run them the same way. It is
-// safe for concurrent use.
+// jobs of one conversation run in arrival order and never on a
+// connection's reader. The direct Dispatcher runs its sync jobs with one;
+// the queue path's hybrid gateway runs its sync jobs with one too, so both
+// run them the same way. It is safe for concurrent use.
 type SyncRunner struct {
 	cfg  SyncConfig
 	log  *slog.Logger
 	jobs *obs.JobMetrics
 
-	lanes  []*lane
+	lanes  []chan *chat.Message
 	ctx    context.Context // cancelled when a drain times out
 	cancel context.CancelFunc
 	mu     sync.RWMutex // guards closed against concurrent Run
 	closed bool
-	inline sync.WaitGroup // messages running on their caller's goroutine
-	wg     sync.WaitGroup // the lanes' goroutines
+	wg     sync.WaitGroup
 	once   sync.Once
 	err    error
-}
-
-// lane is one lane: whether a message of it is running (busy), and those
-// waiting behind it. Whoever set busy owns the lane — a Run running its
-// message inline, or the lane's goroutine after the owner handed it over
-// through wake — and only the owner runs messages of it or clears busy,
-// which it does on finding queue empty; so the lane's messages run one at a
-// time, in the order Run took them.
-type lane struct {
-	mu    sync.Mutex
-	busy  bool
-	queue []*chat.Message
-	wake  chan struct{} // hands ownership to the lane's goroutine; closed by Shutdown
 }
 
 // NewSyncRunner checks cfg and starts the lanes. Stop it with Shutdown.
@@ -108,12 +87,12 @@ func NewSyncRunner(cfg SyncConfig) (*SyncRunner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &SyncRunner{cfg: cfg, log: cfg.Logger, jobs: cfg.Jobs, lanes: make([]*lane, cfg.Lanes)}
+	r := &SyncRunner{cfg: cfg, log: cfg.Logger, jobs: cfg.Jobs, lanes: make([]chan *chat.Message, cfg.Lanes)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for i := range r.lanes {
-		l := &lane{wake: make(chan struct{}, 1)}
-		r.lanes[i] = l
-		r.wg.Go(func() { r.runLane(l) })
+		r.lanes[i] = make(chan *chat.Message, cfg.LaneQueue)
+		r.wg.Add(1)
+		go r.runLane(r.lanes[i])
 	}
 	return r, nil
 }
@@ -129,50 +108,25 @@ func (r *SyncRunner) Jobs(msg *chat.Message) []*chat.Job {
 	return out
 }
 
-// Run runs msg's sync jobs: at once, before it returns, when its
-// conversation's lane is idle; else it queues them behind the lane's
-// running message and returns at once. A message without sync jobs is
-// neither run nor queued. It answers chat.ErrOverloaded when the lane's
-// queue is full and chat.ErrShuttingDown after Shutdown began.
+// Run queues msg's sync jobs on its conversation's lane and returns at
+// once; a message without sync jobs is not queued. It answers
+// chat.ErrOverloaded when the lane is full and chat.ErrShuttingDown after
+// Shutdown began.
 func (r *SyncRunner) Run(msg *chat.Message) error {
 	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if r.closed {
-		r.mu.RUnlock()
 		return chat.ErrShuttingDown
 	}
-	jobs := r.Jobs(msg)
-	if len(jobs) == 0 {
-		r.mu.RUnlock()
+	if len(r.Jobs(msg)) == 0 {
 		return nil
 	}
-	l := r.lanes[r.lane(msg.Conv)]
-	l.mu.Lock()
-	if l.busy {
-		defer r.mu.RUnlock()
-		defer l.mu.Unlock()
-		if len(l.queue) >= r.cfg.LaneQueue {
-			return chat.ErrOverloaded
-		}
-		l.queue = append(l.queue, msg)
+	select {
+	case r.lanes[r.lane(msg.Conv)] <- msg:
 		return nil
+	default:
+		return chat.ErrOverloaded
 	}
-	l.busy = true
-	l.mu.Unlock()
-	r.inline.Add(1) // before Shutdown can wait: it takes mu first
-	r.mu.RUnlock()
-	defer r.inline.Done()
-	r.runJobs(jobs, msg)
-	l.mu.Lock()
-	if len(l.queue) == 0 {
-		l.busy = false
-		l.mu.Unlock()
-		return nil
-	}
-	l.mu.Unlock()
-	// Messages queued behind this one: the lane's goroutine runs them, so
-	// this caller (a connection's reader) goes back to its own work.
-	l.wake <- struct{}{} // never blocks: only the owner sends, once per hand-over
-	return nil
 }
 
 func (r *SyncRunner) lane(conv string) int {
@@ -181,31 +135,14 @@ func (r *SyncRunner) lane(conv string) int {
 	return int(h.Sum32() % uint32(len(r.lanes)))
 }
 
-// runLane runs the queue of l each time ownership is handed to it, one
-// message at a time, until the queue is empty (and l idle again); it ends
-// once Shutdown closed wake and the queue is run.
-func (r *SyncRunner) runLane(l *lane) {
-	for range l.wake {
-		for {
-			l.mu.Lock()
-			if len(l.queue) == 0 {
-				l.busy = false
-				l.mu.Unlock()
-				break
-			}
-			msg := l.queue[0]
-			l.queue[0] = nil
-			l.queue = l.queue[1:]
-			l.mu.Unlock()
-			r.runJobs(r.Jobs(msg), msg)
+// runLane runs the sync jobs of each message on the lane, one message at a
+// time, until the lane is closed and empty.
+func (r *SyncRunner) runLane(lane chan *chat.Message) {
+	defer r.wg.Done()
+	for msg := range lane {
+		for _, j := range r.Jobs(msg) {
+			runAndEmit(r.ctx, r.cfg.JobTimeout, j, msg, r.cfg.Deps, r.jobs, r.cfg.Emitter, r.log)
 		}
-	}
-}
-
-// runJobs runs jobs, msg's sync jobs, in order.
-func (r *SyncRunner) runJobs(jobs []*chat.Job, msg *chat.Message) {
-	for _, j := range jobs {
-		runAndEmit(r.ctx, r.cfg.JobTimeout, j, msg, r.cfg.Deps, r.jobs, r.cfg.Emitter, r.log)
 	}
 }
 
@@ -232,18 +169,12 @@ func (r *SyncRunner) Shutdown(ctx context.Context) error {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true
+		for _, l := range r.lanes {
+			close(l)
+		}
 		r.mu.Unlock()
 		done := make(chan struct{})
-		go func() {
-			// Once no message runs inline, none can hand a lane over any
-			// more: the lanes' goroutines run what is queued and end.
-			r.inline.Wait()
-			for _, l := range r.lanes {
-				close(l.wake)
-			}
-			r.wg.Wait()
-			close(done)
-		}()
+		go func() { r.wg.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
