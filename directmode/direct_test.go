@@ -2,11 +2,14 @@ package directmode_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -129,30 +132,78 @@ func TestGracefulShutdownLosesNoAcceptedTask(t *testing.T) {
 	}
 }
 
+// joinedPair starts a direct server with lanes sync lanes and returns a
+// provider and a patient who have both joined conversation c1.
+func joinedPair(t *testing.T, lanes int) (d1, p1 *wstest.Participant) {
+	t.Helper()
+	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = lanes })
+	s := newScript(t)
+	d1 = dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
+	p1 = dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
+	s.Do(d1, chat.OpJoin, "c1", "", "")
+	s.Do(p1, chat.OpJoin, "c1", "", "")
+	return d1, p1
+}
+
+// readStates returns the reply_to of the next n read_state events to.
+func readStates(to *wstest.Participant, n int) []string {
+	var got []string
+	for len(got) < n {
+		f := to.C.Next()
+		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
+			got = append(got, f.ReplyTo)
+		}
+	}
+	return got
+}
+
 // TestSyncJobsKeepConversationOrder sends many read receipts at once; the
 // others must see the read_state events in the order sent.
 func TestSyncJobsKeepConversationOrder(t *testing.T) {
-	srv := startDirect(t, startML(t, ""), func(c *directmode.Config) { c.SyncLanes = 2 })
-	s := newScript(t)
-	d1 := dial(t, srv.URL(), "d1", chat.RoleProvider, "c1")
-	p1 := dial(t, srv.URL(), "p1", chat.RolePatient, "c1")
-	s.Do(d1, chat.OpJoin, "c1", "", "")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
+	d1, p1 := joinedPair(t, 2)
 	var ids []string
 	for i := 0; i < 200; i++ {
 		id := fmt.Sprintf("r%03d", i)
 		ids = append(ids, id)
 		p1.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
 	}
-	var got []string
-	for len(got) < len(ids) {
-		f := d1.C.Next()
-		if f.Op == chat.OpEvent && f.Event.Job == "read_state" {
-			got = append(got, f.ReplyTo)
+	if got := readStates(d1, len(ids)); !slices.Equal(got, ids) {
+		t.Fatalf("read_state order differs from send order:\n%v", got)
+	}
+}
+
+// TestSyncJobsKeepOrderUnderContention has two participants of one
+// conversation send read receipts at once into a single lane, so each
+// one's messages queue behind the other's: each must see all of the
+// other's read_state events, in the order the other sent them. (It caught
+// a lane handed back too early in a version that ran jobs on the reader
+// when the lane was idle, docs/performance.md.)
+func TestSyncJobsKeepOrderUnderContention(t *testing.T) {
+	d1, p1 := joinedPair(t, 1)
+	const n = 100 // an ack and an event each: within a connection's send queue
+	sent := map[string][]string{}
+	for _, from := range []string{"p1", "d1"} {
+		for i := range n {
+			sent[from] = append(sent[from], fmt.Sprintf("%s-r%03d", from, i))
 		}
 	}
-	if !slices.Equal(got, ids) {
-		t.Fatalf("read_state order differs from send order:\n%v", got)
+	var wg sync.WaitGroup
+	for from, c := range map[string]*wstest.Participant{"p1": p1, "d1": d1} {
+		wg.Go(func() {
+			for _, id := range sent[from] {
+				b, _ := json.Marshal(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: "read", Body: id})
+				if err := c.C.WriteRaw(websocket.TextMessage, b); err != nil {
+					t.Errorf("%s: send %s: %v", from, id, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for to, from := range map[*wstest.Participant]string{d1: "p1", p1: "d1"} {
+		if got := readStates(to, n); !slices.Equal(got, sent[from]) {
+			t.Fatalf("%s's read_state events out of order:\n%v", from, got)
+		}
 	}
 }
 

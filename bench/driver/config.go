@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"strings"
 	"time"
 
@@ -76,10 +77,10 @@ type Config struct {
 	Label string
 	// Logger logs the run's phases (nil = discard). Bodies are never logged.
 	Logger *slog.Logger
-	// Senders is the number of goroutines sending, each owning a share of
-	// the participants. Zero means 1, which measured best on 2 cores.
-	// Each sender wants a P of its own: run with GOMAXPROCS of at least
-	// Procs (runtime.go).
+	// Senders is the number of goroutines sending, each on its own thread
+	// and owning a share of the participants (so each connection's frames
+	// keep their order). Zero means AutoSenders. Each sender wants a P of
+	// its own: run with GOMAXPROCS of at least Procs (runtime.go).
 	Senders int
 	// Quantum is the shortest a sender sleeps: messages due within a
 	// quantum of the last send go out together when it wakes. Each sleep
@@ -126,6 +127,22 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("driver: Config.%s %s: %s", e.Field, e.Value, e.Want)
 }
 
+// AutoSenders is the number of senders Config.Senders zero means: two
+// where the process may run on two CPUs or more, else one. A sender is
+// late when its thread waits for a CPU; with two, the messages of one are
+// not held up while the other waits (docs/performance.md, "Several
+// senders", measured on 2 shared cores). More senders than that measured
+// no better there.
+func AutoSenders() int { return min(2, runtime.NumCPU()) }
+
+// sendersOr resolves a Config.Senders value: zero is AutoSenders.
+func sendersOr(n int) int {
+	if n == 0 {
+		return AutoSenders()
+	}
+	return n
+}
+
 // maxSenders bounds Config.Senders: each sender holds an OS thread.
 const maxSenders = 1024
 
@@ -161,7 +178,7 @@ func (c *Config) Validate() error {
 	case c.Limit < 0:
 		return bad("Limit", c.Limit, "must be ≥ 0 (0 = all)")
 	case c.Senders < 0 || c.Senders > maxSenders:
-		return bad("Senders", c.Senders, fmt.Sprintf("must be between 0 and %d (0 = 1)", maxSenders))
+		return bad("Senders", c.Senders, fmt.Sprintf("must be between 0 and %d (0 = auto: %d here)", maxSenders, AutoSenders()))
 	case c.ConnectParallel < 0:
 		return bad("ConnectParallel", c.ConnectParallel, "must be ≥ 0 (0 = 32)")
 	}
@@ -193,9 +210,7 @@ func (c *Config) defaults() error {
 	if c.Drain == 0 {
 		c.Drain = 10 * time.Second
 	}
-	if c.Senders == 0 {
-		c.Senders = 1
-	}
+	c.Senders = sendersOr(c.Senders)
 	switch {
 	case c.Quantum == 0:
 		c.Quantum = 50 * time.Microsecond

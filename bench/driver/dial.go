@@ -22,6 +22,9 @@ type peer struct {
 	ws   *websocket.Conn
 	dead atomic.Bool
 	wmu  sync.Mutex // one writer at a time; guards ws once the replay runs (a reconnect replaces it)
+	// deadline is the write deadline send last set on ws (zero: none
+	// yet); guarded by wmu. Other writers only ever set a later one.
+	deadline time.Time
 
 	rs   resendState  // what a reconnect must redo (resend.go)
 	held atomic.Int64 // the user's messages held back, not yet sent (hold.go)

@@ -396,7 +396,8 @@ func steadyTrace(convs, rate, seconds int) []trace.Record {
 // CHATBENCH_BENCH_GCPERCENT (the collector's percent while replaying: 0 =
 // driver.GCPercent, -1 keeps GOGC),
 // CHATBENCH_BENCH_QUANTUM (Config.Quantum, e.g. -1ns for none),
-// CHATBENCH_BENCH_PATH=echo and CHATBENCH_BENCH_PIN=0 (below). Run it with
+// CHATBENCH_BENCH_PATH=echo, CHATBENCH_BENCH_LOG=1 (benchLogger) and
+// CHATBENCH_BENCH_PIN=0 (below). Run it with
 // -benchtime=1x.
 //
 // On Linux with two or more CPUs it gives the driver a core of its own, as
@@ -430,15 +431,25 @@ func BenchmarkReplayDirect(b *testing.B) {
 	}
 	defer tuneRuntime(senders)()
 	for b.Loop() {
+		rd0, wr0 := syscallCounts()
 		p, err := driver.Run(context.Background(), driver.Config{
 			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
 			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: senders,
-			Quantum: quantum,
+			Quantum: quantum, Logger: benchLogger(),
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		all := p.Ledger["all"]
+		if rd1, wr1 := syscallCounts(); rd1 > 0 {
+			// Frames in: an ack per message and an event per delivery.
+			b.ReportMetric(float64(rd1-rd0)/float64(p.Messages.Acked+all.Delivered), "reads/frame")
+			b.ReportMetric(float64(wr1-wr0)/float64(p.Messages.Sent), "writes/msg")
+		}
+		if d := p.Driver; d != nil {
+			b.ReportMetric(d.SenderCPUMs*1e3/float64(p.Messages.Sent), "sender-cpu-µs/msg")
+			b.ReportMetric(d.SenderRunQueueMs, "sender-runq-ms")
+		}
 		b.ReportMetric(p.Messages.PerSecond, "msgs/s")
 		b.ReportMetric(float64(p.ScheduleLag.P50), "lag-p50-µs")
 		b.ReportMetric(float64(p.ScheduleLag.P99), "lag-p99-µs")
@@ -458,6 +469,36 @@ func BenchmarkReplayDirect(b *testing.B) {
 			b.Errorf("a clean replay lost, duplicated or left unanswered something: %+v, %+v", p.Messages, *all)
 		}
 	}
+}
+
+// syscallCounts returns the read and write system calls this process has
+// made (/proc/self/io: syscr, syscw), or zeros where it cannot tell.
+func syscallCounts() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}
+
+// benchLogger returns the replay's logger: the driver's phases on
+// standard error with CHATBENCH_BENCH_LOG=1 (its last line has the sender
+// threads' CPU and run-queue time), else nil.
+func benchLogger() *slog.Logger {
+	if os.Getenv("CHATBENCH_BENCH_LOG") != "1" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
 // tuneRuntime gives the replays what the driver asks of the program

@@ -3,6 +3,8 @@
 package driver
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
@@ -41,4 +43,19 @@ func pinThread() int {
 func preciseSleep(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	_ = syscall.Nanosleep(&ts, nil)
+}
+
+// threadTimes returns the calling thread's CPU time and the time it spent
+// runnable in the kernel's run queue, waiting for a CPU
+// (/proc/thread-self/schedstat); ok is false where the kernel does not say.
+func threadTimes() (cpu, wait time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0, 0, false
+	}
+	var c, w, slices int64
+	if _, err := fmt.Sscan(string(b), &c, &w, &slices); err != nil {
+		return 0, 0, false
+	}
+	return time.Duration(c), time.Duration(w), true
 }

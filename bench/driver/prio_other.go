@@ -17,3 +17,6 @@ func pinThread() int {
 
 // preciseSleep sleeps for d.
 func preciseSleep(d time.Duration) { time.Sleep(d) }
+
+// threadTimes reports nothing on this platform (ok is false).
+func threadTimes() (cpu, wait time.Duration, ok bool) { return 0, 0, false }

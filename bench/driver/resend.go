@@ -48,19 +48,20 @@ type resendState struct {
 	rejoinConv map[string]string // internal re-join id → conversation, until its ack
 
 	mu       sync.Mutex
-	pending  map[string]trace.Record // sent, not answered
-	order    []string                // pending ids in first-send order (may hold answered ones)
-	joined   map[string]bool         // conversations whose join was acked and no leave since
-	rejoins  int                     // internal ids used
-	attempts map[string]int          // retries after retryable refusals, by id (retry.go)
+	pending  map[string]*trace.Record // sent, not answered (the schedule's own records)
+	order    []string                 // pending ids in first-send order (may hold answered ones)
+	joined   map[string]bool          // conversations whose join was acked and no leave since
+	rejoins  int                      // internal ids used
+	attempts map[string]int           // retries after retryable refusals, by id (retry.go)
 }
 
-// track records that r was sent and awaits its answer.
-func (p *peer) track(r trace.Record) {
+// track records that r was sent and awaits its answer. It keeps r itself,
+// not a copy: the schedule's records live, unchanged, as long as the replay.
+func (p *peer) track(r *trace.Record) {
 	p.rs.mu.Lock()
 	defer p.rs.mu.Unlock()
 	if p.rs.pending == nil {
-		p.rs.pending = map[string]trace.Record{}
+		p.rs.pending = map[string]*trace.Record{}
 	}
 	if _, ok := p.rs.pending[r.ID]; !ok {
 		p.rs.pending[r.ID] = r
@@ -211,12 +212,13 @@ func (s *scheduler) reconnect(p *peer) *websocket.Conn {
 		}
 		_ = p.ws.Close()
 		p.ws = ws
+		p.deadline = time.Time{}
 		frames, resent := p.redo()
 		ok := true
 		for i := range frames {
 			frames[i].SentAt = chat.NowMicros()
 			b, _ := json.Marshal(&frames[i]) // cannot fail
-			_ = ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = ws.SetWriteDeadline(time.Now().Add(writeDeadline))
 			if ws.WriteMessage(websocket.TextMessage, b) != nil {
 				ok = false
 				break

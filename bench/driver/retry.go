@@ -29,7 +29,7 @@ const (
 type retryItem struct {
 	due     time.Time
 	p       *peer
-	r       trace.Record
+	r       *trace.Record
 	attempt int
 }
 
@@ -145,7 +145,7 @@ func (s *scheduler) runRetries() {
 // is left to the reconnect, which resends every unanswered message), unless
 // r was answered meanwhile (resent after a reconnect, or refused by a
 // close).
-func (s *scheduler) resendOne(p *peer, r trace.Record) {
+func (s *scheduler) resendOne(p *peer, r *trace.Record) {
 	if !p.unanswered(r.ID) {
 		return
 	}
@@ -157,7 +157,7 @@ func (s *scheduler) resendOne(p *peer, r trace.Record) {
 	if p.dead.Load() {
 		return
 	}
-	_ = p.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = p.ws.SetWriteDeadline(time.Now().Add(writeDeadline))
 	if p.ws.WriteMessage(websocket.TextMessage, b) != nil {
 		p.dead.Store(true)
 	}

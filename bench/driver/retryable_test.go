@@ -13,9 +13,9 @@ import (
 // unanswered.
 func TestRetryableNotJoined(t *testing.T) {
 	p := &peer{user: "p1"}
-	p.track(trace.Record{ID: "j1", Conv: "c1", Type: chat.OpJoin})
-	p.track(trace.Record{ID: "m1", Conv: "c1", Type: "text"})
-	p.track(trace.Record{ID: "m2", Conv: "c2", Type: "text"})
+	p.track(&trace.Record{ID: "j1", Conv: "c1", Type: chat.OpJoin})
+	p.track(&trace.Record{ID: "m1", Conv: "c1", Type: "text"})
+	p.track(&trace.Record{ID: "m2", Conv: "c2", Type: "text"})
 	cases := []struct {
 		id, code  string
 		retryable bool

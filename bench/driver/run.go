@@ -58,7 +58,8 @@ func Run(ctx context.Context, cfg Config) (*results.Path, error) {
 	}
 	st := led.Stats()
 	log.Info("replay done", "sent", st.Sent, "acked", st.Acked, "delivered", st.Delivered, "lost", st.Lost,
-		"duplicates", st.Duplicates, "unexpected", st.Unexpected, "lag_p99_us", p.ScheduleLag.P99)
+		"duplicates", st.Duplicates, "unexpected", st.Unexpected, "lag_p99_us", p.ScheduleLag.P99,
+		"sender_cpu_ms", p.Driver.SenderCPUMs, "sender_runqueue_ms", p.Driver.SenderRunQueueMs, "untrusted", p.Driver.Untrusted)
 	return p, ctx.Err()
 }
 
@@ -183,5 +184,9 @@ func (s *scheduler) results(end, lastSend time.Time, connect *hdrhistogram.Histo
 		return nil, err
 	}
 	p.Components = []results.Component{}
+	p.Driver = &results.DriverSelf{Senders: s.cfg.Senders,
+		SenderCPUMs:      float64(s.senderCPU.Load()) / 1e6,
+		SenderRunQueueMs: float64(s.senderWait.Load()) / 1e6,
+		Untrusted:        p.Untrusted()}
 	return p, nil
 }

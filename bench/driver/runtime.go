@@ -17,9 +17,9 @@ package driver
 const GCPercent = 800
 
 // Procs returns the GOMAXPROCS a program that runs with procs should give
-// a replay with senders senders (Config.Senders; 0 means its default, 1):
+// a replay with senders senders (Config.Senders; 0 means AutoSenders):
 // one P more per sender. Each sender sleeps in a system call between
 // messages; with a P of its own it returns without queueing behind the
 // readers, which otherwise had the runtime preempt it every 10 ms or so,
 // for up to several ms.
-func Procs(procs, senders int) int { return procs + max(1, senders) }
+func Procs(procs, senders int) int { return procs + max(1, sendersOr(senders)) }

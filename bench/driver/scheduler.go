@@ -41,8 +41,10 @@ type scheduler struct {
 	replayed   atomic.Int64       // events replayed to re-joins, as their acks said
 	resumeGaps atomic.Int64       // re-joins whose ack reported a gap
 
-	niceOnce sync.Once
-	nice     int // the senders' nice value (pinThread)
+	niceOnce   sync.Once
+	nice       int          // the senders' nice value (pinThread)
+	senderCPU  atomic.Int64 // ns the sender threads ran, summed (threadTimes)
+	senderWait atomic.Int64 // ns they waited for a CPU, runnable
 
 	retryMu   sync.Mutex
 	retries   retryHeap     // refused frames waiting to be sent again (retry.go)

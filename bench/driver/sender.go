@@ -25,6 +25,14 @@ func (s *scheduler) runAll(ctx context.Context, recs []trace.Record, n int) {
 func (s *scheduler) run(ctx context.Context, plan []planned) {
 	nice := pinThread() // never unlocked: the thread retires with this goroutine
 	s.niceOnce.Do(func() { s.nice = nice })
+	if cpu0, wait0, ok := threadTimes(); ok {
+		defer func() {
+			if cpu, wait, ok := threadTimes(); ok {
+				s.senderCPU.Add(int64(cpu - cpu0))
+				s.senderWait.Add(int64(wait - wait0))
+			}
+		}()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -57,9 +65,14 @@ func (s *scheduler) send(pl *planned, due time.Time, buf []byte) []byte {
 	if !s.cfg.NoResend {
 		// Until answered, a reconnect resends it (resend.go); while the
 		// connection is down it waits for that.
-		p.track(*r)
+		p.track(r)
 	}
-	_ = p.ws.SetWriteDeadline(now.Add(5 * time.Second))
+	if now.Add(writeDeadline - time.Second).After(p.deadline) {
+		// Moving the deadline is a call into the runtime's poller; once a
+		// second per connection is enough to keep it 4–5 s ahead.
+		p.deadline = now.Add(writeDeadline)
+		_ = p.ws.SetWriteDeadline(p.deadline)
+	}
 	if p.dead.Load() || p.ws.WriteMessage(websocket.TextMessage, buf) != nil {
 		p.dead.Store(true)
 		if s.cfg.NoResend {
@@ -80,6 +93,10 @@ func (s *scheduler) send(pl *planned, due time.Time, buf []byte) []byte {
 	s.mu.Unlock()
 	return buf
 }
+
+// writeDeadline is how long a send may block before its connection
+// counts as dead.
+const writeDeadline = 5 * time.Second
 
 // coarse is how far ahead of a message the scheduler stops relying on the
 // runtime's timers, which can fire a millisecond late, and sleeps its own

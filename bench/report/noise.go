@@ -110,7 +110,7 @@ func notes(run *results.Run) []string {
 			out = append(out, fmt.Sprintf("NOISY: path %s: %s. Its figures are not comparable with a quiet run's; re-run it on a quieter machine (docs/results.md, \"Noise\").", p.Name, p.Noise.Reason))
 		}
 	}
-	return out
+	return append(out, trustNotes(run)...)
 }
 
 // sqsNote states the SQS latency profile the run's SQS paths faced, as

@@ -159,7 +159,7 @@ func sections(run *results.Run) []section {
 		lrow, crow := []string{groupLabel(g)}, []string{groupLabel(g)}
 		for _, p := range paths {
 			if h := p.FromScheduled[g]; h != nil && h.Count > 0 {
-				lrow = append(lrow, ms(h.P50)+" / "+ms(h.P99)+" / "+ms(h.P999))
+				lrow = append(lrow, ms(h.P50)+" / "+ms(h.P99)+" / "+ms(h.P999)+lagMarked(p, g))
 			} else {
 				lrow = append(lrow, dash)
 			}

@@ -193,6 +193,7 @@ func mergePath(dst, p *Path) error {
 		dst.Components[i].Killed = dst.Components[i].Killed || c.Killed
 		dst.Components[i].Backlog = addBacklog(dst.Components[i].Backlog, c.Backlog, func(a, b int64) int64 { return a + b })
 	}
+	mergeDriver(dst, p)
 	return nil
 }
 

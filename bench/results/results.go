@@ -103,6 +103,10 @@ type Path struct {
 	// -10 when the driver could raise their priority (root or
 	// CAP_SYS_NICE), else 0 (docs/performance.md).
 	SenderNice int `json:"sender_nice"`
+	// Driver is what the driver measured of itself (DriverSelf): its
+	// senders' time, and the groups whose latency its schedule lag could
+	// account for. nil in documents from before it was recorded.
+	Driver *DriverSelf `json:"driver,omitempty"`
 	// Connect is the time to open and authenticate each connection, µs.
 	Connect *Histogram `json:"connect"`
 	// Ledger counts every expected delivery by outcome, by group (as the

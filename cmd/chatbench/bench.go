@@ -34,7 +34,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		format                                         string
 		speed, pace                                    float64
 		warmup, drain, duration, quantum               time.Duration
-		limit, maxFrame                                int
+		limit, maxFrame, senders                       int
 		tlsCA                                          string
 		tlsInsecure                                    bool
 		noResend                                       bool
@@ -93,10 +93,11 @@ bodies.`,
 				Target: target, Secret: []byte(secret), Path: path,
 				Speed: speed, Pace: pace, Warmup: warmup, Drain: drain, Duration: duration, Limit: limit,
 				Catalog: jobs.Catalog(), Logger: log.With("component", "driver"), NoResend: noResend, Quantum: quantum,
+				Senders: senders,
 			}
 			if err := cfg.Validate(); err != nil {
 				return flagError(err, map[string]string{"Target": "target", "Secret": "secret", "Speed": "speed", "Pace": "pace",
-					"Drain": "drain", "Duration": "duration", "Limit": "limit"})
+					"Drain": "drain", "Duration": "duration", "Limit": "limit", "Senders": "senders"})
 			}
 			name, raw := "day (shipped)", trace.Day()
 			if tracePath != "" {
@@ -163,6 +164,7 @@ bodies.`,
 	f.DurationVar(&drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the last send; later ones count as lost (0 = 10s)")
 	f.DurationVar(&duration, "duration", 0, "stop scheduling after this wall time (0 = the whole trace)")
 	f.IntVar(&limit, "limit", 0, "send at most this many messages (0 = all)")
+	f.IntVar(&senders, "senders", 0, "sender threads, each owning a share of the connections (0 = auto: 2 on two CPUs or more)")
 	f.DurationVar(&quantum, "send-quantum", 0, "shortest sleep of the sender: messages due within it of the last send go out together (0 = 50µs; negative = sleep until each message; see docs/performance.md)")
 	addMaxFrameFlag(cmd, &maxFrame)
 	f.Var(&shard, "shard", "replay only shard i of n of the trace (0 ≤ i < n), split by conversation, e.g. $(JOB_COMPLETION_INDEX)/4 in a Kubernetes Indexed Job (default: the whole trace)")
@@ -293,10 +295,17 @@ func printSummary(w io.Writer, p *results.Path) {
 		if h == nil {
 			h = &results.Histogram{}
 		}
+		mark := ""
+		if !p.Trusted(g) {
+			mark = " †"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", strings.TrimPrefix(g, "class:"),
-			us(h.P50), us(h.P99), us(h.P999), us(h.Max), c.Expected, c.Delivered, c.Errored, c.Lost, c.Excused, c.Duplicates, c.Reordered, c.Unexpected)
+			us(h.P50), us(h.P99)+mark, us(h.P999), us(h.Max), c.Expected, c.Delivered, c.Errored, c.Lost, c.Excused, c.Duplicates, c.Reordered, c.Unexpected)
 	}
 	_ = tw.Flush()
+	if len(p.Untrusted()) > 0 {
+		fmt.Fprintf(w, "† p99 under %d× the schedule-lag p99: the driver's own lateness may account for it (docs/results.md, \"Trusting the driver\")\n", results.TrustFactor)
+	}
 }
 
 func sum(m map[string]int) int {
