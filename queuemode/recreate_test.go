@@ -58,9 +58,10 @@ func TestRecoversFromAnEndpointThatLostItsQueues(t *testing.T) {
 		})
 	}
 	w := startWorker()
-	p := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1")
+	p := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1", "c2")
+	conv := "c1"
 	sendType := func(id, typ string) *chat.ServerFrame {
-		p.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: "c1", Type: typ, Body: "hello"})
+		p.C.Send(chat.ClientFrame{Op: chat.OpSend, ID: id, Conv: conv, Type: typ, Body: "hello"})
 		reply, _ := p.C.AwaitReply(id)
 		return reply
 	}
@@ -73,8 +74,10 @@ func TestRecoversFromAnEndpointThatLostItsQueues(t *testing.T) {
 		for f := p.C.Next(); !(f.Op == chat.OpEvent && f.ReplyTo == id && f.Event.Job == "wait_time"); f = p.C.Next() {
 		}
 	}
-	p.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j", Conv: "c1"})
-	p.C.AwaitReply("j")
+	for _, c := range []string{"c1", "c2"} {
+		p.C.Send(chat.ClientFrame{Op: chat.OpJoin, ID: "j-" + c, Conv: c})
+		p.C.AwaitReply("j-" + c)
+	}
 	delivered("w1")
 
 	addr := strings.TrimPrefix(e.endpoint, "http://")
@@ -99,7 +102,12 @@ func TestRecoversFromAnEndpointThatLostItsQueues(t *testing.T) {
 	restart()
 	awaitValue(t, wm.QueueRecreated.WithLabelValues("worker"), 1)
 	t.Logf("worker: queues created again %v after the endpoint restarted", time.Since(restarted).Round(time.Millisecond))
+	// In another conversation: c1's jobs from before the restart are still
+	// in the worker's hands (each ML call a second), and the worker keeps a
+	// conversation's order, so a c1 message would wait for them.
+	conv = "c2"
 	delivered("w2")
+	conv = "c1"
 	t.Logf("worker: a new message delivered %v after the endpoint restarted", time.Since(restarted).Round(time.Millisecond))
 	out, err := e.client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(e.queues.URL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
