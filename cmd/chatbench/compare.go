@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/chatbench/chatbench/bench/compare"
 	"github.com/chatbench/chatbench/bench/report"
@@ -102,14 +103,10 @@ report.md, plus each component's log, to the output folder it names at the end.`
 	f.StringVar(&tracePath, "trace", "", "trace to replay (default: the shipped day, 14,700 messages)")
 	f.Float64Var(&cfg.Replay.Speed, "speed", stack.DefaultSpeed, "compression of when conversations start: 2880 starts a day's visits within 30 s")
 	f.Float64Var(&cfg.Replay.Pace, "pace", stack.DefaultPace, "compression of time within a conversation: 20 plays a 12-minute visit in 36 s (= --speed for plain compression)")
-	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for both paths (see docs/ml-profiles.md)`)
-	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", compare.DefaultSQSLatency, `latency added to each SQS call of the queue paths: region (a same-region round trip, the default), none (the bare loopback endpoint), or e.g. "median:16ms,p99:60ms"`)
+	pathFlags(f, &cfg.Stack)
 	f.IntVar(&cfg.Repeat, "repeat", 1, "run every path this many times, interleaved, each on fresh processes (figures become medians with confidence intervals; ≥ 4 for the gate to judge significance)")
 	f.Float64Var(&cfg.Stack.NoiseThreshold, "noise-threshold", stack.DefaultNoiseThreshold, "flag a path noisy when other processes and steal took more than this share of the machine's CPU while it ran")
 	f.Float64Var(&cfg.Stack.DriftThreshold, "drift-threshold", stack.DefaultDriftThreshold, "with --repeat: flag the paths noisy when the echo floor's p50 moved by more than this share of its median across repeats")
-	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
-	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 	f.DurationVar(&cfg.Replay.Warmup, "warmup", 5*time.Second, "wall time at the start excluded from latency figures (negative = none)")
 	f.DurationVar(&cfg.Replay.Drain, "drain", 15*time.Second, "how long to wait for outstanding deliveries after the last send")
 	f.DurationVar(&cfg.Replay.Duration, "duration", 0, "stop scheduling after this wall time per path (0 = each path's default span: the echo floor 30 s, the others 60 s, ~90% of the day's messages; with --limit, the whole trace)")
@@ -207,4 +204,15 @@ func writeReports(dir string, run *results.Run) error {
 		}
 	}
 	return nil
+}
+
+// pathFlags registers the settings of the started paths that compare and
+// sweep share: the ML profile and its seed, the SQS latency, the queue's
+// pollers and the direct server's task bound.
+func pathFlags(f *pflag.FlagSet, sc *stack.Config) {
+	f.StringVar(&sc.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for every path (see docs/ml-profiles.md)`)
+	f.Int64Var(&sc.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
+	f.StringVar(&sc.SQSLatency, "sqs-latency", compare.DefaultSQSLatency, `latency added to each SQS call of the queue paths: region (a same-region round trip, the default), none (the bare loopback endpoint), or e.g. "median:16ms,p99:60ms"`)
+	f.IntVar(&sc.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
+	f.IntVar(&sc.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/chatbench/chatbench/bench/compare"
 	"github.com/chatbench/chatbench/bench/report"
 	"github.com/chatbench/chatbench/bench/results"
 	"github.com/chatbench/chatbench/bench/stack"
@@ -149,11 +148,7 @@ factor of 5.5). docs/methodology.md explains how load is raised and why.`,
 	f.Float64Var(&cfg.Prices.FreeRequests, "free-requests", sweep.DefaultPrices.FreeRequests, "SQS requests a month free of charge")
 	f.Float64Var(&cfg.Prices.CoreHour, "price-core-hour", sweep.DefaultPrices.CoreHour, "$ per CPU core-hour (an assumption: about one on-demand vCPU)")
 	f.StringVar(&tracePath, "trace", "", "reference workload whose visits the steps resample (default: the shipped day)")
-	f.StringVar(&cfg.Stack.MLProfile, "ml-profile", stack.DefaultMLProfile, `ML latency/failure profile for every path (see docs/ml-profiles.md)`)
-	f.Int64Var(&cfg.Stack.MLSeed, "ml-seed", 1, "seed of the ML latency and failure draws")
-	f.StringVar(&cfg.Stack.SQSLatency, "sqs-latency", compare.DefaultSQSLatency, `latency added to each SQS call of the queue paths: region, none, or e.g. "median:16ms,p99:60ms"`)
-	f.IntVar(&cfg.Stack.Workers, "workers", stack.DefaultWorkers, "queue path: worker pollers")
-	f.IntVar(&cfg.Stack.MaxTasks, "max-tasks", 0, "direct path: ML background tasks at once (0 = the server's default)")
+	pathFlags(f, &cfg.Stack)
 	f.Float64Var(&cfg.Stack.NoiseThreshold, "noise-threshold", stack.DefaultNoiseThreshold, "flag a step noisy when other processes and steal took more than this share of the machine's CPU while it ran")
 	f.IntVar(&cfg.MaxConns, "max-conns", sweep.DefaultMaxConns, "most connections a step may open, at most this process's file limit less a reserve (--quick: 3000): the highest load a series reaches")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the steps' traces")
