@@ -134,8 +134,12 @@ func (c *Conn) handle(f *chat.ClientFrame, gatewayIn int64) bool {
 			c.sendError(chat.Errorf(chat.CodeNotJoined, f.ID, "join conversation %q before sending to it", f.Conv))
 			return true
 		}
-		// A message the dispatcher can never carry is refused for good
-		// before anything of it happens: no relay claimed or sent.
+		// A message the dispatcher cannot take — never (too large for its
+		// queue) or not now (a backlog bound: retryable) — is refused
+		// before anything of it happens: no relay claimed or sent. A
+		// resend of an accepted message meets the same check first, so at
+		// a bound it is told overloaded and learns it was a duplicate on
+		// the retry.
 		msg := c.message(f, t.Name, gatewayIn, nil)
 		if a, ok := c.srv.cfg.Dispatcher.(Admitter); ok {
 			if err := a.Admit(msg); err != nil {
