@@ -138,15 +138,8 @@ func TestReplayDirect(t *testing.T) {
 
 // TestReplayEcho replays against the echo floor: one echo per send.
 func TestReplayEcho(t *testing.T) {
-	srv, err := echo.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startEcho(t)
+	h, recs := smallTrace(t)
 	sends := 0
 	for _, r := range recs {
 		if r.Type != chat.OpJoin && r.Type != chat.OpLeave {
@@ -246,11 +239,7 @@ func TestLedgerCountsInjectedFaults(t *testing.T) {
 // TestCancelReturnsMeasurements cancels a long replay: Run returns
 // promptly with what it measured.
 func TestCancelReturnsMeasurements(t *testing.T) {
-	srv, err := echo.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
+	srv := startEcho(t)
 	recs := []trace.Record{
 		{T: 0, Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "text", ID: "a", Size: 3},
 		{T: int64(time.Hour / time.Microsecond), Conv: "c1", User: "p1", Role: chat.RolePatient, Type: "text", ID: "b", Size: 3},
@@ -574,4 +563,25 @@ func TestReplayEchoTLS(t *testing.T) {
 	}); err == nil {
 		t.Fatal("driver connected to a self-signed server without --tls-ca")
 	}
+}
+
+// startEcho runs the echo floor on loopback for the test.
+func startEcho(t *testing.T) *echo.Server {
+	t.Helper()
+	srv, err := echo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// smallTrace is a generated trace of 120 messages in 4 conversations.
+func smallTrace(t *testing.T) (trace.Header, []trace.Record) {
+	t.Helper()
+	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, recs
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/chatbench/chatbench/bench/driver"
-	"github.com/chatbench/chatbench/bench/echo"
-	"github.com/chatbench/chatbench/bench/trace"
 	"github.com/chatbench/chatbench/internal/obs"
 	"github.com/chatbench/chatbench/internal/obs/termtest"
 )
@@ -18,15 +16,8 @@ import (
 // its own, the bar (drawn, with its label) is gone at the end, and a line
 // of totals is left in its place. Then the same with plain lines.
 func TestProgressAmidLogs(t *testing.T) {
-	srv, err := echo.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	h, recs, err := trace.Generate(trace.Params{Days: 0.02, Messages: 120, Conversations: 4, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startEcho(t)
+	h, recs := smallTrace(t)
 	const label = "echo (path 1 of 1)"
 	for _, bar := range []bool{true, false} {
 		var out termtest.Buffer
