@@ -37,6 +37,16 @@ type WorkerConfig struct {
 	// path's background-task bound. A poller receives only as many
 	// messages as there are free slots. Zero means 256.
 	MaxInFlight int
+	// GroupConcurrency is how many messages of one FIFO group, received
+	// in one batch, run at once: their jobs run side by side, and their
+	// events are still posted, and the messages deleted, in receive
+	// order, so the group's order holds. 1 runs them one after another,
+	// each event posted as soon as it is ready — the legacy design, whose
+	// conversation runs one ML call at a time. More lets a group whose
+	// messages arrive faster than one job takes (a slow model behind a fast
+	// writer) keep up without giving up order (worker_chain.go). Zero
+	// means 1; at most 10, the most one receive returns.
+	GroupConcurrency int
 	// JobTimeout bounds each job. Zero means 10s.
 	JobTimeout time.Duration
 	// VisibilityTimeout is asked for on every receive and renewed every half
@@ -84,6 +94,8 @@ func (c *WorkerConfig) validate() error {
 	return errors.Join(append(errs,
 		notNegative("WorkerConfig.Pollers", c.Pollers, "2"),
 		notNegative("WorkerConfig.MaxInFlight", c.MaxInFlight, "256"),
+		notNegative("WorkerConfig.GroupConcurrency", c.GroupConcurrency, "1"),
+		atMost("WorkerConfig.GroupConcurrency", c.GroupConcurrency, maxBatchEntries, "the most messages one receive returns"),
 		notNegative("WorkerConfig.JobTimeout", c.JobTimeout, "10s"),
 		notNegative("WorkerConfig.VisibilityTimeout", c.VisibilityTimeout, "30s, or JobTimeout + 5s if that is more"),
 		atMost("WorkerConfig.VisibilityTimeout", c.VisibilityTimeout, maxVisibility, "SQS's limit"),
@@ -137,6 +149,9 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 256
+	}
+	if cfg.GroupConcurrency == 0 {
+		cfg.GroupConcurrency = 1
 	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 10 * time.Second
@@ -324,17 +339,7 @@ func (w *Worker) processBatch(msgs []types.Message) {
 			// twice, out of order.
 			hb := w.startHeartbeat(ms)
 			defer hb.stop()
-			for i, m := range ms {
-				ok := w.process(m)
-				hb.done(1)
-				if !ok {
-					w.m.JobsInFlight.Sub(float64(len(ms) - i))
-					w.release(len(ms) - i)
-					return
-				}
-				w.m.JobsInFlight.Dec()
-				w.release(1)
-			}
+			w.runChain(ms, hb)
 		}(groups[g])
 	}
 }
@@ -344,8 +349,34 @@ func (w *Worker) processBatch(msgs []types.Message) {
 // gateway refusal, hard shutdown) becomes visible again after the visibility
 // timeout and, after maxReceiveCount receives, moves to the DLQ.
 func (w *Worker) process(m types.Message) bool {
-	if w.workCtx.Err() != nil {
+	p, ok := w.prepare(m)
+	if !ok {
 		return false
+	}
+	// The jobs of one queue message (those of one group: the legacy
+	// design's whole message) run one after another, each event posted as
+	// soon as it is ready, as if each were its own queue message.
+	for _, j := range p.jobs {
+		ev, ok := w.runJob(j, p)
+		if !ok || !w.post(j, p, ev) {
+			return false
+		}
+	}
+	return w.deleteProcessed(m, p)
+}
+
+// prepared is a received queue message, decoded, with its jobs.
+type prepared struct {
+	mid  string // SQS's message id, for the logs
+	msg  *chat.Message
+	jobs []*chat.Job
+}
+
+// prepare decodes a received message; false means it is left for the DLQ
+// (or the worker is stopping).
+func (w *Worker) prepare(m types.Message) (*prepared, bool) {
+	if w.workCtx.Err() != nil {
+		return nil, false
 	}
 	dequeued := chat.NowMicros()
 	mid := aws.ToString(m.MessageId)
@@ -355,51 +386,53 @@ func (w *Worker) process(m types.Message) bool {
 	msg, names, err := decodeEnvelope(aws.ToString(m.Body))
 	if err != nil {
 		w.log.Error("undecodable queue message left for the DLQ", "sqs_id", mid, "err", err)
-		return false
+		return nil, false
 	}
 	jobs := make([]*chat.Job, len(names))
 	for i, name := range names {
 		if jobs[i] = w.cfg.Catalog.Job(name); jobs[i] == nil {
 			w.log.Error("queue message names an unknown job; left for the DLQ", "sqs_id", mid, "job", name)
-			return false
+			return nil, false
 		}
 	}
 	msg.Hops.Dequeued = dequeued
+	return &prepared{mid: mid, msg: msg, jobs: jobs}, true
+}
 
-	// The jobs of one queue message (those of one group: the legacy
-	// design's whole message) run one after another, each event posted as
-	// soon as it is ready, as if each were its own queue message.
-	for _, j := range jobs {
-		if !w.runAndPost(j, msg, mid) {
-			return false
-		}
-	}
+// deleteProcessed deletes m once the gateway has all its events.
+func (w *Worker) deleteProcessed(m types.Message, p *prepared) bool {
 	// The gateway has the events: delete even during a hard shutdown.
 	if err := w.deleteMessage(m.ReceiptHandle); err != nil {
 		// The gateway deduplicates the redelivery's events.
-		w.log.Warn("delete failed; the jobs will run again", "jobs", len(jobs), "msg", msg.ID, "err", err)
+		w.log.Warn("delete failed; the jobs will run again", "jobs", len(p.jobs), "msg", p.msg.ID, "err", err)
 		return false
 	}
 	return true
 }
 
-// runAndPost runs job j for msg and posts its event; it reports whether
-// the gateway accepted it.
-func (w *Worker) runAndPost(j *chat.Job, msg *chat.Message, mid string) bool {
-	ev, err := w.run(j, msg)
+// runJob runs job j of p; false means the handler panicked (the message
+// is left for redelivery).
+func (w *Worker) runJob(j *chat.Job, p *prepared) (*chat.Event, bool) {
+	ev, err := w.run(j, p.msg)
 	if err != nil {
-		w.log.Error("job panicked; message left for redelivery", "job", j.Name, "msg", msg.ID, "sqs_id", mid, "err", err)
-		return false
+		w.log.Error("job panicked; message left for redelivery", "job", j.Name, "msg", p.msg.ID, "sqs_id", p.mid, "err", err)
+		return nil, false
 	}
 	w.jobs.Observe(j, ev)
+	return ev, true
+}
+
+// post posts ev, job j's event for p, to the gateway and reports whether
+// it was accepted.
+func (w *Worker) post(j *chat.Job, p *prepared, ev *chat.Event) bool {
 	if w.workCtx.Err() != nil {
 		return false // abandoned by a hard shutdown: let SQS redeliver
 	}
 	pctx, cancel := context.WithTimeout(w.workCtx, w.cfg.CallTimeout)
-	err = w.cfg.Poster.Post(pctx, []*chat.Event{ev})
+	err := w.cfg.Poster.Post(pctx, []*chat.Event{ev})
 	cancel()
 	if err != nil {
-		w.log.Warn("posting events failed; message left for redelivery", "job", j.Name, "msg", msg.ID, "err", err)
+		w.log.Warn("posting events failed; message left for redelivery", "job", j.Name, "msg", p.msg.ID, "err", err)
 		return false
 	}
 	return true

@@ -242,6 +242,19 @@ func queueExtra(gateway []string, both ...string) map[string][]string {
 	}
 }
 
+// groupConcurrency lets queue-job's worker run a group's messages that one
+// receive returns side by side, their events still posted in order: with
+// one group per conversation and job, a model slower than the
+// conversation's pace would otherwise back up its own group — one call at
+// a time — however idle the worker (docs/methodology.md, "Queue variants").
+var groupConcurrency = []string{"--group-concurrency", "10"}
+
+// withWorker adds flags to a queue set's worker.
+func withWorker(extra map[string][]string, flags ...string) map[string][]string {
+	extra["worker"] = append(extra["worker"], flags...)
+	return extra
+}
+
 // variants are the known variants, in the order compare runs them.
 var variants = []Variant{
 	{Name: "echo", Desc: "a bare WebSocket echo server: the floor of what the harness measures", Set: &echoSet,
@@ -253,7 +266,7 @@ var variants = []Variant{
 		Set:   &queueSet, Default: true, Span: 60 * time.Second},
 	{Name: "queue-job", Desc: "every job through SQS FIFO, one group per conversation and job; 5 s visibility kept by a heartbeat",
 		Claim: "a queue built to avoid the backlog: no job waits behind another job's ML call; a dead worker's jobs back in seconds",
-		Set:   &queueSet, Extra: queueExtra([]string{"--group-by", "job"}), Default: true, Span: 60 * time.Second},
+		Set:   &queueSet, Extra: withWorker(queueExtra([]string{"--group-by", "job"}), groupConcurrency...), Default: true, Span: 60 * time.Second},
 	{Name: "hybrid", Desc: "sync jobs on the gateway as on the direct path, only ML jobs through SQS FIFO (a group per message and job); 5 s visibility",
 		Claim: "the queue kept for ML work only: sync latency as direct, whatever SQS's latency",
 		Set:   &queueSet, Extra: queueExtra([]string{"--inline-sync", "--group-by", "message"}), Default: true, Span: 60 * time.Second},

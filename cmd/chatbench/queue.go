@@ -113,6 +113,7 @@ type workerFlags struct {
 	jobTime   time.Duration
 	inFlight  int
 	batchDel  bool
+	groupConc int
 	ml        mlFlags
 }
 
@@ -123,8 +124,9 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.jobTime, "job-timeout", 10*time.Second, "timeout of each job")
 	fl.IntVar(&f.inFlight, "max-in-flight", 256, "jobs processed at once across pollers (the direct path's --max-tasks counterpart)")
 	fl.BoolVar(&f.batchDel, "batch-deletes", false, "delete processed jobs in DeleteMessageBatch calls of those ready together (up to 10) instead of one call each")
+	fl.IntVar(&f.groupConc, "group-concurrency", 1, "messages of one FIFO group, received together, whose jobs run at once (1-10); their events are still posted in order (1 = one after another, the legacy design)")
 	f.ml.register(cmd, "ml-")
-	refuseNegative(cmd, map[string]string{"ml-timeout": "", "job-timeout": "", "max-in-flight": ""})
+	refuseNegative(cmd, map[string]string{"ml-timeout": "", "job-timeout": "", "max-in-flight": "", "group-concurrency": "1"})
 }
 
 // start runs pollers workers posting to callbackURL; stop shuts them down
@@ -144,7 +146,7 @@ func (f *workerFlags) start(pollers int, cl *sqs.Client, q queuemode.Queues, qf 
 		Catalog: jobs.Catalog(), Deps: chat.Deps{ML: client}, Client: cl, QueueURL: q.URL, DLQURL: q.DLQURL,
 		Poster: poster, Pollers: pollers, MaxInFlight: f.inFlight, JobTimeout: f.jobTime, VisibilityTimeout: qf.visibility,
 		Recreate:     qf.spec(),
-		BatchDeletes: f.batchDel, Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
+		BatchDeletes: f.batchDel, GroupConcurrency: f.groupConc, Metrics: m, Jobs: jm, Registerer: reg, Logger: log.With("component", "worker"),
 	})
 	if err != nil {
 		stopML(context.Background())
