@@ -1,6 +1,7 @@
 package queuemode_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -60,11 +61,11 @@ func (g *deleteGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r)
 }
 
-// TestBatchDeletesOverlap: with BatchDeletes, a delete call waiting on its
-// round trip does not hold up the next one. One at a time, a worker
-// deleted at most ten messages per round trip, and since a message keeps
-// its in-flight slot until deleted, the queue backed up behind the deletes
-// at a region's round trip (docs/performance.md).
+// TestBatchDeletesOverlap: with BatchDeletes, a full batch of deletes goes
+// out while another delete call is still waiting on its round trip. One
+// call at a time, a worker deleted at most ten messages per round trip, and
+// since a message keeps its in-flight slot until deleted, the queue backed
+// up behind the deletes at a region's round trip (docs/performance.md).
 func TestBatchDeletesOverlap(t *testing.T) {
 	srv := sqsd.New(sqsd.Config{})
 	gate := &deleteGate{next: srv.Handler(), giveUp: 5 * time.Second,
@@ -75,23 +76,29 @@ func TestBatchDeletesOverlap(t *testing.T) {
 	e := newEnv(t, envOpts{endpoint: hs.URL})
 	e.worker(startML(t), func(c *queuemode.WorkerConfig) { c.BatchDeletes = true })
 	s := newScript(t, e.cat)
-	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, "c1", "c2")
-	s.Do(p1, chat.OpJoin, "c1", "", "")
-	// The join's jobs are deleted first; that call is held at the gate.
+	convs := []string{"c0"}
+	for i := 1; i <= 10; i++ {
+		convs = append(convs, fmt.Sprint("c", i))
+	}
+	p1 := dial(t, e.gw.URL(), "p1", chat.RolePatient, convs...)
+	s.Do(p1, chat.OpJoin, "c0", "", "")
+	// The first join's jobs are deleted first; that call is held at the gate.
 	select {
 	case <-gate.first:
 	case <-time.After(gate.giveUp):
 		t.Fatal("the join's queued jobs were never deleted")
 	}
-	// A job of another conversation (another FIFO group) is received and
-	// done meanwhile; its delete must go out beside the held one.
-	s.Do(p1, chat.OpJoin, "c2", "", "")
+	// Ten joins of other conversations (other FIFO groups) are received and
+	// done meanwhile: a full batch, which must go out beside the held call.
+	for _, c := range convs[1:] {
+		s.Do(p1, chat.OpJoin, c, "", "")
+	}
 	select {
 	case <-gate.both:
 	case <-time.After(gate.giveUp):
-		t.Fatalf("a second DeleteMessageBatch never went out while the first was in flight (most at once: %d)", gate.most)
+		t.Fatalf("a full DeleteMessageBatch never went out while the first was in flight (most at once: %d)", gate.most)
 	}
-	for _, c := range []string{"c1", "c2"} {
+	for _, c := range convs {
 		s.Do(p1, chat.OpSend, c, "text", "after the held deletes")
 	}
 	s.Settle(p1)
