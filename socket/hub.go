@@ -135,9 +135,13 @@ func (h *Hub) FirstTime(ctx context.Context, key string, ttl time.Duration) (boo
 	return true, nil
 }
 
-// Deliver implements Handler.
+// Deliver implements Handler. The frames are given to the connections
+// after the hub's locks are released: enqueue may write to a socket, and
+// a system call under h.mu would stall every emit behind a waiting join.
+// The broker's one Deliver at a time per conversation keeps their order.
 func (h *Hub) Deliver(p *Publication) int {
-	n := 0
+	var buf [8]*Conn
+	to := buf[:0]
 	h.mu.RLock()
 	if r := h.rooms[p.Conv]; r != nil {
 		r.mu.Lock()
@@ -146,13 +150,19 @@ func (h *Hub) Deliver(p *Publication) int {
 			case p.Seq <= m.floor || !p.mayHave(c.claims.User, c.claims.Role):
 			case m.recovering:
 				m.held = append(m.held, *p)
-			case c.enqueue(p.Frame):
-				n++
+			default:
+				to = append(to, c)
 			}
 		}
 		r.mu.Unlock()
 	}
 	h.mu.RUnlock()
+	n := 0
+	for _, c := range to {
+		if c.enqueue(p.Frame) {
+			n++
+		}
+	}
 	h.count(p.Job, n)
 	return n
 }
