@@ -135,13 +135,9 @@ func (h *Hub) FirstTime(ctx context.Context, key string, ttl time.Duration) (boo
 	return true, nil
 }
 
-// Deliver implements Handler. The frames are given to the connections
-// after the hub's locks are released: enqueue may write to a socket, and
-// a system call under h.mu would stall every emit behind a waiting join.
-// The broker's one Deliver at a time per conversation keeps their order.
+// Deliver implements Handler.
 func (h *Hub) Deliver(p *Publication) int {
-	var buf [8]*Conn
-	to := buf[:0]
+	n := 0
 	h.mu.RLock()
 	if r := h.rooms[p.Conv]; r != nil {
 		r.mu.Lock()
@@ -150,19 +146,13 @@ func (h *Hub) Deliver(p *Publication) int {
 			case p.Seq <= m.floor || !p.mayHave(c.claims.User, c.claims.Role):
 			case m.recovering:
 				m.held = append(m.held, *p)
-			default:
-				to = append(to, c)
+			case c.enqueue(p.Frame):
+				n++
 			}
 		}
 		r.mu.Unlock()
 	}
 	h.mu.RUnlock()
-	n := 0
-	for _, c := range to {
-		if c.enqueue(p.Frame) {
-			n++
-		}
-	}
 	h.count(p.Job, n)
 	return n
 }
