@@ -73,7 +73,7 @@ func newConn(s *Server, ws *websocket.Conn, id uint64, claims *Claims) *Conn {
 
 // enqueue sends frame without blocking on the client. When nothing is
 // queued or being written on c, the frame is small and the socket's
-// kernel send queue nearly empty (so the write cannot wait for the client), it
+// kernel send queue empty (so the write cannot wait for the client), it
 // writes the frame itself, on the emitting goroutine: a frame
 // handed to the writer waits for that goroutine to be woken and scheduled,
 // about a tenth of a millisecond on a busy 2-core VM, and costs a wake-up
@@ -121,7 +121,7 @@ func (c *Conn) writeNow(frame []byte) (written, ok bool) {
 	if c.wclosed || c.queued.Load() != 0 {
 		return false, false
 	}
-	// A socket whose peer has not acknowledged much may be full:
+	// A socket whose peer has not acknowledged everything may be full:
 	// the write could wait for the client, holding up the emitter.
 	if !c.fits(len(frame)) {
 		return false, false

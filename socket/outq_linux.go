@@ -8,11 +8,8 @@ import (
 
 // sendQueueProbe returns a function that reports whether a frame of n
 // bytes written to nc now goes into its kernel send buffer at once: the
-// bytes the buffer holds not yet acknowledged by the peer (SIOCOUTQ) and n
-// add up to at most an eighth of its size. (The kernel counts each
-// write's overhead too, about a kilobyte; a peer that keeps up has
-// acknowledged all but its last few frames, and may delay acknowledging
-// those to piggyback them on its next frame.) It returns nil when nc is not a socket
+// buffer holds nothing not yet acknowledged by the peer (SIOCOUTQ is 0),
+// and n is at most half its size. It returns nil when nc is not a socket
 // it can ask (a TLS connection is asked through the TCP connection under
 // it). The function is not safe for concurrent use.
 func sendQueueProbe(nc net.Conn) func(n int) bool {
@@ -38,6 +35,6 @@ func sendQueueProbe(nc net.Conn) func(n int) bool {
 		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&queued)))
 	}
 	return func(n int) bool {
-		return n <= sndbuf/8 && rc.Control(ask) == nil && errno == 0 && int(queued)+n <= sndbuf/8
+		return n <= sndbuf/2 && rc.Control(ask) == nil && errno == 0 && queued == 0
 	}
 }
