@@ -14,10 +14,8 @@ import (
 
 // Conn is one client connection. Its reader runs on the HTTP handler's
 // goroutine (Server.ServeHTTP); its writer is a goroutine that goroutine
-// starts and waits for. Frames are given to enqueue, which writes a small
-// frame itself when nothing is queued or being written and the socket has
-// room (enqueue's comment says why), and otherwise queues it for the
-// writer.
+// starts and waits for. Only the writer writes data frames; everybody else
+// queues frames with enqueue.
 type Conn struct {
 	srv *Server
 	ws  *websocket.Conn
@@ -35,19 +33,7 @@ type Conn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 
-	send chan []byte
-	// wmu is held for every data frame written, by the writer or by an
-	// emitter writing directly; queued counts the frames in send or being
-	// written by the writer, so that a direct write never overtakes one.
-	// wclosed (guarded by wmu) is set once the writer began closing: no
-	// data frame may follow its close frame. fits reports whether the
-	// socket takes a frame without waiting (nil: never write directly);
-	// call it under wmu.
-	wmu     sync.Mutex
-	queued  atomic.Int64
-	wclosed bool
-	fits    func(n int) bool
-
+	send       chan []byte
 	closing    chan struct{}
 	closeOnce  sync.Once
 	closeCode  int
@@ -63,7 +49,6 @@ func newConn(s *Server, ws *websocket.Conn, id uint64, claims *Claims) *Conn {
 		srv: s, ws: ws, id: id, claims: claims, joined: make(map[string]bool),
 		ctx: ctx, cancel: cancel,
 		send: make(chan []byte, s.cfg.SendQueue), closing: make(chan struct{}), writerDone: make(chan struct{}),
-		fits: sendQueueProbe(ws.NetConn()),
 	}
 	if claims != nil {
 		c.authed.Store(true)
@@ -71,66 +56,24 @@ func newConn(s *Server, ws *websocket.Conn, id uint64, claims *Claims) *Conn {
 	return c
 }
 
-// enqueue sends frame without blocking on the client. When nothing is
-// queued or being written on c, the frame is small and the socket's
-// kernel send queue empty (so the write cannot wait for the client), it
-// writes the frame itself, on the emitting goroutine: a frame
-// handed to the writer waits for that goroutine to be woken and scheduled,
-// about a tenth of a millisecond on a busy 2-core VM, and costs a wake-up
-// per frame (docs/performance.md, "The direct path's own overhead").
-// Otherwise it queues frame for the writer. A full queue means the client
-// reads slower than events arrive: the frame is dropped, counted, and the
-// connection closed (1013), so one slow client cannot hold up an emit to
-// everybody else.
+// enqueue queues frame for the writer without blocking. A full queue means
+// the client reads slower than events arrive: the frame is dropped, counted,
+// and the connection closed (1013), so one slow client cannot hold up an
+// emit to everybody else.
 func (c *Conn) enqueue(frame []byte) bool {
 	select {
 	case <-c.closing:
 		return false
 	default:
 	}
-	if written, ok := c.writeNow(frame); ok {
-		return written
-	}
-	c.queued.Add(1)
 	select {
 	case c.send <- frame:
 		return true
 	default:
-		c.queued.Add(-1)
 		c.srv.m.drops.Inc()
 		c.close(websocket.CloseTryAgainLater, "slow consumer: send queue full", false, reasonSlow)
 		return false
 	}
-}
-
-// directFrameMax bounds a direct write (writeNow): a frame that fits
-// gorilla's 4 KiB write buffer with its header (at most 14 bytes from a
-// server) goes out in one system call.
-const directFrameMax = 4<<10 - 14
-
-// writeNow writes frame on the calling goroutine when it can do so at once
-// and in order: ok false means it did not try and the frame must be
-// queued; written reports whether the write succeeded (a failed write ends
-// the connection).
-func (c *Conn) writeNow(frame []byte) (written, ok bool) {
-	if c.fits == nil || len(frame) > directFrameMax || c.queued.Load() != 0 || !c.wmu.TryLock() {
-		return false, false
-	}
-	defer c.wmu.Unlock()
-	// A frame queued meanwhile is written first: nothing may overtake it.
-	if c.wclosed || c.queued.Load() != 0 {
-		return false, false
-	}
-	// A socket whose peer has not acknowledged everything may be full:
-	// the write could wait for the client, holding up the emitter.
-	if !c.fits(len(frame)) {
-		return false, false
-	}
-	if err := c.write(frame); err != nil {
-		c.fail()
-		return false, true
-	}
-	return true, true
 }
 
 // close asks the writer to (optionally flush the send queue,) send a close
@@ -154,11 +97,7 @@ func (c *Conn) writeLoop() {
 	for {
 		select {
 		case f := <-c.send:
-			c.wmu.Lock()
-			err := c.write(f)
-			c.queued.Add(-1)
-			c.wmu.Unlock()
-			if err != nil {
+			if err := c.write(f); err != nil {
 				c.fail()
 				return
 			}
@@ -168,10 +107,6 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		case <-c.closing:
-			// From here on only this goroutine writes data frames.
-			c.wmu.Lock()
-			c.wclosed = true
-			c.wmu.Unlock()
 			if c.drain {
 				c.flush()
 			}
@@ -191,9 +126,7 @@ func (c *Conn) flush() {
 	for {
 		select {
 		case f := <-c.send:
-			err := c.write(f)
-			c.queued.Add(-1)
-			if err != nil {
+			if c.write(f) != nil {
 				return
 			}
 		default:

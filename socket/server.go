@@ -101,10 +101,9 @@ func NewServer(cfg Config) (*Server, error) {
 		s.limiter = NewMemoryBroker(ResumeConfig{})
 	}
 	s.upgrader = websocket.Upgrader{
-		// Zero sizes: the connection keeps the hijacked HTTP connection's
-		// 4 KiB read and write buffers instead of allocating (and
-		// clearing) two more of the same size for each connection.
-		CheckOrigin: s.checkOrigin,
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     s.checkOrigin,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			writeHTTPError(w, status, "bad_handshake", reason.Error())
 		},
