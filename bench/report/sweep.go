@@ -457,8 +457,8 @@ func (v *sweepView) kneeTable() sweepTable {
 		Header: []string{"path", "pace", "knee, msgs/s", "stopped", "events/s", "server cores", "driver cores", "machine busy",
 			"msgs/s per core", "events/s per core", "headroom"},
 		Note: "knee: the highest offered load at which the SLO held on a step the driver kept to its schedule (≥: a lower bound, the sweep stopped first). " +
-			"server cores: the CPU of the path's own processes over the step, driver cores the driver's (one machine: they share its cores). " +
-			"per core: messages (events) per CPU-second of the path's processes. headroom: the knee ÷ the reference day's busiest hour. SLO: " + strings.Join(v.sw.SLO, ", "),
+			"server cores: the CPU of the path's own servers over the step (not the ML service or the embedded SQS endpoint), driver cores the driver's (one machine: they share its cores). " +
+			"per core: messages (events) per CPU-second of the path's servers. headroom: the knee ÷ the reference day's busiest hour. SLO: " + strings.Join(v.sw.SLO, ", "),
 	}
 	for _, s := range v.sw.Series {
 		row := []cell{{Text: s.Path}, {Text: strconv.FormatFloat(s.Pace, 'g', -1, 64)}}

@@ -250,13 +250,14 @@ type Capacity struct {
 	// per second that step delivered.
 	Rate            float64 `json:"rate"`
 	EventsPerSecond float64 `json:"events_per_second"`
-	// ServerCores is the CPU the path's own processes (all but the driver)
-	// used over the step, in cores; DriverCores the driver's; MachineBusy
+	// ServerCores is the CPU the path's own servers (all but the driver
+	// and the stand-ins: the ML service, the embedded SQS endpoint) used
+	// over the step, in cores; DriverCores the driver's; MachineBusy
 	// the share of the machine's CPU busy over the step (nil unknown).
 	ServerCores float64  `json:"server_cores"`
 	DriverCores float64  `json:"driver_cores"`
 	MachineBusy *float64 `json:"machine_busy,omitempty"`
-	// PerCore is messages per second per core the path's processes
+	// PerCore is messages per second per core the path's servers
 	// consumed: messages sent over the step ÷ their CPU seconds.
 	// EventsPerCore the same for delivered events.
 	PerCore       float64 `json:"msgs_per_core_second"`

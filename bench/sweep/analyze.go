@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,16 +39,24 @@ func component(variant, process string) string {
 	return c
 }
 
+// standIns are the components that stand in for what a deployment buys
+// (the hosted models, SQS): their CPU is not the design's server cores.
+var standIns = []string{"ml", "sqs"}
+
 // capacity is s's capacity at its knee step.
 func capacity(ref results.Reference, s *results.SweepSeries) *results.Capacity {
 	k := s.KneeStep()
 	p := k.Path
 	c := &results.Capacity{Step: s.Knee, Rate: k.Offered, CPUMillisPerMessage: map[string]float64{}}
 	sent := float64(p.Messages.Sent)
-	server, drv := p.CPUSplit()
+	_, drv := p.CPUSplit()
+	server := 0.0 // the path's own servers: not the driver, not the stand-ins
 	for _, comp := range p.Components {
 		if sent > 0 {
 			c.CPUMillisPerMessage[comp.Name] += comp.CPUSeconds * 1000 / sent
+		}
+		if name := component(s.Path, comp.Name); comp.Name != "driver" && !slices.Contains(standIns, name) {
+			server += comp.CPUSeconds
 		}
 	}
 	span := k.WallSeconds
