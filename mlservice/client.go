@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/httppool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -69,7 +70,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.timeout = DefaultClientTimeout
 	}
 	if c.hc == nil {
-		c.hc, c.owned = &http.Client{Transport: newTransport()}, true
+		c.hc, c.owned = &http.Client{Transport: httppool.Transport()}, true
 	}
 	if cfg.Registerer != nil {
 		if c.metrics, err = newClientMetrics(cfg.Registerer); err != nil {
@@ -77,20 +78,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 	}
 	return c, nil
-}
-
-// newTransport is tuned for many concurrent calls to one host: enough idle
-// connections that a burst of background tasks reuses them instead of
-// dialling (and leaving TIME_WAIT sockets behind).
-func newTransport() *http.Transport {
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
 }
 
 // Close releases the idle connections of the Client's own HTTP client (not

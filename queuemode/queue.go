@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,11 +29,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/chatbench/chatbench/internal/httppool"
 )
 
 // ClientConfig configures NewClient. Zero values mean the documented defaults.
@@ -73,6 +77,12 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*sqs.Client, error) {
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithDefaultRegion(cfg.Region),
+		// Pollers, the deleter's calls and every connection's sends at
+		// once: more than the SDK's 10 idle connections per host.
+		// (The SDK's own client, so that AWS_CA_BUNDLE still applies.)
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = httppool.MaxIdle, httppool.MaxIdlePerHost
+		})),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = cfg.MaxAttempts

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/internal/httppool"
 )
 
 // Poster delivers a job's events to the gateway. It returns nil only when
@@ -54,7 +55,7 @@ func NewCallbackClient(url string, secret []byte, m *Metrics) (*CallbackClient, 
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &CallbackClient{url: url, secret: secret, m: m, hc: &http.Client{Timeout: 10 * time.Second}}, nil
+	return &CallbackClient{url: url, secret: secret, m: m, hc: &http.Client{Timeout: 10 * time.Second, Transport: httppool.Transport()}}, nil
 }
 
 // Post signs and posts events; it returns nil only on a 2xx answer. A
