@@ -54,32 +54,42 @@ type result struct {
 }
 
 // runAhead runs the jobs of ms, at most GroupConcurrency messages at once,
-// without posting anything; wg owns the goroutines.
+// starting them in order, without posting anything; wg owns the
+// goroutines.
 func (w *Worker) runAhead(ms []types.Message, wg *sync.WaitGroup) []*result {
 	out := make([]*result, len(ms))
-	free := make(chan struct{}, w.cfg.GroupConcurrency)
-	for i, m := range ms {
-		r := &result{ready: make(chan struct{})}
-		out[i] = r
-		wg.Go(func() {
-			defer close(r.ready)
-			free <- struct{}{}
-			defer func() { <-free }()
-			p, ok := w.prepare(m)
-			if !ok {
-				return
-			}
-			r.p = p
-			for _, j := range p.jobs {
-				ev, ok := w.runJob(j, p)
-				if !ok {
-					return
-				}
-				r.evs = append(r.evs, ev)
-			}
-		})
+	for i := range out {
+		out[i] = &result{ready: make(chan struct{})}
 	}
+	free := make(chan struct{}, w.cfg.GroupConcurrency)
+	wg.Go(func() {
+		for i, m := range ms {
+			free <- struct{}{}
+			r := out[i]
+			wg.Go(func() {
+				defer func() { <-free }()
+				defer close(r.ready)
+				w.runAll(m, r)
+			})
+		}
+	})
 	return out
+}
+
+// runAll decodes m and runs its jobs into r.
+func (w *Worker) runAll(m types.Message, r *result) {
+	p, ok := w.prepare(m)
+	if !ok {
+		return
+	}
+	r.p = p
+	for _, j := range p.jobs {
+		ev, ok := w.runJob(j, p)
+		if !ok {
+			return
+		}
+		r.evs = append(r.evs, ev)
+	}
 }
 
 // finish posts the events of a message run ahead, once they are ready, and
