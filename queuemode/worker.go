@@ -110,13 +110,14 @@ func (c *WorkerConfig) validate() error {
 // messages (as many as MaxInFlight leaves free) and hands them on without
 // waiting for them; each is run with chat.RunJob (the same handlers as the
 // direct path), its event posted to the gateway, and the message deleted
-// only after the gateway accepted it. Messages of one conversation (one
-// FIFO group) in a receive are processed sequentially in receive order —
-// and SQS delivers no further message of a group while one is in flight,
-// so a conversation's jobs run one at a time, in order. A message that fails (the
-// handler panicked, the gateway refused) is left for redelivery, and the rest
-// of its group in that batch with it, so order holds; after maxReceiveCount
-// receives SQS moves it to the DLQ.
+// only after the gateway accepted it. Messages of one FIFO group in a
+// receive are posted and deleted in receive order — run one after another,
+// or up to GroupConcurrency side by side (worker_chain.go) — and SQS
+// delivers no further message of a group while one is in flight, so with
+// the defaults a group's jobs run one at a time, in order. A message that
+// fails (the handler panicked, the gateway refused) is left for
+// redelivery, and the rest of its group in that batch with it, so order
+// holds; after maxReceiveCount receives SQS moves it to the DLQ.
 type Worker struct {
 	cfg  WorkerConfig
 	log  *slog.Logger
