@@ -378,7 +378,9 @@ func steadyTrace(convs, rate, seconds int) []trace.Record {
 // BenchmarkReplayDirect replays a steady trace of typing indicators and
 // read receipts against a direct server in another process (ML zero preset)
 // (or, with CHATBENCH_BENCH_PATH=echo, the echo floor) and reports the
-// rate sustained, the schedule lag and the ledger. Tune it
+// rate sustained, the schedule lag, the ledger and the driver process's
+// CPU over the replay (driver-cpu-%, of one core: near 100 the sender
+// stalls behind the readers, docs/performance.md). Tune it
 // with CHATBENCH_BENCH_RATE (messages/s, default 20000),
 // CHATBENCH_BENCH_SECONDS (default 10) and CHATBENCH_BENCH_CONVS (default
 // 500; two connections each), CHATBENCH_BENCH_SENDERS (Config.Senders),
@@ -421,6 +423,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 	defer tuneRuntime(senders)()
 	for b.Loop() {
 		rd0, wr0 := syscallCounts()
+		cpu0, wall0 := processCPU(), time.Now()
 		p, err := driver.Run(context.Background(), driver.Config{
 			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
 			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: senders,
@@ -428,6 +431,11 @@ func BenchmarkReplayDirect(b *testing.B) {
 		})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if cpu := processCPU(); cpu > 0 {
+			// Above about 50 % the sender's hand-offs through the Go
+			// scheduler queue behind the readers (docs/performance.md).
+			b.ReportMetric(100*float64(cpu-cpu0)/float64(time.Since(wall0)), "driver-cpu-%")
 		}
 		all := p.Ledger["all"]
 		if rd1, wr1 := syscallCounts(); rd1 > 0 {

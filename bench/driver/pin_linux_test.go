@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -97,4 +99,14 @@ func setProcessAffinity(set *unix.CPUSet) error {
 		}
 	}
 	return nil
+}
+
+// processCPU returns the CPU time (user and system) this process has used
+// so far, or zero where the kernel does not say.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
