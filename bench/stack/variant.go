@@ -249,6 +249,15 @@ func queueExtra(gateway []string, both ...string) map[string][]string {
 // a time — however idle the worker (docs/methodology.md, "Queue variants").
 var groupConcurrency = []string{"--group-concurrency", "10"}
 
+// jobBacklog is queue-job's bound on a conversation's outstanding
+// messages. The default, 32, is what the legacy design drains in under 20 s
+// (a conversation's jobs one after another, about 0.55 s a text); queue-job's
+// slowest group — reply_suggest, its received messages run ten at a time —
+// drained about 7 texts a second on the busy conversation (docs/results.md),
+// so the same 20 s is about 128. With 32 it refused a fast writer's texts,
+// their sync jobs with them, while only that one group was behind.
+var jobBacklog = []string{"--max-conv-outstanding", "128"}
+
 // withWorker adds flags to a queue set's worker.
 func withWorker(extra map[string][]string, flags ...string) map[string][]string {
 	extra["worker"] = append(extra["worker"], flags...)
@@ -266,7 +275,7 @@ var variants = []Variant{
 		Set:   &queueSet, Default: true, Span: 60 * time.Second},
 	{Name: "queue-job", Desc: "every job through SQS FIFO, one group per conversation and job; 5 s visibility kept by a heartbeat",
 		Claim: "a queue built to avoid the backlog: no job waits behind another job's ML call; a dead worker's jobs back in seconds",
-		Set:   &queueSet, Extra: withWorker(queueExtra([]string{"--group-by", "job"}), groupConcurrency...), Default: true, Span: 60 * time.Second},
+		Set:   &queueSet, Extra: withWorker(queueExtra(append([]string{"--group-by", "job"}, jobBacklog...)), groupConcurrency...), Default: true, Span: 60 * time.Second},
 	{Name: "hybrid", Desc: "sync jobs on the gateway as on the direct path, only ML jobs through SQS FIFO (a group per message and job); 5 s visibility",
 		Claim: "the queue kept for ML work only: sync latency as direct, whatever SQS's latency",
 		Set:   &queueSet, Extra: queueExtra([]string{"--inline-sync", "--group-by", "message"}), Default: true, Span: 60 * time.Second},
