@@ -31,7 +31,8 @@ import (
 // deleted, the slots filled, the pollers stopped receiving and the queue
 // backed up at a few hundred messages a second while the worker's CPU sat
 // idle (docs/performance.md). Sending every partial batch at once instead
-// cost a quarter more worker CPU in calls of one or two deletes.
+// made calls of one or two deletes: the worker's CPU was half again as
+// much (23.3 against 15.8 s in one compare).
 
 // deleteCalls bounds the DeleteMessageBatch calls in flight at once: 16
 // full batches per 10 ms round trip are 16,000 deletes/s, beyond what one
