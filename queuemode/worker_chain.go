@@ -25,7 +25,9 @@ func (w *Worker) runChain(ms []types.Message, hb *heartbeat) {
 	if w.cfg.GroupConcurrency > 1 && len(ms) > 1 {
 		var wg sync.WaitGroup
 		defer wg.Wait() // a chain that stopped early still owns its run-ahead
-		ahead = w.runAhead(ms, &wg)
+		stop := make(chan struct{})
+		defer close(stop) // first: start no more of the messages left for redelivery
+		ahead = w.runAhead(ms, &wg, stop)
 	}
 	for i, m := range ms {
 		var ok bool
@@ -54,9 +56,9 @@ type result struct {
 }
 
 // runAhead runs the jobs of ms, at most GroupConcurrency messages at once,
-// starting them in order, without posting anything; wg owns the
-// goroutines.
-func (w *Worker) runAhead(ms []types.Message, wg *sync.WaitGroup) []*result {
+// starting them in order until stop closes, without posting anything; wg
+// owns the goroutines.
+func (w *Worker) runAhead(ms []types.Message, wg *sync.WaitGroup, stop <-chan struct{}) []*result {
 	out := make([]*result, len(ms))
 	for i := range out {
 		out[i] = &result{ready: make(chan struct{})}
@@ -64,7 +66,11 @@ func (w *Worker) runAhead(ms []types.Message, wg *sync.WaitGroup) []*result {
 	free := make(chan struct{}, w.cfg.GroupConcurrency)
 	wg.Go(func() {
 		for i, m := range ms {
-			free <- struct{}{}
+			select {
+			case free <- struct{}{}:
+			case <-stop:
+				return
+			}
 			r := out[i]
 			wg.Go(func() {
 				defer func() { <-free }()
