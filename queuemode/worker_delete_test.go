@@ -96,7 +96,10 @@ func TestBatchDeletesOverlap(t *testing.T) {
 	select {
 	case <-gate.both:
 	case <-time.After(gate.giveUp):
-		t.Fatalf("a full DeleteMessageBatch never went out while the first was in flight (most at once: %d)", gate.most)
+		gate.mu.Lock()
+		most := gate.most
+		gate.mu.Unlock()
+		t.Fatalf("a full DeleteMessageBatch never went out while the first was in flight (most at once: %d)", most)
 	}
 	for _, c := range convs {
 		s.Do(p1, chat.OpSend, c, "text", "after the held deletes")
