@@ -1,6 +1,7 @@
 // Package httppool builds the HTTP transport of clients that make many
-// concurrent calls to one host: the ML client, the worker's callback client
-// and the SQS clients. Go's default transport keeps 2 idle connections per
+// concurrent calls to one host — the ML client and the worker's callback
+// client — and says how many idle connections the SQS clients, built on the
+// AWS SDK's own transport, keep. Go's default transport keeps 2 idle connections per
 // host (the AWS SDK's, 10), so a burst of more concurrent calls than that
 // dials a new connection for each call beyond them and leaves TIME_WAIT
 // sockets behind; a queue-job worker spent 7 % of its CPU dialling so.
