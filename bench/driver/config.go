@@ -112,6 +112,11 @@ type Config struct {
 	// with since (resuming the events missed meanwhile, "Resuming") and
 	// every message sent but not answered is resent with the same id.
 	NoResend bool
+
+	// GoroutineReaders gives every connection a goroutine reader, as the
+	// driver had before its poller (poll_linux.go), which otherwise reads
+	// every ws:// connection on one thread. It is there to compare the two.
+	GoroutineReaders bool
 }
 
 // ConfigError is a Config field whose value Run cannot use. A command

@@ -40,6 +40,7 @@ func NewDialer() *websocket.Dialer {
 		ReadBufferSize:   1024,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
+		NetDialContext:   dialTCP, // the poller needs what followed the handshake (handshake.go)
 	}
 }
 
@@ -126,4 +127,15 @@ func closeAll(peers []*peer) {
 		}
 		p.wmu.Unlock()
 	}
+}
+
+// drop ends p's connection for its reader, which then reconnects (the
+// caller holds wmu). It shuts the socket's reading side rather than closing
+// it: a closed socket leaves the poller's epoll set without an event, so
+// the poller would never learn of it.
+func (p *peer) drop() {
+	if c, ok := p.ws.NetConn().(interface{ CloseRead() error }); ok && c.CloseRead() == nil {
+		return
+	}
+	_ = p.ws.Close()
 }

@@ -387,7 +387,8 @@ func steadyTrace(convs, rate, seconds int) []trace.Record {
 // CHATBENCH_BENCH_GCPERCENT (the collector's percent while replaying: 0 =
 // driver.GCPercent, -1 keeps GOGC),
 // CHATBENCH_BENCH_QUANTUM (Config.Quantum, e.g. -1ns for none),
-// CHATBENCH_BENCH_PATH=echo, CHATBENCH_BENCH_LOG=1 (benchLogger) and
+// CHATBENCH_BENCH_PATH=echo, CHATBENCH_BENCH_READERS=goroutines
+// (Config.GoroutineReaders), CHATBENCH_BENCH_LOG=1 (benchLogger) and
 // CHATBENCH_BENCH_PIN=0 (below). Run it with
 // -benchtime=1x.
 //
@@ -428,6 +429,7 @@ func BenchmarkReplayDirect(b *testing.B) {
 			Target: url, Secret: secret, Path: path, Records: recs, Speed: 1,
 			Catalog: jobs.Catalog(), Warmup: 2 * time.Second, Senders: senders,
 			Quantum: quantum, Logger: benchLogger(),
+			GoroutineReaders: os.Getenv("CHATBENCH_BENCH_READERS") == "goroutines",
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -101,10 +101,12 @@ func planLedger(cfg *Config, sch *schedule, roles map[string]chat.Role) (*ledger
 	return led, nil
 }
 
-// workers are the goroutines a replay runs beside its senders: a reader
-// per connection, the retries and the progress output.
+// workers are the goroutines a replay runs beside its senders: the
+// readers (the poller, and a goroutine per connection it does not read),
+// the retries and the progress output.
 type workers struct {
 	readers      sync.WaitGroup
+	poll         *poller // nil: a goroutine reads each connection
 	progress     sync.WaitGroup
 	stopProgress context.CancelFunc
 	prog         *progress
@@ -114,9 +116,34 @@ type workers struct {
 // is off) and the progress output (if configured) of a replay of sch.
 func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, sch *schedule) *workers {
 	w := &workers{prog: newProgress(s.cfg, s, sch)}
+	if !s.cfg.GoroutineReaders {
+		var err error
+		if w.poll, err = newPoller(s.frame, s.cfg.Logger); err != nil {
+			s.cfg.Logger.Debug("a goroutine reads each connection", "why", err)
+		}
+	}
+	polled := 0
 	for _, p := range peers {
+		if w.poll != nil && w.poll.add(p) {
+			polled++
+			continue
+		}
 		w.readers.Go(func() { s.read(p) })
 	}
+	if w.poll != nil {
+		// A connection that ends leaves the poller; its reconnect, and
+		// the reading after it, are a goroutine's (read.go).
+		w.readers.Go(func() {
+			w.poll.run(func(p *peer, err error, lastRefused string) {
+				w.readers.Go(func() {
+					if ws := s.ended(p, err, lastRefused); ws != nil {
+						s.readFrom(p, ws, "")
+					}
+				})
+			})
+		})
+	}
+	s.cfg.Logger.Debug("readers", "polled", polled, "goroutines", len(peers)-polled)
 	if !s.cfg.NoResend {
 		w.readers.Go(s.runRetries)
 	}
@@ -135,6 +162,9 @@ func (w *workers) stop(s *scheduler, peers []*peer) {
 	w.progress.Wait()
 	close(s.stop) // readers stop reconnecting
 	s.cancelDial()
+	if w.poll != nil {
+		w.poll.stop()
+	}
 	closeAll(peers)
 	w.readers.Wait()
 }

@@ -78,7 +78,7 @@ func (s *scheduler) send(pl *planned, due time.Time, buf []byte) []byte {
 		if s.cfg.NoResend {
 			s.led.Rejected(r.User, r.ID, "send_failed")
 		} else {
-			_ = p.ws.Close() // the reader notices and reconnects
+			p.drop() // the reader notices and reconnects
 		}
 	}
 	p.wmu.Unlock()
