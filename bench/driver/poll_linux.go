@@ -41,6 +41,10 @@ type poller struct {
 	mu    sync.Mutex
 	conns map[uint64]*polled // by token
 	next  uint64
+
+	wakeMu  sync.Mutex // orders stop's wake-up before run's close
+	stopped bool       // guarded by wakeMu
+	closed  bool       // guarded by wakeMu
 }
 
 // polled is one connection's reading state in the poller.
@@ -130,6 +134,9 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 	// must not wait behind the sending (pinThread).
 	pinThread()
 	defer func() {
+		pl.wakeMu.Lock()
+		defer pl.wakeMu.Unlock()
+		pl.closed = true
 		_ = unix.Close(pl.epfd)
 		_ = unix.Close(pl.wakefd)
 	}()
@@ -178,8 +185,15 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 	}
 }
 
-// stop makes run return (it then reads no more).
+// stop makes run return (it then reads no more). Any goroutine may call
+// it, more than once, also after run returned.
 func (pl *poller) stop() {
+	pl.wakeMu.Lock()
+	defer pl.wakeMu.Unlock()
+	if pl.closed || pl.stopped {
+		return // the descriptor may be another file's by now
+	}
+	pl.stopped = true
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
 	_, _ = unix.Write(pl.wakefd, one[:])
