@@ -33,6 +33,7 @@ import (
 // or until stop.
 type poller struct {
 	frame  frameFunc // what a message goes to
+	after  func()    // called after the frames of each wait (releaseIfHeld)
 	log    *slog.Logger
 	epfd   int
 	wakefd int // an eventfd: written by stop
@@ -66,10 +67,10 @@ const wakeToken = 0
 // connection as the server's fault (gorilla's reader has no bound at all).
 const maxFrame = 64 << 20
 
-// newPoller returns a poller whose messages go to frame, or nil (and why)
-// where it cannot have one: the connections then get a goroutine reader
-// each.
-func newPoller(frame frameFunc, log *slog.Logger) (*poller, error) {
+// newPoller returns a poller whose messages go to frame, calling after
+// once the frames one wait brought are handled, or nil (and why) where it
+// cannot have one: the connections then get a goroutine reader each.
+func newPoller(frame frameFunc, after func(), log *slog.Logger) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -86,7 +87,7 @@ func newPoller(frame frameFunc, log *slog.Logger) (*poller, error) {
 		_ = unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	return &poller{frame: frame, log: log, epfd: epfd, wakefd: wakefd, buf: make([]byte, 64<<10), conns: map[uint64]*polled{}, next: 1}, nil
+	return &poller{frame: frame, after: after, log: log, epfd: epfd, wakefd: wakefd, buf: make([]byte, 64<<10), conns: map[uint64]*polled{}, next: 1}, nil
 }
 
 // add hands p's connection to the poller; false means the poller cannot
@@ -156,6 +157,7 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 			ended(c.p, err, c.lastRefused)
 		}
 	}
+	pl.after()
 	events := make([]unix.EpollEvent, 256)
 	for {
 		n, err := unix.EpollWait(pl.epfd, events, -1)
@@ -182,6 +184,7 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 				ended(c.p, err, c.lastRefused)
 			}
 		}
+		pl.after()
 	}
 }
 

@@ -32,7 +32,7 @@ func polledFrames(t *testing.T, url string) ([]string, error) {
 	pl, err := newPoller(func(_ *peer, data []byte, _ time.Time) string {
 		got = append(got, string(data)) // only the poller's goroutine calls it
 		return ""
-	}, slog.New(slog.DiscardHandler))
+	}, func() {}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Skipf("no poller here: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 // goroutine reader.
 type poller struct{}
 
-func newPoller(frameFunc, *slog.Logger) (*poller, error) {
+func newPoller(frameFunc, func(), *slog.Logger) (*poller, error) {
 	return nil, errors.New("the driver's poller is Linux-only")
 }
 

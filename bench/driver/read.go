@@ -36,6 +36,16 @@ func (s *scheduler) readFrom(p *peer, ws *websocket.Conn, lastRefused string) {
 			continue
 		}
 		lastRefused = s.frame(p, data, time.Now())
+		s.releaseIfHeld()
+	}
+}
+
+// releaseIfHeld releases held messages whose users are owed nothing any
+// more (hold.go), if any are held. Readers call it after the frames they
+// handled, which may have settled what was owed.
+func (s *scheduler) releaseIfHeld() {
+	if s.heldNow.Load() > 0 {
+		s.releaseHeld()
 	}
 }
 
@@ -52,8 +62,7 @@ func (s *scheduler) ended(p *peer, err error, lastRefused string) *websocket.Con
 type frameFunc func(p *peer, data []byte, now time.Time) (refusedID string)
 
 // frame records the server frame data, received at now, from p's
-// connection in the ledger, and releases held messages whose users are owed
-// nothing any more (hold.go). It returns the id the frame refused (an
+// connection in the ledger (releaseIfHeld is the caller's). It returns the id the frame refused (an
 // error frame's), else "": what refused needs to know about the frame
 // before a close.
 func (s *scheduler) frame(p *peer, data []byte, now time.Time) (refusedID string) {
@@ -86,9 +95,6 @@ func (s *scheduler) frame(p *peer, data []byte, now time.Time) (refusedID string
 		}
 		p.answered(f.ReplyTo, false)
 		led.Rejected(p.user, f.ReplyTo, f.Code)
-	}
-	if s.heldNow.Load() > 0 {
-		s.releaseHeld()
 	}
 	return refusedID
 }

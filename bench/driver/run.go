@@ -118,7 +118,7 @@ func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, sch *schedu
 	w := &workers{prog: newProgress(s.cfg, s, sch)}
 	if !s.cfg.GoroutineReaders {
 		var err error
-		if w.poll, err = newPoller(s.frame, s.cfg.Logger); err != nil {
+		if w.poll, err = newPoller(s.frame, s.releaseIfHeld, s.cfg.Logger); err != nil {
 			s.cfg.Logger.Debug("a goroutine reads each connection", "why", err)
 		}
 	}

@@ -13,6 +13,7 @@ func (l *Ledger) Acked(from, id string, members []string) {
 	}
 	defer sh.mu.Unlock()
 	m.acked = true
+	m.unanswered.Add(-1)
 	sh.stats.Acked++
 	if m.typ == chat.OpJoin {
 		delete(sh.left, convUser{from, m.conv})
@@ -35,6 +36,7 @@ func (l *Ledger) Rejected(from, id, code string) {
 	}
 	defer sh.mu.Unlock()
 	m.rejected = true
+	m.unanswered.Add(-1)
 	sh.stats.Rejected++
 	sh.rejected[code]++
 	l.dropEarly(sh, m)

@@ -41,10 +41,6 @@ func (l *Ledger) Owes(user, conv string) bool {
 	if len(sh.owed[convUser{user, conv}]) > 0 {
 		return true
 	}
-	for _, m := range sh.msgs {
-		if m.conv == conv && m.sent.Load() != 0 && !m.acked && !m.rejected {
-			return true
-		}
-	}
-	return false
+	un := sh.unanswered[conv]
+	return un != nil && un.Load() > 0
 }

@@ -69,17 +69,21 @@ const nShards = 16
 
 // shard holds the state of the conversations that hash to it.
 type shard struct {
-	idx      int
-	mu       sync.Mutex
-	msgs     []*message
-	owed     map[convUser]map[*message]int // pending deliveries by recipient and conversation
-	left     map[convUser]bool             // leave acked
-	order    map[orderKey]int64            // last gateway_in seen
-	groups   map[string]*group
-	groupsJC map[[2]string][]*group // groupsOf's answers, by job and class
-	hops     map[string]hopHists    // by class
-	stats    Stats
-	rejected map[string]int
+	idx  int
+	mu   sync.Mutex
+	msgs []*message
+	// unanswered counts, by conversation, the messages sent and not
+	// answered; the map is filled by Expect, the counts change without the
+	// lock (SentHandle takes none).
+	unanswered map[string]*atomic.Int64
+	owed       map[convUser]map[*message]int // pending deliveries by recipient and conversation
+	left       map[convUser]bool             // leave acked
+	order      map[orderKey]int64            // last gateway_in seen
+	groups     map[string]*group
+	groupsJC   map[[2]string][]*group // groupsOf's answers, by job and class
+	hops       map[string]hopHists    // by class
+	stats      Stats
+	rejected   map[string]int
 }
 
 type convUser struct{ user, conv string }
@@ -111,6 +115,7 @@ func New(cfg Config) (*Ledger, error) {
 		sh := &l.shards[i]
 		sh.idx = i
 		sh.owed = make(map[convUser]map[*message]int)
+		sh.unanswered = make(map[string]*atomic.Int64)
 		sh.left = make(map[convUser]bool)
 		sh.order = make(map[orderKey]int64)
 		sh.groups = make(map[string]*group)

@@ -201,3 +201,37 @@ func TestSentHandle(t *testing.T) {
 		t.Fatalf("sent %d, want 1", st.Sent)
 	}
 }
+
+// TestOwes follows what a held leave waits on: a user is owed something in
+// a conversation while a message there is sent and unanswered, and then
+// while a delivery to the user is pending; a rejection owes nothing, and
+// other conversations are not affected.
+func TestOwes(t *testing.T) {
+	l, err := New(Config{Expect: EchoExpect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Begin(t0, 0)
+	l.Expect("a", "m1", "c1", "text", chat.RolePatient, 0)
+	l.Expect("a", "m2", "c1", "text", chat.RolePatient, 0)
+	l.Expect("b", "m3", "c2", "text", chat.RolePatient, 0)
+	owes := func(user, conv string, want bool) {
+		t.Helper()
+		if got := l.Owes(user, conv); got != want {
+			t.Fatalf("Owes(%s, %s) = %v, want %v", user, conv, got, want)
+		}
+	}
+	owes("b", "c1", false) // planned, not sent
+	l.Sent("a", "m1", t0)
+	owes("b", "c1", true) // its deliveries are not known before the ack
+	owes("b", "c2", false)
+	l.Acked("a", "m1", []string{"a", "b"})
+	owes("b", "c1", false) // the echo is a's alone
+	owes("a", "c1", true)
+	l.Event("a", ev("a", "m1", Echo, "c1", t0.UnixMicro()), t0)
+	owes("a", "c1", false)
+	l.Sent("a", "m2", t0)
+	owes("a", "c1", true)
+	l.Rejected("a", "m2", chat.CodeNotJoined)
+	owes("a", "c1", false)
+}

@@ -34,6 +34,9 @@ type message struct {
 	offset          time.Duration // scheduled instant − start
 	shard           *shard
 	sent            atomic.Int64 // Unix ns; 0 = not sent
+	// unanswered counts its conversation's messages sent and neither
+	// acked nor rejected (shared by them; Owes).
+	unanswered *atomic.Int64
 
 	acked, rejected bool
 	exps            []expectation
@@ -56,7 +59,12 @@ func (l *Ledger) Expect(from, id, conv, typ string, role chat.Role, offset time.
 		return false
 	}
 	sh := l.shardOf(conv)
-	m := &message{from: from, conv: conv, typ: typ, role: role, offset: offset, shard: sh}
+	un := sh.unanswered[conv]
+	if un == nil {
+		un = new(atomic.Int64)
+		sh.unanswered[conv] = un
+	}
+	m := &message{from: from, conv: conv, typ: typ, role: role, offset: offset, shard: sh, unanswered: un}
 	l.msgs[k] = m
 	sh.msgs = append(sh.msgs, m)
 	return true
@@ -84,6 +92,7 @@ func (l *Ledger) SentHandle(h Handle, sent time.Time) bool {
 	if m == nil || l.finished.Load() || !m.sent.CompareAndSwap(0, sent.UnixNano()) {
 		return false
 	}
+	m.unanswered.Add(1)
 	l.sent.Add(1)
 	l.outstanding.Add(1)
 	return true
