@@ -40,12 +40,30 @@ func (s *scheduler) readFrom(p *peer, ws *websocket.Conn, lastRefused string) {
 	}
 }
 
-// releaseIfHeld releases held messages whose users are owed nothing any
-// more (hold.go), if any are held. Readers call it after the frames they
-// handled, which may have settled what was owed.
+// releaseIfHeld has runReleases release held messages whose users are
+// owed nothing any more (hold.go), if any are held. Readers call it after
+// the frames they handled, which may have settled what was owed. The
+// sending is not theirs: a write may wait for a slow server, and the
+// poller reads every connection.
 func (s *scheduler) releaseIfHeld() {
 	if s.heldNow.Load() > 0 {
-		s.releaseHeld()
+		select {
+		case s.releaseWake <- struct{}{}:
+		default: // a release is due already
+		}
+	}
+}
+
+// runReleases releases held messages whenever a reader asks, until the
+// replay ends.
+func (s *scheduler) runReleases() {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.releaseWake:
+			s.releaseHeld()
+		}
 	}
 }
 

@@ -103,7 +103,7 @@ func planLedger(cfg *Config, sch *schedule, roles map[string]chat.Role) (*ledger
 
 // workers are the goroutines a replay runs beside its senders: the
 // readers (the poller, and a goroutine per connection it does not read),
-// the retries and the progress output.
+// the releases of held messages, the retries and the progress output.
 type workers struct {
 	readers      sync.WaitGroup
 	poll         *poller // nil: a goroutine reads each connection
@@ -144,6 +144,7 @@ func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, sch *schedu
 		})
 	}
 	s.cfg.Logger.Debug("readers", "polled", polled, "goroutines", len(peers)-polled)
+	w.readers.Go(s.runReleases)
 	if !s.cfg.NoResend {
 		w.readers.Go(s.runRetries)
 	}

@@ -28,10 +28,11 @@ type scheduler struct {
 	lag      *hdrhistogram.Histogram
 	lastSend time.Time
 
-	heldMu    sync.Mutex
-	held      map[heldKey][]*planned // held leaves, and what waits behind them (hold.go)
-	heldNow   atomic.Int64           // messages in held, read without the lock
-	heldTotal atomic.Int64           // leaves ever held
+	heldMu      sync.Mutex
+	held        map[heldKey][]*planned // held leaves, and what waits behind them (hold.go)
+	heldNow     atomic.Int64           // messages in held, read without the lock
+	heldTotal   atomic.Int64           // leaves ever held
+	releaseWake chan struct{}          // a reader asks runReleases to release
 
 	stop       chan struct{}      // closed when the replay ends: no more reconnects
 	dialCtx    context.Context    // cancelled with stop
@@ -57,7 +58,7 @@ type scheduler struct {
 // with ctx or cancelDial.
 func newScheduler(ctx context.Context, cfg *Config, led *ledger.Ledger, peers map[string]*peer, start time.Time, warm time.Duration) *scheduler {
 	s := &scheduler{cfg: cfg, led: led, peers: peers, start: start, warmEnd: start.Add(warm), lag: results.NewHDR(),
-		stop: make(chan struct{}), retryWake: make(chan struct{}, 1)}
+		stop: make(chan struct{}), retryWake: make(chan struct{}, 1), releaseWake: make(chan struct{}, 1)}
 	s.dialCtx, s.cancelDial = context.WithCancel(ctx)
 	return s
 }

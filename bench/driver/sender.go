@@ -45,7 +45,10 @@ func (s *scheduler) run(ctx context.Context, plan []planned) {
 		}
 		s.scheduled.Add(1)
 		if s.holds(pl) {
-			continue // sent by releaseHeld (hold.go)
+			// Sent by releaseHeld (hold.go). What the user was owed may
+			// have arrived since holds asked, with no frame to come after.
+			s.releaseIfHeld()
+			continue
 		}
 		buf = s.send(pl, due, buf)
 	}
