@@ -3,7 +3,9 @@ package driver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"time"
 )
 
 // handshakeConn is a driver connection's TCP connection as the WebSocket
@@ -13,12 +15,28 @@ import (
 // after the response, which gorilla's reader has buffered and would
 // otherwise be lost to it. The server sends nothing before the client's
 // first frame, so these are nearly always none.
+//
+// Once the poller owns the connection it takes the socket off the Go
+// runtime's network poller (detach): every call then goes to the socket
+// itself (off), and Read is the poller's alone.
 type handshakeConn struct {
-	*net.TCPConn
+	tcp      *net.TCPConn
 	seen     []byte // what was read while recording
 	after    []byte // what followed the response's end, once seen
 	complete bool   // the response's end was seen: after is known
 	gaveUp   bool   // no end within maxHandshake: after is unknown
+	// off is the socket once detached; set before anything but the
+	// dialer has used the connection, never unset.
+	off detachedConn
+}
+
+// detachedConn is what a handshakeConn's socket does once off the
+// runtime's poller (rawSocket, Linux).
+type detachedConn interface {
+	Write(b []byte) (int, error)
+	Close() error
+	CloseRead() error
+	SetWriteDeadline(t time.Time) error
 }
 
 // maxHandshake bounds what handshakeConn records; a response longer than
@@ -28,7 +46,10 @@ const maxHandshake = 8 << 10
 var headerEnd = []byte("\r\n\r\n")
 
 func (c *handshakeConn) Read(b []byte) (int, error) {
-	n, err := c.TCPConn.Read(b)
+	if c.off != nil {
+		return 0, errors.New("driver: the poller reads this connection")
+	}
+	n, err := c.tcp.Read(b)
 	if c.complete || c.gaveUp || n == 0 {
 		return n, err
 	}
@@ -40,6 +61,52 @@ func (c *handshakeConn) Read(b []byte) (int, error) {
 		c.seen, c.gaveUp = nil, true
 	}
 	return n, err
+}
+
+func (c *handshakeConn) Write(b []byte) (int, error) {
+	if c.off != nil {
+		return c.off.Write(b)
+	}
+	return c.tcp.Write(b)
+}
+
+func (c *handshakeConn) Close() error {
+	if c.off != nil {
+		return c.off.Close()
+	}
+	return c.tcp.Close()
+}
+
+// CloseRead shuts the reading side (drop).
+func (c *handshakeConn) CloseRead() error {
+	if c.off != nil {
+		return c.off.CloseRead()
+	}
+	return c.tcp.CloseRead()
+}
+
+func (c *handshakeConn) LocalAddr() net.Addr  { return c.tcp.LocalAddr() }
+func (c *handshakeConn) RemoteAddr() net.Addr { return c.tcp.RemoteAddr() }
+
+func (c *handshakeConn) SetDeadline(t time.Time) error {
+	if c.off != nil {
+		return c.off.SetWriteDeadline(t)
+	}
+	return c.tcp.SetDeadline(t)
+}
+
+func (c *handshakeConn) SetReadDeadline(t time.Time) error {
+	if c.off != nil {
+		return nil // the poller reads without deadlines
+	}
+	return c.tcp.SetReadDeadline(t)
+}
+
+func (c *handshakeConn) SetWriteDeadline(t time.Time) error {
+	if c.off != nil {
+		return c.off.SetWriteDeadline(t)
+	}
+	return c.tcp.SetWriteDeadline(t)
 }
 
 // leftover returns the bytes after the handshake response, and whether
@@ -59,5 +126,5 @@ func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	return &handshakeConn{TCPConn: tc}, nil
+	return &handshakeConn{tcp: tc}, nil
 }

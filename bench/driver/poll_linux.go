@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -53,7 +52,7 @@ type polled struct {
 	token       uint64
 	p           *peer
 	ws          *websocket.Conn
-	rc          syscall.RawConn
+	rs          *rawSocket
 	partial     []byte // the start of a frame the last read ended in
 	msg         []byte // a fragmented message's payload so far
 	fragmented  bool
@@ -102,11 +101,11 @@ func (pl *poller) add(p *peer) bool {
 	if !known {
 		return false
 	}
-	rc, err := hc.SyscallConn()
+	rs, err := detach(hc)
 	if err != nil {
 		return false
 	}
-	c := &polled{p: p, ws: p.ws, rc: rc, partial: after}
+	c := &polled{p: p, ws: p.ws, rs: rs, partial: after}
 	pl.mu.Lock()
 	c.token = pl.next
 	pl.next++
@@ -114,10 +113,9 @@ func (pl *poller) add(p *peer) bool {
 	pl.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP}
 	setToken(&ev, c.token)
-	var ctlErr error
-	if err := rc.Control(func(fd uintptr) {
-		ctlErr = unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	}); err != nil || ctlErr != nil {
+	if err := rs.control(func(fd int) error { return unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_ADD, fd, &ev) }); err != nil {
+		// Detached but not polled: a goroutine reader's first read fails,
+		// and its reconnect brings a connection it can read.
 		pl.mu.Lock()
 		delete(pl.conns, c.token)
 		pl.mu.Unlock()
@@ -203,7 +201,7 @@ func (pl *poller) stop() {
 }
 
 func (pl *poller) remove(c *polled) {
-	_ = c.rc.Control(func(fd uintptr) { _ = unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+	_ = c.rs.control(func(fd int) error { return unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_DEL, fd, nil) })
 	pl.mu.Lock()
 	delete(pl.conns, c.token)
 	pl.mu.Unlock()
@@ -213,19 +211,12 @@ func (pl *poller) remove(c *polled) {
 // reports the connection again) and handles every whole frame; an error
 // means the connection ended.
 func (pl *poller) readOnce(c *polled) error {
-	var n int
-	var rerr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, rerr = unix.Read(int(fd), pl.buf)
-		return true // never wait in the runtime's poller: this one waits
-	})
+	n, err := c.rs.read(pl.buf)
 	switch {
-	case err != nil:
-		return err // closed under us
-	case rerr == unix.EAGAIN:
+	case err == unix.EAGAIN:
 		return nil
-	case rerr != nil:
-		return rerr
+	case err != nil:
+		return err
 	case n == 0:
 		return io.ErrUnexpectedEOF // as gorilla reports a connection closed without a close frame
 	}
