@@ -38,8 +38,9 @@ type poller struct {
 	wakefd int // an eventfd: written by stop
 	buf    []byte
 
-	mu    sync.Mutex
-	conns map[uint64]*polled // by token
+	// conns are the connections read, by token: add fills it before
+	// run, and from then on only run's goroutine touches it.
+	conns map[uint64]*polled
 	next  uint64
 
 	wakeMu  sync.Mutex // orders stop's wake-up before run's close
@@ -105,22 +106,16 @@ func (pl *poller) add(p *peer) bool {
 	if err != nil {
 		return false
 	}
-	c := &polled{p: p, ws: p.ws, rs: rs, partial: after}
-	pl.mu.Lock()
-	c.token = pl.next
+	c := &polled{token: pl.next, p: p, ws: p.ws, rs: rs, partial: after}
 	pl.next++
-	pl.conns[c.token] = c
-	pl.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP}
 	setToken(&ev, c.token)
 	if err := rs.control(func(fd int) error { return unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_ADD, fd, &ev) }); err != nil {
 		// Detached but not polled: a goroutine reader's first read fails,
 		// and its reconnect brings a connection it can read.
-		pl.mu.Lock()
-		delete(pl.conns, c.token)
-		pl.mu.Unlock()
 		return false
 	}
+	pl.conns[c.token] = c
 	return true
 }
 
@@ -141,15 +136,10 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 	}()
 	// What came with a handshake response is in no socket any more, so
 	// epoll will not report it: handle it first.
-	pl.mu.Lock()
-	early := []*polled{}
 	for _, c := range pl.conns {
-		if len(c.partial) > 0 {
-			early = append(early, c)
+		if len(c.partial) == 0 {
+			continue
 		}
-	}
-	pl.mu.Unlock()
-	for _, c := range early {
 		if err := pl.consume(c, nil, time.Now()); err != nil {
 			pl.remove(c)
 			ended(c.p, err, c.lastRefused)
@@ -171,9 +161,7 @@ func (pl *poller) run(ended func(p *peer, err error, lastRefused string)) {
 			if tok == wakeToken {
 				return
 			}
-			pl.mu.Lock()
 			c := pl.conns[tok]
-			pl.mu.Unlock()
 			if c == nil {
 				continue
 			}
@@ -202,9 +190,7 @@ func (pl *poller) stop() {
 
 func (pl *poller) remove(c *polled) {
 	_ = c.rs.control(func(fd int) error { return unix.EpollCtl(pl.epfd, unix.EPOLL_CTL_DEL, fd, nil) })
-	pl.mu.Lock()
 	delete(pl.conns, c.token)
-	pl.mu.Unlock()
 }
 
 // readOnce reads what c's socket holds (one read: if more is left, epoll
