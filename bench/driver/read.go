@@ -18,13 +18,13 @@ func (s *scheduler) read(p *peer) {
 	p.wmu.Lock()
 	ws := p.ws
 	p.wmu.Unlock()
-	s.readFrom(p, ws, "")
+	s.readFrom(p, ws)
 }
 
-// readFrom is read from ws on; lastRefused is what frame reports for the
-// frame last handled before ws (refuse.go).
-func (s *scheduler) readFrom(p *peer, ws *websocket.Conn, lastRefused string) {
-	var data []byte // reused: the decoder copies what it keeps
+// readFrom is read from ws on.
+func (s *scheduler) readFrom(p *peer, ws *websocket.Conn) {
+	var data []byte   // reused: the decoder copies what it keeps
+	lastRefused := "" // what frame reported for the last frame (refuse.go)
 	for {
 		var err error
 		data, err = readMessage(ws, data[:0])

@@ -137,7 +137,7 @@ func (s *scheduler) startWorkers(ctx context.Context, peers []*peer, sch *schedu
 			w.poll.run(func(p *peer, err error, lastRefused string) {
 				w.readers.Go(func() {
 					if ws := s.ended(p, err, lastRefused); ws != nil {
-						s.readFrom(p, ws, "")
+						s.readFrom(p, ws)
 					}
 				})
 			})
