@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatbench/chatbench/chat"
+	"github.com/chatbench/chatbench/chat/jobs"
 	"github.com/chatbench/chatbench/internal/httppool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,7 +40,8 @@ type ClientConfig struct {
 	// Timeout bounds each call, on top of the caller's context. Zero means
 	// DefaultClientTimeout; negative means no bound beyond the context.
 	Timeout time.Duration
-	// Registerer receives the client's metrics. Nil means none.
+	// Registerer receives the client's metrics, with the series of the
+	// catalog's models present (at 0) from the start. Nil means none.
 	Registerer prometheus.Registerer
 }
 
@@ -73,7 +75,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.hc, c.owned = &http.Client{Transport: httppool.Transport()}, true
 	}
 	if cfg.Registerer != nil {
-		if c.metrics, err = newClientMetrics(cfg.Registerer); err != nil {
+		if c.metrics, err = newClientMetrics(cfg.Registerer, jobs.Catalog().Models()); err != nil {
 			return nil, fmt.Errorf("mlservice: register client metrics: %w", err)
 		}
 	}

@@ -54,8 +54,12 @@ func newServerMetrics(reg prometheus.Registerer, models []string) (*serverMetric
 	if m.duration, err = register(reg, m.duration); err != nil {
 		return nil, err
 	}
-	// Zero series up front, so dashboards show rates before the first failure.
+	// Zero series up front, so dashboards show rates before the first
+	// failure, and empty histograms, so a burst of calls between two scrapes
+	// still shows as a rate (a series first scraped with all its
+	// observations has no increase to take a rate of).
 	for _, model := range models {
+		m.duration.WithLabelValues(model)
 		for _, o := range []string{outcomeOK, outcomeInjectedFailure, outcomeTimeout} {
 			m.requests.WithLabelValues(model, o)
 		}
@@ -78,7 +82,9 @@ type clientMetrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newClientMetrics(reg prometheus.Registerer) (*clientMetrics, error) {
+// newClientMetrics registers the client's metrics on reg, with the series
+// of every model in models at 0 (see newServerMetrics).
+func newClientMetrics(reg prometheus.Registerer, models []string) (*clientMetrics, error) {
 	m := &clientMetrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatbench_ml_calls_total",
@@ -96,6 +102,12 @@ func newClientMetrics(reg prometheus.Registerer) (*clientMetrics, error) {
 	}
 	if m.duration, err = register(reg, m.duration); err != nil {
 		return nil, err
+	}
+	for _, model := range models {
+		m.duration.WithLabelValues(model)
+		for _, o := range []string{outcomeOK, outcomeError, outcomeTimeout} {
+			m.calls.WithLabelValues(model, o)
+		}
 	}
 	return m, nil
 }

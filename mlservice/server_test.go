@@ -479,3 +479,48 @@ func FuzzPredictBody(f *testing.F) {
 		}
 	})
 }
+
+// TestLatencySeriesStartEmpty checks a fresh server and client register
+// a latency histogram for every model they know, with no observations,
+// and the client's call counters at 0: a series first scraped with all
+// its observations (a burst between two scrapes) has no increase to take
+// a rate of, and its dashboard quantile reads "No data".
+func TestLatencySeriesStartEmpty(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ClientConfig{BaseURL: "http://127.0.0.1:1", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]map[string]bool{} // metric → models with a series
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.GetHistogram().GetSampleCount() != 0 || m.GetCounter().GetValue() != 0 {
+				t.Errorf("%s %v is not empty on a fresh registry", mf.GetName(), m.GetLabel())
+			}
+			for _, p := range m.GetLabel() {
+				if p.GetName() == "model" {
+					if models[mf.GetName()] == nil {
+						models[mf.GetName()] = map[string]bool{}
+					}
+					models[mf.GetName()][p.GetValue()] = true
+				}
+			}
+		}
+	}
+	for _, name := range []string{"chatbench_mlservice_request_duration_seconds", "chatbench_ml_call_duration_seconds", "chatbench_ml_calls_total"} {
+		for _, model := range s.Models() {
+			if !models[name][model] {
+				t.Errorf("no %s{model=%q} on a fresh registry", name, model)
+			}
+		}
+	}
+}

@@ -126,8 +126,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every known action and reason starts at 0, so their rates read 0 on
 	// a healthy system instead of being absent ("No data").
+	// The call durations start empty for the same reason: a series first
+	// scraped with all its observations has no increase to take a rate of.
 	for _, a := range sqsActions {
 		m.SQSCallErrors.WithLabelValues(a)
+		m.SQSCallDuration.WithLabelValues(a)
 	}
 	for _, r := range callbackRejectReasons {
 		m.CallbackRejects.WithLabelValues(r)

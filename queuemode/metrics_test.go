@@ -92,7 +92,8 @@ func TestMetricsKnowTheirLabels(t *testing.T) {
 		}
 		got[mf.GetName()] = len(mf.GetMetric())
 	}
-	for name, want := range map[string]int{"chatbench_sqs_call_errors_total": len(sqsActions), "chatbench_callback_rejects_total": len(callbackRejectReasons),
+	for name, want := range map[string]int{"chatbench_sqs_call_errors_total": len(sqsActions), "chatbench_sqs_call_duration_seconds": len(sqsActions),
+		"chatbench_callback_rejects_total":    len(callbackRejectReasons),
 		"chatbench_callback_overridden_total": len(overriddenFields), "chatbench_queue_recreated_total": len(recreatedBy)} {
 		if got[name] != want {
 			t.Errorf("%s: %d series on a fresh Metrics, want %d", name, got[name], want)

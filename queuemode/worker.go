@@ -75,7 +75,8 @@ type WorkerConfig struct {
 	BatchDeletes bool
 	// Metrics receives the queue metrics; nil means NewMetrics(Registerer).
 	Metrics *Metrics
-	// Jobs receives the job metrics; nil means obs.NewJobMetrics(Registerer).
+	// Jobs receives the job metrics; nil means obs.NewJobMetrics(Registerer,
+	// Catalog.Jobs()...).
 	// A process that runs jobs elsewhere too (a hybrid gateway with embedded
 	// workers) shares one.
 	Jobs *obs.JobMetrics
@@ -180,7 +181,7 @@ func StartWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.Jobs == nil {
-		cfg.Jobs = obs.NewJobMetrics(cfg.Registerer)
+		cfg.Jobs = obs.NewJobMetrics(cfg.Registerer, cfg.Catalog.Jobs()...)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, jobs: cfg.Jobs,
 		slots: make(chan struct{}, cfg.MaxInFlight),

@@ -291,7 +291,7 @@ message's conversation and members (docs/protocol.md).`,
 			m := queuemode.NewMetrics(reg)
 			// One set of job metrics for the jobs run here: the inline sync
 			// jobs' and the embedded workers'.
-			jm := obs.NewJobMetrics(reg)
+			jm := obs.NewJobMetrics(reg, jobs.Catalog().Jobs()...)
 			fc := front.config(log)
 			fc.Registerer, fc.Recorder = reg, rec
 			gc := queuemode.GatewayConfig{

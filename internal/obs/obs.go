@@ -37,7 +37,10 @@ type JobMetrics struct {
 // NewJobMetrics registers the job metrics on reg (nil = not registered).
 // The known jobs (the catalog's) start with chatbench_jobs_total at 0 for
 // both statuses, so an error rate reads 0 before the first error instead
-// of being absent ("No data" on a dashboard).
+// of being absent ("No data" on a dashboard), and with an empty
+// chatbench_job_duration_seconds, so a burst of jobs that falls between
+// two scrapes still shows as a rate (a series first scraped with all its
+// observations has no increase to take a rate of).
 func NewJobMetrics(reg prometheus.Registerer, known ...*chat.Job) *JobMetrics {
 	m := &JobMetrics{
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -51,6 +54,7 @@ func NewJobMetrics(reg prometheus.Registerer, known ...*chat.Job) *JobMetrics {
 		}, []string{JobLabel, "class", "status"}),
 	}
 	for _, j := range known {
+		m.Duration.WithLabelValues(j.Name, string(j.Class))
 		for _, st := range []string{chat.StatusOK, chat.StatusError} {
 			m.Results.WithLabelValues(j.Name, string(j.Class), st)
 		}

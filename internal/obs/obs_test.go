@@ -48,7 +48,9 @@ func TestRegistryHasBuildInfo(t *testing.T) {
 
 // TestJobMetricsStartAtZero checks every job of the catalog has its
 // chatbench_jobs_total series for both statuses, at 0, before any job
-// ran, so an error rate reads 0 instead of "No data".
+// ran, so an error rate reads 0 instead of "No data", and an empty
+// chatbench_job_duration_seconds series, so a latency quantile has an
+// increase to take even when every job ran between two scrapes.
 func TestJobMetricsStartAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cat := jobs.Catalog()
@@ -58,7 +60,20 @@ func TestJobMetricsStartAtZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[[2]string]bool{}
+	durations := map[string]bool{}
 	for _, mf := range mfs {
+		if mf.GetName() == "chatbench_job_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				for _, p := range m.GetLabel() {
+					if p.GetName() == obs.JobLabel {
+						durations[p.GetValue()] = true
+					}
+				}
+				if n := m.GetHistogram().GetSampleCount(); n != 0 {
+					t.Errorf("chatbench_job_duration_seconds %v has %d observations before any job ran", m.GetLabel(), n)
+				}
+			}
+		}
 		if mf.GetName() != "chatbench_jobs_total" {
 			continue
 		}
@@ -74,6 +89,9 @@ func TestJobMetricsStartAtZero(t *testing.T) {
 		}
 	}
 	for _, j := range cat.Jobs() {
+		if !durations[j.Name] {
+			t.Errorf("no chatbench_job_duration_seconds{%s=%q}", obs.JobLabel, j.Name)
+		}
 		for _, st := range []string{chat.StatusOK, chat.StatusError} {
 			if !seen[[2]string{j.Name, st}] {
 				t.Errorf("no chatbench_jobs_total{%s=%q,status=%q}", obs.JobLabel, j.Name, st)
